@@ -1,0 +1,39 @@
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { Home } from "./lib/aws.ts";
+import { CONSOLE_ROLE_NAME, type Config, loadConfig } from "./lib/config.ts";
+import { iamStepHandler } from "./lib/handler.ts";
+import { ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
+import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
+import { type StepInput, StepRecorder, type StepReport } from "./lib/step.ts";
+
+const STEP = "EnsureConsoleRole";
+
+export interface ConsoleRoleResult extends StepReport {
+  roleName: string;
+  roleArn: string;
+  policyArn: string;
+}
+
+/** Step 5: the role Redis's support signs in to the console with (its account, MFA required). */
+export async function ensureConsoleRole(
+  input: StepInput,
+  deps: { iam: IAMClient; home: Home; config: Pick<Config, "consoleRolePolicyName"> },
+): Promise<ConsoleRoleResult> {
+  const rec = new StepRecorder(STEP, input.execution);
+  const roleArn = await ensureRole(
+    deps.iam,
+    {
+      name: CONSOLE_ROLE_NAME,
+      description: "Redis Cloud BYOC: console access for Redis (account 168085023892, MFA required)",
+      trust: TRUST_POLICIES.consoleRole,
+    },
+    rec,
+  );
+  const attached = policyArn(deps.home.partition, input.target.accountId, deps.config.consoleRolePolicyName);
+  await ensureRolePolicyAttached(deps.iam, CONSOLE_ROLE_NAME, attached, rec);
+  return { roleName: CONSOLE_ROLE_NAME, roleArn, policyArn: attached, ...rec.report() };
+}
+
+const config = loadConfig(process.env);
+
+export const handler = iamStepHandler(STEP, (input, deps) => ensureConsoleRole(input, { ...deps, config }));

@@ -1,0 +1,24 @@
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { Home } from "./lib/aws.ts";
+import { INSTANCE_POLICY_NAME } from "./lib/config.ts";
+import { iamStepHandler } from "./lib/handler.ts";
+import { ensureShippedPolicy, type PolicyStepResult } from "./lib/policy-step.ts";
+import type { StepInput } from "./lib/step.ts";
+
+const STEP = "EnsureInstancePolicy";
+
+/** Step 1: the policy of the EC2 instances Redis runs in the account. */
+export function ensureInstancePolicy(
+  input: StepInput,
+  deps: { iam: IAMClient; home: Home },
+): Promise<PolicyStepResult> {
+  return ensureShippedPolicy(
+    STEP,
+    INSTANCE_POLICY_NAME,
+    "Redis Cloud BYOC: permissions of the cluster node instances",
+    input,
+    deps,
+  );
+}
+
+export const handler = iamStepHandler(STEP, ensureInstancePolicy);

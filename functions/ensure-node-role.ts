@@ -1,0 +1,37 @@
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { Home } from "./lib/aws.ts";
+import { INSTANCE_POLICY_NAME, NODE_ROLE_NAME } from "./lib/config.ts";
+import { iamStepHandler } from "./lib/handler.ts";
+import { ensureInstanceProfile, ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
+import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
+import { type StepInput, StepRecorder, type StepReport } from "./lib/step.ts";
+
+const STEP = "EnsureNodeRole";
+
+export interface NodeRoleResult extends StepReport {
+  roleArn: string;
+  instanceProfileArn: string;
+}
+
+/** Step 2: the EC2 role of Redis's cluster nodes, with the instance profile the console would make. */
+export async function ensureNodeRole(
+  input: StepInput,
+  deps: { iam: IAMClient; home: Home },
+): Promise<NodeRoleResult> {
+  const rec = new StepRecorder(STEP, input.execution);
+  const roleArn = await ensureRole(
+    deps.iam,
+    {
+      name: NODE_ROLE_NAME,
+      description: "Redis Cloud BYOC: role of the cluster node EC2 instances",
+      trust: TRUST_POLICIES.nodeRole,
+    },
+    rec,
+  );
+  const instancePolicy = policyArn(deps.home.partition, input.target.accountId, INSTANCE_POLICY_NAME);
+  await ensureRolePolicyAttached(deps.iam, NODE_ROLE_NAME, instancePolicy, rec);
+  const instanceProfileArn = await ensureInstanceProfile(deps.iam, NODE_ROLE_NAME, NODE_ROLE_NAME, rec);
+  return { roleArn, instanceProfileArn, ...rec.report() };
+}
+
+export const handler = iamStepHandler(STEP, ensureNodeRole);

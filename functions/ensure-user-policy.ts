@@ -1,0 +1,24 @@
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { Home } from "./lib/aws.ts";
+import { USER_POLICY_NAME } from "./lib/config.ts";
+import { iamStepHandler } from "./lib/handler.ts";
+import { ensureShippedPolicy, type PolicyStepResult } from "./lib/policy-step.ts";
+import type { StepInput } from "./lib/step.ts";
+
+const STEP = "EnsureUserPolicy";
+
+/** Step 3: the policy of the user (and console role) Redis manages the account with. */
+export function ensureUserPolicy(
+  input: StepInput,
+  deps: { iam: IAMClient; home: Home },
+): Promise<PolicyStepResult> {
+  return ensureShippedPolicy(
+    STEP,
+    USER_POLICY_NAME,
+    "Redis Cloud BYOC: permissions of the user Redis manages the account with",
+    input,
+    deps,
+  );
+}
+
+export const handler = iamStepHandler(STEP, ensureUserPolicy);

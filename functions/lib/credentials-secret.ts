@@ -1,0 +1,126 @@
+import { createHash } from "node:crypto";
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import type { Config } from "./config.ts";
+import { WorkflowError } from "./errors.ts";
+import type { StepRecorder } from "./step.ts";
+
+/** What the onboarding keeps for one target account: one secret, in the workflow's account. */
+export interface AccountCredentials {
+  accountId: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  consoleUsername: string;
+  consolePassword: string;
+  signInUrl: string;
+  /** Set once Redis Cloud has registered the account. */
+  cloudAccountId?: number;
+}
+
+export const secretName = (config: Pick<Config, "secretNamePrefix">, accountId: string): string =>
+  `${config.secretNamePrefix}${accountId}`;
+
+export const signInUrl = (accountId: string): string => `https://${accountId}.signin.aws.amazon.com/console`;
+
+export interface StoredCredentials {
+  arn: string;
+  value: Partial<AccountCredentials>;
+  createdByThisRun: boolean;
+}
+
+/** The secret as stored, or undefined when there is none yet. */
+export async function readCredentials(
+  secrets: SecretsManagerClient,
+  name: string,
+  rec: StepRecorder,
+): Promise<StoredCredentials | undefined> {
+  const described = await rec.read("DescribeSecret", name, () =>
+    secrets.send(new DescribeSecretCommand({ SecretId: name })),
+  );
+  if (!described?.ARN) return undefined;
+  const arn = described.ARN;
+  const stored = await rec.read("GetSecretValue", arn, () =>
+    secrets.send(new GetSecretValueCommand({ SecretId: arn })),
+  );
+  return { arn, value: parse(stored?.SecretString), createdByThisRun: rec.createdByThisRun(described.Tags) };
+}
+
+function parse(text: string | undefined): Partial<AccountCredentials> {
+  if (text === undefined) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === "object" ? (value as Partial<AccountCredentials>) : {};
+  } catch {
+    // Not ours to understand: it will be replaced by a complete value.
+    return {};
+  }
+}
+
+/**
+ * The same write always carries the same token, so a retried call (by the SDK or by a re-run
+ * of this step in the same execution) cannot store a second version. The token names what is
+ * new in the value (the key and whether the password changed), never the secret itself.
+ */
+export function requestToken(name: string, execution: string, accessKeyId: string, passwordChanged: boolean) {
+  const hex = createHash("sha256")
+    .update(`${name}|${execution}|${accessKeyId}|${passwordChanged ? "password" : ""}`)
+    .digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+export interface CredentialsWrite {
+  name: string;
+  existing: StoredCredentials | undefined;
+  value: AccountCredentials;
+  token: string;
+}
+
+/** Stores the credentials; answers the secret's ARN. */
+export async function writeCredentials(
+  secrets: SecretsManagerClient,
+  write: CredentialsWrite,
+  rec: StepRecorder,
+) {
+  const secretString = JSON.stringify(write.value);
+  if (write.existing) {
+    const arn = write.existing.arn;
+    await rec.call("PutSecretValue", arn, () =>
+      secrets.send(
+        new PutSecretValueCommand({
+          SecretId: arn,
+          SecretString: secretString,
+          ClientRequestToken: write.token,
+        }),
+      ),
+    );
+    return arn;
+  }
+  const made = await rec.create("CreateSecret", write.name, () =>
+    secrets.send(
+      new CreateSecretCommand({
+        Name: write.name,
+        Description: `Redis Cloud BYOC credentials of AWS account ${write.value.accountId}`,
+        SecretString: secretString,
+        ClientRequestToken: write.token,
+        Tags: rec.tags,
+      }),
+    ),
+  );
+  if (!made?.ARN) {
+    // Created concurrently: store our value as its next version instead.
+    const existing = await readCredentials(secrets, write.name, rec);
+    if (!existing)
+      throw new WorkflowError(
+        "ConcurrentModification",
+        `${rec.step}: secret ${write.name} exists but cannot be read yet`,
+      );
+    return writeCredentials(secrets, { ...write, existing }, rec);
+  }
+  rec.record({ type: "Secret", arn: made.ARN });
+  return made.ARN;
+}

@@ -1,0 +1,91 @@
+import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
+
+/**
+ * Every error a step throws has one of these names. The state machine's Retry and Catch fields
+ * match them literally, so they are part of the workflow's public contract: never rename one.
+ */
+export const TRANSIENT_ERRORS = ["Throttling", "ServiceFailure", "ConcurrentModification"] as const;
+
+export const PERMANENT_ERRORS = [
+  "InvalidInput",
+  "ConfigurationError",
+  "TargetAccessDenied",
+  "AccessDenied",
+  "LimitExceeded",
+  "NoSuchEntity",
+  "ResourceConflict",
+  "MalformedPolicy",
+  "UnexpectedError",
+] as const;
+
+export type TransientErrorName = (typeof TRANSIENT_ERRORS)[number];
+export type PermanentErrorName = (typeof PERMANENT_ERRORS)[number];
+export type WorkflowErrorName = TransientErrorName | PermanentErrorName;
+
+/** An error with a stable name. Its message must never carry a secret. */
+export class WorkflowError extends Error {
+  override readonly name: WorkflowErrorName;
+
+  constructor(name: WorkflowErrorName, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+export const invalidInput = (field: string, problem: string): WorkflowError =>
+  new WorkflowError("InvalidInput", `${field}: ${problem}`);
+
+export const isTransientName = (name: string): boolean =>
+  (TRANSIENT_ERRORS as readonly string[]).includes(name);
+
+/** IAM and STS send these codes; the SDK surfaces them as `error.name`. */
+const AWS_PERMANENT: Record<string, PermanentErrorName> = {
+  AccessDenied: "AccessDenied",
+  AccessDeniedException: "AccessDenied",
+  UnauthorizedOperation: "AccessDenied",
+  LimitExceeded: "LimitExceeded",
+  LimitExceededException: "LimitExceeded",
+  NoSuchEntity: "NoSuchEntity",
+  NoSuchEntityException: "NoSuchEntity",
+  ResourceNotFoundException: "NoSuchEntity",
+  DeleteConflict: "ResourceConflict",
+  DeleteConflictException: "ResourceConflict",
+  EntityAlreadyExists: "ResourceConflict",
+  EntityAlreadyExistsException: "ResourceConflict",
+  MalformedPolicyDocument: "MalformedPolicy",
+  MalformedPolicyDocumentException: "MalformedPolicy",
+  MalformedPolicyDocumentError: "MalformedPolicy",
+};
+
+const CONCURRENT = new Set(["ConcurrentModification", "ConcurrentModificationException"]);
+
+/** What an SDK error means for the workflow: retry it (transient) or stop (permanent). */
+export function classifyAwsError(error: unknown): WorkflowErrorName {
+  if (error instanceof WorkflowError) return error.name;
+  const name = error instanceof Error ? error.name : "";
+  if (CONCURRENT.has(name)) return "ConcurrentModification";
+  const permanent = AWS_PERMANENT[name];
+  if (permanent) return permanent;
+  if (error instanceof Error) {
+    // The SDK's own classifiers know every service's throttling codes and network faults.
+    const sdkError = error as Parameters<typeof isThrottlingError>[0];
+    if (isThrottlingError(sdkError)) return "Throttling";
+    if (isTransientError(sdkError) || isServerError(sdkError)) return "ServiceFailure";
+    if (["ServiceFailure", "ServiceFailureException", "InternalServiceError"].includes(name)) {
+      return "ServiceFailure";
+    }
+  }
+  return "UnexpectedError";
+}
+
+/**
+ * Wraps any failure of one AWS call into a WorkflowError whose message names the step, the
+ * operation and the resource. Only the SDK error's name and message are kept: AWS never echoes
+ * request parameters such as passwords or secret values in them.
+ */
+export function describeAwsFailure(step: string, operation: string, resource: string, error: unknown) {
+  if (error instanceof WorkflowError) return error;
+  const name = classifyAwsError(error);
+  const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new WorkflowError(name, `${step}: ${operation} ${resource} failed (${detail})`);
+}
