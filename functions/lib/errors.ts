@@ -4,7 +4,15 @@ import { isServerError, isThrottlingError, isTransientError } from "@smithy/core
  * Every error a step throws has one of these names. The state machine's Retry and Catch fields
  * match them literally, so they are part of the workflow's public contract: never rename one.
  */
-export const TRANSIENT_ERRORS = ["Throttling", "ServiceFailure", "ConcurrentModification"] as const;
+export const TRANSIENT_ERRORS = [
+  "Throttling",
+  "ServiceFailure",
+  "ConcurrentModification",
+  // A new access key is not accepted by AWS until IAM has propagated it (seconds, rarely minutes).
+  "KeyNotPropagated",
+  // 429, 5xx or a network fault of the Redis Cloud API.
+  "RedisCloudUnavailable",
+] as const;
 
 export const PERMANENT_ERRORS = [
   "InvalidInput",
@@ -15,6 +23,15 @@ export const PERMANENT_ERRORS = [
   "NoSuchEntity",
   "ResourceConflict",
   "MalformedPolicy",
+  "RedisCloudRejected",
+  "RedisCloudUnauthorized",
+  "RedisCloudNotFound",
+  "RedisCloudConflict",
+  "RedisTaskFailed",
+  // Redis rejected the new key: retried by re-registering, a bounded number of times.
+  "CloudAccountInvalidCreds",
+  "CloudAccountError",
+  "RollbackFailed",
   "UnexpectedError",
 ] as const;
 
