@@ -1,7 +1,7 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Home } from "./lib/aws.ts";
-import { CONSOLE_ROLE_NAME, type Config, loadConfig } from "./lib/config.ts";
-import { iamStepHandler } from "./lib/handler.ts";
+import { CONSOLE_ROLE_NAME, type Config } from "./lib/config.ts";
+import { iamStep, lambdaHandler } from "./lib/handler.ts";
 import { ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
 import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
 import { type StepInput, StepRecorder, type StepReport } from "./lib/step.ts";
@@ -34,6 +34,7 @@ export async function ensureConsoleRole(
   return { roleName: CONSOLE_ROLE_NAME, roleArn, policyArn: attached, ...rec.report() };
 }
 
-const config = loadConfig(process.env);
-
-export const handler = iamStepHandler(STEP, (input, deps) => ensureConsoleRole(input, { ...deps, config }));
+export const run = iamStep(STEP, (input, deps, runtime) =>
+  ensureConsoleRole(input, { ...deps, config: runtime.config }),
+);
+export const handler = lambdaHandler(STEP, run);

@@ -1,7 +1,7 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Home } from "./lib/aws.ts";
 import { INSTANCE_POLICY_NAME } from "./lib/config.ts";
-import { iamStepHandler } from "./lib/handler.ts";
+import { iamStep, lambdaHandler } from "./lib/handler.ts";
 import { ensureShippedPolicy, type PolicyStepResult } from "./lib/policy-step.ts";
 import type { StepInput } from "./lib/step.ts";
 
@@ -21,4 +21,5 @@ export function ensureInstancePolicy(
   );
 }
 
-export const handler = iamStepHandler(STEP, ensureInstancePolicy);
+export const run = iamStep(STEP, ensureInstancePolicy);
+export const handler = lambdaHandler(STEP, run);

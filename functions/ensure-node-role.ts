@@ -1,7 +1,7 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Home } from "./lib/aws.ts";
 import { INSTANCE_POLICY_NAME, NODE_ROLE_NAME } from "./lib/config.ts";
-import { iamStepHandler } from "./lib/handler.ts";
+import { iamStep, lambdaHandler } from "./lib/handler.ts";
 import { ensureInstanceProfile, ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
 import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
 import { type StepInput, StepRecorder, type StepReport } from "./lib/step.ts";
@@ -34,4 +34,5 @@ export async function ensureNodeRole(
   return { roleArn, instanceProfileArn, ...rec.report() };
 }
 
-export const handler = iamStepHandler(STEP, ensureNodeRole);
+export const run = iamStep(STEP, ensureNodeRole);
+export const handler = lambdaHandler(STEP, run);

@@ -10,9 +10,9 @@ import {
   ListAccessKeysCommand,
   UpdateLoginProfileCommand,
 } from "@aws-sdk/client-iam";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "./lib/aws.ts";
-import { type Config, loadConfig, USER_NAME, USER_POLICY_NAME } from "./lib/config.ts";
+import { type Config, USER_NAME, USER_POLICY_NAME } from "./lib/config.ts";
 import {
   type AccountCredentials,
   readCredentials,
@@ -23,7 +23,7 @@ import {
   writeCredentials,
 } from "./lib/credentials-secret.ts";
 import { WorkflowError } from "./lib/errors.ts";
-import { iamStepHandler } from "./lib/handler.ts";
+import { iamStep, lambdaHandler } from "./lib/handler.ts";
 import { ensureUserPolicyAttached, lostRace } from "./lib/iam.ts";
 import { generatePassword } from "./lib/password.ts";
 import { policyArn } from "./lib/policies.ts";
@@ -220,7 +220,7 @@ async function ensureAccessKey(
   return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
 }
 
-const config = loadConfig(process.env);
-const secrets = new SecretsManagerClient({});
-
-export const handler = iamStepHandler(STEP, (input, deps) => ensureUser(input, { ...deps, secrets, config }));
+export const run = iamStep(STEP, (input, deps, runtime) =>
+  ensureUser(input, { ...deps, secrets: runtime.clients.secrets(), config: runtime.config }),
+);
+export const handler = lambdaHandler(STEP, run);

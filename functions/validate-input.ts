@@ -1,9 +1,9 @@
 import { Ajv, type ErrorObject } from "ajv";
 import schema from "../statemachine/onboarding-input.schema.json" with { type: "json" };
 import type { Home } from "./lib/aws.ts";
-import { type Config, loadConfig } from "./lib/config.ts";
+import type { Config } from "./lib/config.ts";
 import { invalidInput } from "./lib/errors.ts";
-import { lambdaHandler } from "./lib/handler.ts";
+import { lambdaHandler, type StepRun } from "./lib/handler.ts";
 import type { Target } from "./lib/step.ts";
 
 export interface OnboardingInput {
@@ -48,8 +48,6 @@ function describe(error: ErrorObject | undefined): [string, string] {
   return [field, about ? `${error.message ?? "is not valid"}: ${about}` : (error.message ?? "is not valid")];
 }
 
-const config = loadConfig(process.env);
-
-export const handler = lambdaHandler("ValidateInput", async (event: { input?: unknown }, home) =>
-  validateInput(event.input, { home, config }),
-);
+export const run: StepRun<ReturnType<typeof validateInput>> = async (event, runtime) =>
+  validateInput((event as { input?: unknown } | null)?.input, { home: runtime, config: runtime.config });
+export const handler = lambdaHandler("ValidateInput", run);

@@ -33,11 +33,16 @@ export interface ClientFactory {
   secrets(): SecretsManagerClient;
 }
 
-export const sdkClients: ClientFactory = {
-  iam: (credentials) => new IAMClient(credentials ? { credentials } : {}),
-  sts: () => new STSClient({}),
-  secrets: () => new SecretsManagerClient({}),
-};
+/** Real SDK clients; the home account's are made once per container and reused. */
+export function sdkClients(): ClientFactory {
+  let sts: STSClient | undefined;
+  let secrets: SecretsManagerClient | undefined;
+  return {
+    iam: (credentials) => new IAMClient(credentials ? { credentials } : {}),
+    sts: () => (sts ??= new STSClient({})),
+    secrets: () => (secrets ??= new SecretsManagerClient({})),
+  };
+}
 
 /** STS session names allow `[\w+=,.@-]` and 64 characters; keep the execution's name readable. */
 export function sessionName(execution: string): string {
@@ -63,7 +68,6 @@ export class TargetClients {
 
   constructor(
     private readonly factory: ClientFactory,
-    private readonly sts: STSClient,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -83,7 +87,8 @@ export class TargetClients {
   }
 
   private async assume(roleArn: string, session: string, step: string): Promise<CachedCredentials> {
-    const answer = await this.sts
+    const answer = await this.factory
+      .sts()
       .send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: session, DurationSeconds: 900 }))
       .catch((error: unknown) => {
         throw targetFailure(step, roleArn, error);
