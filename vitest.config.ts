@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     setupFiles: ["tests/setup.ts"],
+    globalSetup: ["tests/global-setup.ts"],
     // Handlers read their settings at import; tests get the deployment's defaults.
     env: { POWERTOOLS_DEV: "false", POWERTOOLS_LOG_LEVEL: "SILENT", AWS_REGION: "us-east-1" },
     testTimeout: 30_000,

@@ -1,0 +1,144 @@
+import { randomUUID } from "node:crypto";
+import { ExecutionError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { describeAwsFailure } from "../functions/lib/errors.ts";
+import type { Runtime, StepRun } from "../functions/lib/handler.ts";
+import definition from "../statemachine/onboarding.asl.json" with { type: "json" };
+import { STEP_RUNS } from "./functions.ts";
+
+/** One entry of the execution's event log (the package does not export the type by name). */
+export type EventLog =
+  ReturnType<StateMachine["run"]>["eventLogs"] extends AsyncGenerator<infer E> ? E : never;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * The deployed definition references each Lambda with `Fn::GetAtt` (serverless-step-functions
+ * resolves it at package time). Locally each becomes an ARN naming the function, so that the
+ * very same file runs here and in AWS.
+ */
+export function resolveDefinition(accountId: string, region = "us-east-1"): StateMachineDefinition {
+  const resolve = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(resolve);
+    if (value === null || typeof value !== "object") return value;
+    const getAtt = (value as { "Fn::GetAtt"?: unknown })["Fn::GetAtt"];
+    if (Array.isArray(getAtt)) return `arn:aws:lambda:${region}:${accountId}:function:${String(getAtt[0])}`;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
+  };
+  return resolve(definition) as StateMachineDefinition;
+}
+
+/** Every Task state of the definition (nested ones too) with the function it invokes. */
+export function taskStates(def: unknown): { state: string; fn: string }[] {
+  const found: { state: string; fn: string }[] = [];
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [state, body] of Object.entries(states)) {
+      const resource = body.Resource;
+      if (body.Type === "Task" && typeof resource === "string" && resource.includes(":function:")) {
+        found.push({ state, fn: resource.slice(resource.lastIndexOf(":") + 1) });
+      }
+      for (const nested of [body.Iterator, body.ItemProcessor, ...((body.Branches as unknown[]) ?? [])]) {
+        const inner = (nested as { States?: Record<string, Record<string, unknown>> } | undefined)?.States;
+        if (inner) visit(inner);
+      }
+    }
+  };
+  visit((def as { States: Record<string, Record<string, unknown>> }).States);
+  return found;
+}
+
+export interface WorkflowOptions {
+  runtime: Runtime;
+  executionName?: string;
+  /** Replace a step's code (fault injection); defaults to the real steps. */
+  runs?: Record<string, StepRun<unknown>>;
+  /** Called with every event as it happens (state entered/exited, retries, failures). */
+  onEvent?: (event: EventLog) => void;
+  /** Pause of every Retry and Wait, in milliseconds (0: as fast as possible). */
+  pauseMs?: number;
+}
+
+export interface WorkflowResult {
+  executionName: string;
+  status: "SUCCEEDED" | "FAILED";
+  output?: Json;
+  error?: { Error: string; Cause: string };
+  events: EventLog[];
+}
+
+/**
+ * Runs statemachine/onboarding.asl.json with aws-local-stepfunctions, each Task backed by the
+ * real step code. A step's input and output go through JSON, and a thrown error reaches the
+ * state machine the way Lambda reports it (name = errorType, cause = a JSON document), so that
+ * Retry, Catch and the states' data behave as in AWS.
+ */
+export async function runOnboarding(input: unknown, options: WorkflowOptions): Promise<WorkflowResult> {
+  const { runtime } = options;
+  const executionName = options.executionName ?? randomUUID();
+  const def = resolveDefinition(runtime.accountId, runtime.region);
+  const runs = { ...STEP_RUNS, ...options.runs };
+  const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+  for (const { state, fn } of taskStates(def)) {
+    const run = runs[fn];
+    if (!run) throw new Error(`no local code for function ${fn} (state ${state})`);
+    handlers[state] = (event) => invokeLikeLambda(fn, run, event, runtime);
+  }
+  const pause = options.pauseMs ?? 0;
+  const everyState = (type: string) =>
+    Object.fromEntries(
+      Object.entries(def.States as Record<string, { Type: string; Retry?: unknown }>)
+        .filter(([, s]) => (type === "Retry" ? s.Retry !== undefined : s.Type === type))
+        .map(([name]) => [name, pause]),
+    );
+  const machine = new StateMachine(def, { validationOptions: { checkArn: true, checkPaths: true } });
+  const startTime = new Date().toISOString();
+  const execution = machine.run(input as Json, {
+    overrides: {
+      taskResourceLocalHandlers: handlers,
+      retryIntervalOverrides: everyState("Retry"),
+      waitTimeOverrides: everyState("Wait"),
+    },
+    context: {
+      Execution: {
+        Id: `arn:aws:states:${runtime.region}:${runtime.accountId}:execution:onboarding:${executionName}`,
+        Name: executionName,
+        Input: input as Json,
+        StartTime: startTime,
+      },
+      StateMachine: { Id: `arn:aws:states:${runtime.region}:${runtime.accountId}:stateMachine:onboarding` },
+    },
+  });
+  const events: EventLog[] = [];
+  const collecting = (async () => {
+    for await (const event of execution.eventLogs) {
+      events.push(event);
+      options.onEvent?.(event);
+    }
+  })();
+  try {
+    const output = (await execution.result) as Json;
+    await collecting;
+    return { executionName, status: "SUCCEEDED", output, events };
+  } catch (error) {
+    await collecting;
+    if (!(error instanceof ExecutionError)) throw error;
+    const cause = error.cause as Error;
+    return { executionName, status: "FAILED", error: { Error: cause.name, Cause: cause.message }, events };
+  }
+}
+
+async function invokeLikeLambda(
+  fn: string,
+  run: StepRun<unknown>,
+  event: Json,
+  runtime: Runtime,
+): Promise<Json> {
+  try {
+    const result = await run(JSON.parse(JSON.stringify(event)), runtime);
+    return JSON.parse(JSON.stringify(result ?? null)) as Json;
+  } catch (thrown) {
+    const error = describeAwsFailure(fn, "step", "", thrown);
+    const lambdaError = new Error(JSON.stringify({ errorType: error.name, errorMessage: error.message }));
+    lambdaError.name = error.name;
+    throw lambdaError;
+  }
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import definition from "../../statemachine/onboarding.asl.json" with { type: "json" };
+import {
+  functionRoleId,
+  packagedTemplate,
+  resourcesOfType,
+  roleStatements,
+  type Template,
+} from "../support/template.ts";
+
+const template: Template = packagedTemplate();
+const functions = resourcesOfType(template, "AWS::Lambda::Function");
+const IAM_STEPS = [
+  "EnsureInstancePolicyLambdaFunction",
+  "EnsureNodeRoleLambdaFunction",
+  "EnsureUserPolicyLambdaFunction",
+  "EnsureUserLambdaFunction",
+  "EnsureConsoleRoleLambdaFunction",
+];
+
+const actionsOf = (statement: Record<string, unknown>) => [statement.Action].flat() as string[];
+const text = (value: unknown) => JSON.stringify(value);
+
+describe("the packaged template", () => {
+  it("has one STANDARD state machine that is statemachine/onboarding.asl.json, each Lambda by its function", () => {
+    const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
+    expect(machines).toHaveLength(1);
+    const [, machine] = machines[0] ?? [];
+    expect(machine?.Properties.StateMachineType ?? "STANDARD").toBe("STANDARD");
+    const [body, refs] = (
+      machine?.Properties.DefinitionString as { "Fn::Sub": [string, Record<string, unknown>] }
+    )["Fn::Sub"];
+    // Put the function references back the way the file writes them, then compare whole documents.
+    const restored = JSON.parse(body.replace(/"\$\{(\w+)\}"/g, (_, key: string) => text(refs[key])));
+    const expected = JSON.parse(
+      text(definition).replace(/\{"Fn::GetAtt":\["(\w+)","Arn"\]\}/g, (_, fn: string) =>
+        text({ "Fn::GetAtt": [`${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`, "Arn"] }),
+      ),
+    );
+    expect(restored).toEqual(expected);
+  });
+
+  it("keeps the states' data out of the state machine's logs", () => {
+    const [[, machine] = []] = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
+    expect(machine?.Properties.LoggingConfiguration).toMatchObject({ IncludeExecutionData: false });
+  });
+
+  it("runs every function on nodejs22.x with an ESM bundle", () => {
+    expect(functions.length).toBeGreaterThanOrEqual(6);
+    for (const [, fn] of functions) {
+      expect(fn.Properties.Runtime).toBe("nodejs22.x");
+      expect(String(fn.Properties.Handler)).toMatch(/\.handler$/);
+    }
+  });
+
+  it("gives every function a role of its own", () => {
+    const roles = functions.map(([id]) => functionRoleId(template, id));
+    expect(roles.every((role) => role !== "")).toBe(true);
+    expect(new Set(roles).size).toBe(functions.length);
+  });
+
+  it("lets the IAM steps assume only the configured role names in target accounts", () => {
+    for (const fn of IAM_STEPS) {
+      const assume = roleStatements(template, functionRoleId(template, fn)).filter((s) =>
+        actionsOf(s).includes("sts:AssumeRole"),
+      );
+      expect(assume).toHaveLength(1);
+      const resource = text(assume[0]?.Resource);
+      expect(resource).toContain("OrganizationAccountAccessRole,AWSControlTowerExecution");
+      expect(resource).toContain(":role/");
+      expect(resource).not.toMatch(/role\/\*/);
+    }
+  });
+
+  it("grants no wildcard IAM or Secrets Manager action and no action on all resources but the password policy read", () => {
+    for (const fn of IAM_STEPS) {
+      for (const statement of roleStatements(template, functionRoleId(template, fn))) {
+        expect(actionsOf(statement).some((a) => a.endsWith(":*") || a === "*")).toBe(false);
+        if (statement.Resource === "*")
+          expect(actionsOf(statement)).toEqual(["iam:GetAccountPasswordPolicy"]);
+      }
+    }
+  });
+
+  it("lets only EnsureUser touch Secrets Manager, and only under the project's prefix", () => {
+    for (const [id] of functions) {
+      const statements = roleStatements(template, functionRoleId(template, id)).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith("secretsmanager:")),
+      );
+      if (id !== "EnsureUserLambdaFunction") {
+        expect(statements.flatMap(actionsOf).filter((a) => a.startsWith("secretsmanager:Create"))).toEqual(
+          [],
+        );
+        continue;
+      }
+      expect(statements).toHaveLength(1);
+      expect(text(statements[0]?.Resource)).toContain(":secret:redis-cloud/byoc/*");
+    }
+  });
+
+  it("lets the validation step do nothing but write its logs", () => {
+    const statements = roleStatements(template, functionRoleId(template, "ValidateInputLambdaFunction"));
+    expect(statements.flatMap(actionsOf).every((a) => a.startsWith("logs:"))).toBe(true);
+  });
+});

@@ -1,0 +1,39 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { inject } from "vitest";
+
+export interface Resource {
+  Type: string;
+  Properties: Record<string, unknown> & { Role?: unknown; Runtime?: string };
+}
+
+export interface Template {
+  Resources: Record<string, Resource>;
+  Outputs?: Record<string, unknown>;
+}
+
+/** The CloudFormation template `serverless package` wrote in the global setup. */
+export function packagedTemplate(): Template {
+  const file = join(inject("packageDir"), "cloudformation-template-update-stack.json");
+  return JSON.parse(readFileSync(file, "utf8")) as Template;
+}
+
+export const resourcesOfType = (template: Template, type: string) =>
+  Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+
+/** Statements of a role's inline policies, flattened. */
+export function roleStatements(template: Template, roleId: string): Record<string, unknown>[] {
+  const role = template.Resources[roleId];
+  const policies = (role?.Properties.Policies ?? []) as {
+    PolicyDocument: { Statement: Record<string, unknown>[] };
+  }[];
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+/** The logical id of the role a function runs with. */
+export function functionRoleId(template: Template, functionId: string): string {
+  const role = template.Resources[functionId]?.Properties.Role as
+    | { "Fn::GetAtt"?: [string, string] }
+    | undefined;
+  return role?.["Fn::GetAtt"]?.[0] ?? "";
+}
