@@ -64,7 +64,10 @@ export function iamStep<R>(
   };
 }
 
-/** The state machine builds this input; a malformed one means a broken definition. */
+/**
+ * The state machine builds this input; a malformed one means a broken definition. Fields other
+ * than target and execution (a step's own inputs) are passed through.
+ */
 export function parseStepInput(event: unknown): StepInput {
   const e = (event ?? {}) as Partial<StepInput>;
   const t = e.target;
@@ -74,5 +77,5 @@ export function parseStepInput(event: unknown): StepInput {
   if (typeof e.execution !== "string" || e.execution === "") {
     throw invalidInput("execution", "missing the execution name");
   }
-  return { target: { ...t, accountName: t.accountName ?? "" }, execution: e.execution };
+  return { ...e, target: { ...t, accountName: t.accountName ?? "" }, execution: e.execution };
 }

@@ -4,7 +4,7 @@ import { TRANSIENT_ERRORS } from "../../functions/lib/errors.ts";
 import { resolveDefinition, taskStates } from "../../local/workflow.ts";
 
 const definition = resolveDefinition("123456789012");
-const states = definition.States as Record<string, Record<string, unknown>>;
+const states = definition.States as unknown as Record<string, Record<string, unknown>>;
 
 describe("statemachine/onboarding.asl.json", () => {
   it("is valid Amazon States Language", () => {

@@ -1,0 +1,323 @@
+import {
+  DeleteAccessKeyCommand,
+  DeleteInstanceProfileCommand,
+  DeleteLoginProfileCommand,
+  DeletePolicyCommand,
+  DeletePolicyVersionCommand,
+  DeleteRoleCommand,
+  DeleteUserCommand,
+  DetachRolePolicyCommand,
+  DetachUserPolicyCommand,
+  GetInstanceProfileCommand,
+  GetPolicyCommand,
+  GetRoleCommand,
+  GetUserCommand,
+  type IAMClient,
+  ListAccessKeysCommand,
+  ListAttachedRolePoliciesCommand,
+  ListAttachedUserPoliciesCommand,
+  ListInstanceProfilesForRoleCommand,
+  ListPolicyVersionsCommand,
+  RemoveRoleFromInstanceProfileCommand,
+  SetDefaultPolicyVersionCommand,
+  UpdateAssumeRolePolicyCommand,
+} from "@aws-sdk/client-iam";
+import { DeleteSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { Home } from "./lib/aws.ts";
+import {
+  CONSOLE_ROLE_NAME,
+  type Config,
+  INSTANCE_POLICY_NAME,
+  NODE_ROLE_NAME,
+  USER_NAME,
+  USER_POLICY_NAME,
+} from "./lib/config.ts";
+import { readCredentials, secretName } from "./lib/credentials-secret.ts";
+import { iamStep, lambdaHandler, logger } from "./lib/handler.ts";
+import { policyArn } from "./lib/policies.ts";
+import { type Change, type StepInput, StepRecorder } from "./lib/step.ts";
+
+const STEP = "Rollback";
+
+export interface RollbackInput extends StepInput {
+  /** The outputs of the steps that completed: each lists what it changed. */
+  steps?: Record<string, { changes?: Change[] } | undefined>;
+}
+
+export interface RollbackResult {
+  undone: string[];
+  /** What could not be undone, with why: an operator has to look at these. */
+  leftBehind: { change: string; error: string }[];
+}
+
+export interface RollbackDeps {
+  iam: IAMClient;
+  secrets: SecretsManagerClient;
+  home: Home;
+  config: Pick<Config, "secretNamePrefix">;
+}
+
+/**
+ * Undoes, newest first, exactly what this execution changed: the changes the completed steps
+ * recorded, plus any of the fixed resources that carry this execution's tag (made by the step
+ * that failed before it could report). Anything that existed before the run is left alone.
+ * Never throws for one failed undo: it goes on with the rest and reports what is left behind.
+ */
+export async function rollback(input: RollbackInput, deps: RollbackDeps): Promise<RollbackResult> {
+  const rec = new StepRecorder(STEP, input.execution);
+  const recorded = ORDER.flatMap((step) => input.steps?.[step]?.changes ?? []);
+  const changes = dedupe([...recorded, ...(await taggedByThisRun(input, deps, rec))]);
+  const result: RollbackResult = { undone: [], leftBehind: [] };
+  for (const change of undoOrder(changes)) {
+    const label = describe(change);
+    try {
+      await undo(change, deps, rec);
+      result.undone.push(label);
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      result.leftBehind.push({ change: label, error: reason });
+    }
+  }
+  if (result.leftBehind.length > 0) logger.warn("rollback left resources behind", { ...result });
+  return result;
+}
+
+/** The steps in the order they run. */
+const ORDER = ["instancePolicy", "nodeRole", "userPolicy", "user", "consoleRole"];
+
+/** Resources made by this execution whose step failed before it could report them. */
+async function taggedByThisRun(
+  input: RollbackInput,
+  deps: RollbackDeps,
+  rec: StepRecorder,
+): Promise<Change[]> {
+  const { iam, home } = deps;
+  const account = input.target.accountId;
+  const found: Change[] = [];
+  for (const name of [INSTANCE_POLICY_NAME, USER_POLICY_NAME]) {
+    const arn = policyArn(home.partition, account, name);
+    const policy = await rec.read("GetPolicy", arn, () => iam.send(new GetPolicyCommand({ PolicyArn: arn })));
+    if (rec.createdByThisRun(policy?.Policy?.Tags)) found.push({ type: "Policy", arn });
+  }
+  for (const name of [NODE_ROLE_NAME, CONSOLE_ROLE_NAME]) {
+    const role = await rec.read("GetRole", name, () => iam.send(new GetRoleCommand({ RoleName: name })));
+    if (rec.createdByThisRun(role?.Role?.Tags)) found.push({ type: "Role", name });
+  }
+  const profile = await rec.read("GetInstanceProfile", NODE_ROLE_NAME, () =>
+    iam.send(new GetInstanceProfileCommand({ InstanceProfileName: NODE_ROLE_NAME })),
+  );
+  if (rec.createdByThisRun(profile?.InstanceProfile?.Tags))
+    found.push({ type: "InstanceProfile", name: NODE_ROLE_NAME });
+  const user = await rec.read("GetUser", USER_NAME, () =>
+    iam.send(new GetUserCommand({ UserName: USER_NAME })),
+  );
+  if (rec.createdByThisRun(user?.User?.Tags)) found.push({ type: "User", name: USER_NAME });
+  const secret = await readCredentials(deps.secrets, secretName(deps.config, account), rec);
+  if (secret?.createdByThisRun) found.push({ type: "Secret", arn: secret.arn });
+  return found;
+}
+
+/**
+ * Newest first, and dependents before what they depend on (IAM refuses to delete a user with
+ * keys or a policy still attached): keys and profiles before users and roles, policies last.
+ */
+const UNDO_RANK: Record<Change["type"], number> = {
+  Secret: 0,
+  AccessKey: 1,
+  LoginProfile: 2,
+  UserPolicyAttachment: 3,
+  User: 4,
+  InstanceProfileRole: 5,
+  InstanceProfile: 6,
+  RolePolicyAttachment: 7,
+  TrustPolicy: 8,
+  Role: 9,
+  PolicyVersion: 10,
+  Policy: 11,
+};
+
+function undoOrder(changes: Change[]): Change[] {
+  return changes
+    .map((change, index) => ({ change, index }))
+    .sort((a, b) => UNDO_RANK[a.change.type] - UNDO_RANK[b.change.type] || b.index - a.index)
+    .map(({ change }) => change);
+}
+
+function dedupe(changes: Change[]): Change[] {
+  const seen = new Set<string>();
+  return changes.filter((change) => {
+    const key = JSON.stringify(change);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function describe(change: Change): string {
+  const { type, ...rest } = change;
+  return `${type} ${Object.values(rest).join(" ")}`;
+}
+
+/** Undo one change; an entity already gone counts as undone. */
+async function undo(change: Change, deps: RollbackDeps, rec: StepRecorder): Promise<void> {
+  const { iam } = deps;
+  const gone = <T>(op: string, resource: string, send: () => Promise<T>) => rec.read(op, resource, send);
+  switch (change.type) {
+    case "Secret":
+      // No recovery window: a re-run must be able to create the secret again at once.
+      await gone("DeleteSecret", change.arn, () =>
+        deps.secrets.send(
+          new DeleteSecretCommand({ SecretId: change.arn, ForceDeleteWithoutRecovery: true }),
+        ),
+      );
+      return;
+    case "AccessKey":
+      await gone("DeleteAccessKey", change.accessKeyId, () =>
+        iam.send(new DeleteAccessKeyCommand({ UserName: change.user, AccessKeyId: change.accessKeyId })),
+      );
+      return;
+    case "LoginProfile":
+      await gone("DeleteLoginProfile", change.user, () =>
+        iam.send(new DeleteLoginProfileCommand({ UserName: change.user })),
+      );
+      return;
+    case "UserPolicyAttachment":
+      await gone("DetachUserPolicy", change.policyArn, () =>
+        iam.send(new DetachUserPolicyCommand({ UserName: change.user, PolicyArn: change.policyArn })),
+      );
+      return;
+    case "User":
+      return deleteUser(iam, change.name, rec);
+    case "InstanceProfileRole":
+      await gone("RemoveRoleFromInstanceProfile", change.profile, () =>
+        iam.send(
+          new RemoveRoleFromInstanceProfileCommand({
+            InstanceProfileName: change.profile,
+            RoleName: change.role,
+          }),
+        ),
+      );
+      return;
+    case "InstanceProfile":
+      return deleteInstanceProfile(iam, change.name, rec);
+    case "RolePolicyAttachment":
+      await gone("DetachRolePolicy", change.policyArn, () =>
+        iam.send(new DetachRolePolicyCommand({ RoleName: change.role, PolicyArn: change.policyArn })),
+      );
+      return;
+    case "TrustPolicy":
+      await gone("UpdateAssumeRolePolicy", change.role, () =>
+        iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: change.role,
+            PolicyDocument: change.previousDocument,
+          }),
+        ),
+      );
+      return;
+    case "Role":
+      return deleteRole(iam, change.name, rec);
+    case "PolicyVersion":
+      await gone("SetDefaultPolicyVersion", change.arn, () =>
+        iam.send(
+          new SetDefaultPolicyVersionCommand({
+            PolicyArn: change.arn,
+            VersionId: change.previousDefaultVersionId,
+          }),
+        ),
+      );
+      await gone("DeletePolicyVersion", change.arn, () =>
+        iam.send(new DeletePolicyVersionCommand({ PolicyArn: change.arn, VersionId: change.versionId })),
+      );
+      return;
+    case "Policy":
+      return deletePolicy(iam, change.arn, rec);
+  }
+}
+
+/** A user this run made: everything on it is this run's too, so it goes first (IAM's DeleteConflict). */
+async function deleteUser(iam: IAMClient, name: string, rec: StepRecorder) {
+  const keys = await rec.read("ListAccessKeys", name, () =>
+    iam.send(new ListAccessKeysCommand({ UserName: name })),
+  );
+  for (const key of keys?.AccessKeyMetadata ?? []) {
+    await rec.read("DeleteAccessKey", name, () =>
+      iam.send(new DeleteAccessKeyCommand({ UserName: name, AccessKeyId: key.AccessKeyId })),
+    );
+  }
+  await rec.read("DeleteLoginProfile", name, () =>
+    iam.send(new DeleteLoginProfileCommand({ UserName: name })),
+  );
+  const attached = await rec.read("ListAttachedUserPolicies", name, () =>
+    iam.send(new ListAttachedUserPoliciesCommand({ UserName: name })),
+  );
+  for (const policy of attached?.AttachedPolicies ?? []) {
+    await rec.read("DetachUserPolicy", name, () =>
+      iam.send(new DetachUserPolicyCommand({ UserName: name, PolicyArn: policy.PolicyArn })),
+    );
+  }
+  await rec.read("DeleteUser", name, () => iam.send(new DeleteUserCommand({ UserName: name })));
+}
+
+async function deleteRole(iam: IAMClient, name: string, rec: StepRecorder) {
+  const profiles = await rec.read("ListInstanceProfilesForRole", name, () =>
+    iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: name })),
+  );
+  for (const profile of profiles?.InstanceProfiles ?? []) {
+    await rec.read("RemoveRoleFromInstanceProfile", name, () =>
+      iam.send(
+        new RemoveRoleFromInstanceProfileCommand({
+          InstanceProfileName: profile.InstanceProfileName,
+          RoleName: name,
+        }),
+      ),
+    );
+  }
+  const attached = await rec.read("ListAttachedRolePolicies", name, () =>
+    iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name })),
+  );
+  for (const policy of attached?.AttachedPolicies ?? []) {
+    await rec.read("DetachRolePolicy", name, () =>
+      iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: policy.PolicyArn })),
+    );
+  }
+  await rec.read("DeleteRole", name, () => iam.send(new DeleteRoleCommand({ RoleName: name })));
+}
+
+async function deleteInstanceProfile(iam: IAMClient, name: string, rec: StepRecorder) {
+  const profile = await rec.read("GetInstanceProfile", name, () =>
+    iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })),
+  );
+  for (const role of profile?.InstanceProfile?.Roles ?? []) {
+    await rec.read("RemoveRoleFromInstanceProfile", name, () =>
+      iam.send(
+        new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: name, RoleName: role.RoleName }),
+      ),
+    );
+  }
+  await rec.read("DeleteInstanceProfile", name, () =>
+    iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: name })),
+  );
+}
+
+/**
+ * A policy this run made. Only this run's own attachments are detached (they were undone
+ * before, newest first); a policy someone attached meanwhile makes IAM refuse, and is reported.
+ */
+async function deletePolicy(iam: IAMClient, arn: string, rec: StepRecorder) {
+  const versions = await rec.read("ListPolicyVersions", arn, () =>
+    iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn })),
+  );
+  for (const version of versions?.Versions ?? []) {
+    if (version.IsDefaultVersion) continue;
+    await rec.read("DeletePolicyVersion", arn, () =>
+      iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: version.VersionId })),
+    );
+  }
+  await rec.read("DeletePolicy", arn, () => iam.send(new DeletePolicyCommand({ PolicyArn: arn })));
+}
+
+export const run = iamStep(STEP, (input, deps, runtime) =>
+  rollback(input as RollbackInput, { ...deps, secrets: runtime.clients.secrets(), config: runtime.config }),
+);
+export const handler = lambdaHandler(STEP, run);
