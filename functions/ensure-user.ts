@@ -76,8 +76,10 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
   const stored = await readCredentials(deps.secrets, name, rec);
   if (stored?.createdByThisRun) rec.record({ type: "Secret", arn: stored.arn });
 
+  // Whether a key can be had is settled first: a step that is going to fail changes no password.
+  const keys = await planAccessKey(deps.iam, stored, user.managedByUs, rec);
   const password = await ensureConsolePassword(deps.iam, stored, rec);
-  const key = await ensureAccessKey(deps.iam, stored, user.managedByUs, rec);
+  const key = await ensureAccessKey(deps.iam, keys, rec);
   const value: AccountCredentials = {
     ...stored?.value,
     accountId,
@@ -171,23 +173,30 @@ async function ensureConsolePassword(
       }),
     ),
   );
-  // Made concurrently: ours was not set, so take the profile over with our password.
-  if (!made) return ensureConsolePassword(iam, undefined, rec);
+  // Made concurrently: ours was not set, so take the profile over with our password (once).
+  if (!made) {
+    if (raced) throw lostRace(rec, `login profile of ${USER_NAME}`);
+    return ensureConsolePassword(iam, undefined, rec, true);
+  }
   rec.record({ type: "LoginProfile", user: USER_NAME });
   return { value: password, changed: true };
 }
+
+type KeyPlan =
+  | { keep: { accessKeyId: string; secretAccessKey: string } }
+  | { keep?: undefined; deleteFirst: string[] };
 
 /**
  * The access key: kept when the secret holds a key that still exists on the user. Otherwise a
  * new one; keys the secret does not know are deleted first when the user is ours (only a crashed
  * run leaves them), never on a user that existed before this product touched it.
  */
-async function ensureAccessKey(
+async function planAccessKey(
   iam: IAMClient,
   stored: StoredCredentials | undefined,
   userManagedByUs: boolean,
   rec: StepRecorder,
-) {
+): Promise<KeyPlan> {
   const listed = await rec.call("ListAccessKeys", USER_NAME, () =>
     iam.send(new ListAccessKeysCommand({ UserName: USER_NAME })),
   );
@@ -195,18 +204,23 @@ async function ensureAccessKey(
   const { accessKeyId, secretAccessKey } = stored?.value ?? {};
   if (accessKeyId && secretAccessKey && keys.includes(accessKeyId)) {
     rec.found.push(`access key ${accessKeyId}`);
-    return { accessKeyId, secretAccessKey };
+    return { keep: { accessKeyId, secretAccessKey } };
   }
-  if (userManagedByUs) {
-    for (const orphan of keys) {
-      await rec.call("DeleteAccessKey", `${orphan} of ${USER_NAME}`, () =>
-        iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: orphan })),
-      );
-    }
-  } else if (keys.length >= MAX_ACCESS_KEYS) {
+  if (userManagedByUs) return { deleteFirst: keys };
+  if (keys.length >= MAX_ACCESS_KEYS) {
     throw new WorkflowError(
       "LimitExceeded",
       `${rec.step}: user ${USER_NAME} existed before and already has ${keys.length} access keys (${keys.join(", ")}); delete one that Redis does not use and run again`,
+    );
+  }
+  return { deleteFirst: [] };
+}
+
+async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder) {
+  if (plan.keep) return plan.keep;
+  for (const orphan of plan.deleteFirst) {
+    await rec.call("DeleteAccessKey", `${orphan} of ${USER_NAME}`, () =>
+      iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: orphan })),
     );
   }
   const made = await rec.call("CreateAccessKey", USER_NAME, () =>

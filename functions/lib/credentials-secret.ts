@@ -44,6 +44,12 @@ export async function readCredentials(
   );
   if (!described?.ARN) return undefined;
   const arn = described.ARN;
+  if (described.DeletedDate) {
+    throw new WorkflowError(
+      "ResourceConflict",
+      `${rec.step}: secret ${name} is scheduled for deletion; restore it (RestoreSecret) or delete it for good, then run again`,
+    );
+  }
   const stored = await rec.read("GetSecretValue", arn, () =>
     secrets.send(new GetSecretValueCommand({ SecretId: arn })),
   );

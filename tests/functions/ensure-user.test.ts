@@ -1,0 +1,584 @@
+import {
+  AttachUserPolicyCommand,
+  CreateAccessKeyCommand,
+  CreateLoginProfileCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  GetAccountPasswordPolicyCommand,
+  GetLoginProfileCommand,
+  GetUserCommand,
+  IAMClient,
+  ListAccessKeysCommand,
+  ListAttachedUserPoliciesCommand,
+  type PasswordPolicy,
+  UpdateLoginProfileCommand,
+} from "@aws-sdk/client-iam";
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { ensureUser, handler } from "../../functions/ensure-user.ts";
+import type { AccountCredentials } from "../../functions/lib/credentials-secret.ts";
+import { WorkflowError } from "../../functions/lib/errors.ts";
+import {
+  arnIn,
+  awsError,
+  EXECUTION,
+  HOME,
+  lambdaContext,
+  ourTags,
+  rejectionOf,
+  stepInput,
+  TARGET,
+  type Tag,
+  writeCommands,
+} from "../support/aws.ts";
+
+const USER = "redislabs-user";
+const USER_ARN = arnIn(TARGET, `user/${USER}`);
+const USER_POLICY_ARN = arnIn(TARGET, "policy/RedislabsIAMUserRestrictedPolicy");
+const SECRET_NAME = `redis-cloud/byoc/${TARGET}`;
+const SECRET_ARN = `arn:aws:secretsmanager:${HOME.region}:${HOME.accountId}:secret:${SECRET_NAME}-AbCdEf`;
+const SIGN_IN_URL = `https://${TARGET}.signin.aws.amazon.com/console`;
+const STRICT_POLICY: PasswordPolicy = {
+  MinimumPasswordLength: 48,
+  RequireSymbols: true,
+  RequireNumbers: true,
+  RequireUppercaseCharacters: true,
+  RequireLowercaseCharacters: true,
+};
+
+interface Key {
+  id: string;
+  secret: string;
+}
+const NEW_KEY: Key = { id: "AKIANEWKEY0000000001", secret: "newSecretAccessKey/ZZZZ9999zzzz8888YYYY77" };
+const OTHER_NEW_KEY: Key = {
+  id: "AKIANEWKEY0000000002",
+  secret: "otherSecretAccessKey/QQQQ1111qqqq2222RRR3",
+};
+const OLD_KEY: Key = { id: "AKIAOLDKEY0000000001", secret: "oldSecretAccessKey/WWWW5555wwww6666XXXX44" };
+const STORED_PASSWORD = "Stored-Console-Password-!aA1-0000";
+const MANAGED_BY_ONLY: Tag[] = [{ Key: "ManagedBy", Value: "redis-cloud-byoc-onboarding" }];
+
+const iamMock = mockClient(IAMClient);
+const secretsMock = mockClient(SecretsManagerClient);
+
+/** A complete secret value, as a successful earlier run stored it. */
+function storedValue(overrides: Partial<AccountCredentials> = {}): Partial<AccountCredentials> {
+  return {
+    accountId: TARGET,
+    accessKeyId: OLD_KEY.id,
+    secretAccessKey: OLD_KEY.secret,
+    consoleUsername: USER,
+    consolePassword: STORED_PASSWORD,
+    signInUrl: SIGN_IN_URL,
+    ...overrides,
+  };
+}
+
+interface AccountState {
+  /** Tags of the existing user; absent: no user. */
+  userTags?: Tag[];
+  attached?: boolean;
+  loginProfile?: boolean;
+  keys?: string[];
+  /** The secret's value; absent: no secret. */
+  secret?: Partial<AccountCredentials>;
+  secretTags?: Tag[];
+  /** Absent: the account has no password policy. */
+  passwordPolicy?: PasswordPolicy;
+  newKey?: Key;
+}
+
+const user = (tags: Tag[]) => ({
+  Path: "/",
+  UserName: USER,
+  UserId: "AIDAEXAMPLEUSER",
+  Arn: USER_ARN,
+  CreateDate: new Date("2024-01-01T00:00:00Z"),
+  Tags: tags,
+});
+
+function accountHas(state: AccountState) {
+  if (state.userTags) iamMock.on(GetUserCommand, { UserName: USER }).resolves({ User: user(state.userTags) });
+  else iamMock.on(GetUserCommand).rejects(awsError.noSuchEntity());
+  iamMock.on(CreateUserCommand).resolves({ User: user(ourTags(EXECUTION)) });
+  iamMock.on(ListAttachedUserPoliciesCommand, { UserName: USER }).resolves({
+    AttachedPolicies: state.attached
+      ? [{ PolicyName: "RedislabsIAMUserRestrictedPolicy", PolicyArn: USER_POLICY_ARN }]
+      : [],
+  });
+  iamMock.on(AttachUserPolicyCommand).resolves({});
+  const profile = { LoginProfile: { UserName: USER, CreateDate: new Date("2024-01-01T00:00:00Z") } };
+  if (state.loginProfile) iamMock.on(GetLoginProfileCommand, { UserName: USER }).resolves(profile);
+  else iamMock.on(GetLoginProfileCommand).rejects(awsError.noSuchEntity());
+  if (state.passwordPolicy) {
+    iamMock.on(GetAccountPasswordPolicyCommand).resolves({ PasswordPolicy: state.passwordPolicy });
+  } else {
+    iamMock.on(GetAccountPasswordPolicyCommand).rejects(awsError.noSuchEntity("no password policy"));
+  }
+  iamMock.on(CreateLoginProfileCommand).resolves(profile);
+  iamMock.on(UpdateLoginProfileCommand).resolves({});
+  iamMock.on(ListAccessKeysCommand, { UserName: USER }).resolves({
+    AccessKeyMetadata: (state.keys ?? []).map((id) => ({
+      UserName: USER,
+      AccessKeyId: id,
+      Status: "Active",
+    })),
+  });
+  iamMock.on(DeleteAccessKeyCommand).resolves({});
+  const key = state.newKey ?? NEW_KEY;
+  iamMock.on(CreateAccessKeyCommand).resolves({
+    AccessKey: { UserName: USER, AccessKeyId: key.id, SecretAccessKey: key.secret, Status: "Active" },
+  });
+
+  if (state.secret) {
+    secretsMock
+      .on(DescribeSecretCommand, { SecretId: SECRET_NAME })
+      .resolves({ ARN: SECRET_ARN, Name: SECRET_NAME, Tags: state.secretTags ?? ourTags("an-earlier-run") });
+    secretsMock
+      .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
+      .resolves({ ARN: SECRET_ARN, Name: SECRET_NAME, SecretString: JSON.stringify(state.secret) });
+  } else {
+    secretsMock.on(DescribeSecretCommand).rejects(awsError.secretNotFound());
+  }
+  secretsMock.on(CreateSecretCommand).resolves({ ARN: SECRET_ARN, Name: SECRET_NAME, VersionId: "v-1" });
+  secretsMock.on(PutSecretValueCommand).resolves({ ARN: SECRET_ARN, VersionId: "v-2" });
+}
+
+const act = (execution = EXECUTION) =>
+  ensureUser(stepInput(execution), {
+    iam: new IAMClient({}),
+    secrets: new SecretsManagerClient({}),
+    home: HOME,
+    config: { secretNamePrefix: "redis-cloud/byoc/" },
+  });
+
+/** The secret write that was sent (CreateSecret or PutSecretValue). */
+function writtenSecret() {
+  const input =
+    secretsMock.commandCalls(PutSecretValueCommand)[0]?.args[0].input ??
+    secretsMock.commandCalls(CreateSecretCommand)[0]?.args[0].input;
+  return {
+    value: JSON.parse(input?.SecretString ?? "null") as Record<string, unknown>,
+    token: input?.ClientRequestToken,
+  };
+}
+
+/** The console password that was set (CreateLoginProfile or UpdateLoginProfile). */
+function setPassword(): string {
+  const input =
+    iamMock.commandCalls(CreateLoginProfileCommand)[0]?.args[0].input ??
+    iamMock.commandCalls(UpdateLoginProfileCommand)[0]?.args[0].input;
+  return input?.Password ?? "";
+}
+
+const keyCommands = () =>
+  writeCommands(iamMock).filter(
+    (name) => name === "DeleteAccessKeyCommand" || name === "CreateAccessKeyCommand",
+  );
+
+beforeEach(() => {
+  iamMock.reset();
+  secretsMock.reset();
+});
+
+describe("ensureUser in a fresh account", () => {
+  it("creates the user, its policy attachment, password and key, and stores them in one secret", async () => {
+    // Prepare
+    accountHas({ passwordPolicy: STRICT_POLICY });
+
+    // Act
+    const result = await act();
+
+    // Assess
+    expect(iamMock).toHaveReceivedCommandWith(CreateUserCommand, {
+      UserName: USER,
+      Tags: ourTags(EXECUTION),
+    });
+    expect(iamMock).toHaveReceivedCommandWith(AttachUserPolicyCommand, {
+      UserName: USER,
+      PolicyArn: USER_POLICY_ARN,
+    });
+    expect(iamMock).toHaveReceivedCommandWith(CreateLoginProfileCommand, {
+      UserName: USER,
+      PasswordResetRequired: false,
+    });
+    expect(iamMock).toHaveReceivedCommandWith(CreateAccessKeyCommand, { UserName: USER });
+    const password = setPassword();
+    expect(password.length).toBeGreaterThanOrEqual(48);
+    expect(password).toMatch(/[A-Z]/);
+    expect(password).toMatch(/[a-z]/);
+    expect(password).toMatch(/[0-9]/);
+    expect(password).toMatch(/[^A-Za-z0-9]/);
+    expect(secretsMock).toHaveReceivedCommandWith(CreateSecretCommand, {
+      Name: SECRET_NAME,
+      Tags: ourTags(EXECUTION),
+    });
+    const written = writtenSecret();
+    expect(written.value).toEqual({
+      accountId: TARGET,
+      accessKeyId: NEW_KEY.id,
+      secretAccessKey: NEW_KEY.secret,
+      consoleUsername: USER,
+      consolePassword: password,
+      signInUrl: SIGN_IN_URL,
+    });
+    expect(written.token).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(result).toMatchObject({
+      userName: USER,
+      userArn: USER_ARN,
+      secretArn: SECRET_ARN,
+      accessKeyId: NEW_KEY.id,
+    });
+    expect(result.changes).toEqual([
+      { type: "User", name: USER },
+      { type: "UserPolicyAttachment", user: USER, policyArn: USER_POLICY_ARN },
+      { type: "LoginProfile", user: USER },
+      { type: "AccessKey", user: USER, accessKeyId: NEW_KEY.id },
+      { type: "Secret", arn: SECRET_ARN },
+    ]);
+  });
+
+  it("never answers the secret access key or the console password", async () => {
+    // Prepare
+    accountHas({ passwordPolicy: STRICT_POLICY });
+
+    // Act
+    const result = await act();
+
+    // Assess
+    const text = JSON.stringify(result);
+    expect(text).not.toContain(NEW_KEY.secret);
+    expect(text).not.toContain(setPassword());
+    expect(Object.keys(result).sort()).toEqual([
+      "accessKeyId",
+      "changes",
+      "found",
+      "secretArn",
+      "userArn",
+      "userName",
+    ]);
+  });
+
+  it("uses IAM's default password rules when the account has no password policy", async () => {
+    // Prepare
+    accountHas({});
+
+    // Act
+    await act();
+
+    // Assess
+    expect(iamMock).toHaveReceivedCommand(GetAccountPasswordPolicyCommand);
+    expect(setPassword().length).toBeGreaterThanOrEqual(8);
+    expect(writtenSecret().value.consolePassword).toBe(setPassword());
+  });
+
+  it("sends the same ClientRequestToken for the same inputs and another one for another key", async () => {
+    // Prepare
+    const tokenOfFreshRun = async (newKey: Key) => {
+      iamMock.reset();
+      secretsMock.reset();
+      accountHas({ newKey });
+      await act();
+      return writtenSecret().token;
+    };
+
+    // Act
+    const first = await tokenOfFreshRun(NEW_KEY);
+    const again = await tokenOfFreshRun(NEW_KEY);
+    const otherKey = await tokenOfFreshRun(OTHER_NEW_KEY);
+
+    // Assess
+    expect(first).toBeDefined();
+    expect(again).toBe(first);
+    expect(otherKey).toBeDefined();
+    expect(otherKey).not.toBe(first);
+  });
+
+  it("stores its value as the next version when a concurrent run creates the secret first", async () => {
+    // Prepare
+    accountHas({});
+    secretsMock
+      .on(DescribeSecretCommand)
+      .rejectsOnce(awsError.secretNotFound())
+      .resolves({ ARN: SECRET_ARN, Name: SECRET_NAME, Tags: ourTags("a-concurrent-run") });
+    secretsMock.on(GetSecretValueCommand).resolves({ ARN: SECRET_ARN, SecretString: "{}" });
+    secretsMock.on(CreateSecretCommand).rejects(awsError.secretExists());
+
+    // Act
+    const result = await act();
+
+    // Assess
+    const created = secretsMock.commandCalls(CreateSecretCommand)[0]?.args[0].input;
+    expect(secretsMock).toHaveReceivedCommandTimes(PutSecretValueCommand, 1);
+    expect(secretsMock).toHaveReceivedCommandWith(PutSecretValueCommand, {
+      SecretId: SECRET_ARN,
+      SecretString: created?.SecretString,
+      ClientRequestToken: created?.ClientRequestToken,
+    });
+    expect(result.secretArn).toBe(SECRET_ARN);
+  });
+});
+
+describe("ensureUser on an account onboarded before", () => {
+  it("keeps the stored key and writes nothing when the secret's key is still on the user", async () => {
+    // Prepare
+    accountHas({
+      userTags: ourTags("an-earlier-run"),
+      attached: true,
+      loginProfile: true,
+      keys: [OLD_KEY.id],
+      secret: storedValue(),
+    });
+
+    // Act
+    const result = await act();
+
+    // Assess
+    expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(writeCommands(secretsMock)).toEqual([]);
+    expect(result.accessKeyId).toBe(OLD_KEY.id);
+    expect(result.secretArn).toBe(SECRET_ARN);
+    expect(result.changes).toEqual([]);
+    expect([...result.found].sort()).toEqual(
+      [
+        `user ${USER}`,
+        `attachment ${USER_POLICY_ARN} to user ${USER}`,
+        `login profile of ${USER}`,
+        `access key ${OLD_KEY.id}`,
+        `secret ${SECRET_ARN}`,
+      ].sort(),
+    );
+  });
+
+  it("deletes a key unknown to the secret before creating one on a user it manages", async () => {
+    // Prepare
+    accountHas({
+      userTags: MANAGED_BY_ONLY,
+      attached: true,
+      loginProfile: true,
+      keys: ["AKIAORPHAN0000000001"],
+      secret: storedValue(),
+    });
+
+    // Act
+    const result = await act();
+
+    // Assess
+    expect(keyCommands()).toEqual(["DeleteAccessKeyCommand", "CreateAccessKeyCommand"]);
+    expect(iamMock).toHaveReceivedCommandWith(DeleteAccessKeyCommand, {
+      UserName: USER,
+      AccessKeyId: "AKIAORPHAN0000000001",
+    });
+    expect(secretsMock).toHaveReceivedCommandWith(PutSecretValueCommand, { SecretId: SECRET_ARN });
+    expect(writtenSecret().value).toMatchObject({ accessKeyId: NEW_KEY.id, secretAccessKey: NEW_KEY.secret });
+    expect(result.accessKeyId).toBe(NEW_KEY.id);
+  });
+
+  it("deletes both orphaned keys, then creates one", async () => {
+    // Prepare
+    accountHas({
+      userTags: MANAGED_BY_ONLY,
+      attached: true,
+      keys: ["AKIAORPHAN0000000001", "AKIAORPHAN0000000002"],
+    });
+
+    // Act
+    await act();
+
+    // Assess
+    expect(keyCommands()).toEqual([
+      "DeleteAccessKeyCommand",
+      "DeleteAccessKeyCommand",
+      "CreateAccessKeyCommand",
+    ]);
+    const deleted = iamMock
+      .commandCalls(DeleteAccessKeyCommand)
+      .map((call) => call.args[0].input.AccessKeyId);
+    expect(deleted.sort()).toEqual(["AKIAORPHAN0000000001", "AKIAORPHAN0000000002"]);
+    expect(iamMock).toHaveReceivedCommandTimes(CreateAccessKeyCommand, 1);
+  });
+
+  it("fails with LimitExceeded and deletes no key of a pre-existing user that is not its own", async () => {
+    // Prepare
+    accountHas({ userTags: [], attached: true, keys: ["AKIAHUMAN00000000001", "AKIAHUMAN00000000002"] });
+
+    // Act
+    const error = await rejectionOf(act());
+
+    // Assess
+    expect(error).toBeInstanceOf(WorkflowError);
+    expect(error.name).toBe("LimitExceeded");
+    expect(error.message).toContain("EnsureUser");
+    expect(error.message).toContain(USER);
+    expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
+    expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
+    expect(writeCommands(secretsMock)).toEqual([]);
+  });
+
+  // Known defect: the console password is replaced before the key limit is checked, and the new
+  // password is stored nowhere because the step then fails. Remove `.fails` once fixed.
+  it("changes no console password of a pre-existing user when its access keys are at the limit", async () => {
+    // Prepare
+    accountHas({
+      userTags: [],
+      attached: true,
+      loginProfile: true,
+      keys: ["AKIAHUMAN00000000001", "AKIAHUMAN00000000002"],
+    });
+
+    // Act
+    const error = await rejectionOf(act());
+
+    // Assess
+    expect(error.name).toBe("LimitExceeded");
+    expect(iamMock).not.toHaveReceivedCommand(UpdateLoginProfileCommand);
+    expect(iamMock).not.toHaveReceivedCommand(CreateLoginProfileCommand);
+  });
+
+  it("adds a second key next to the one key of a pre-existing user that is not its own", async () => {
+    // Prepare
+    accountHas({ userTags: [], attached: true, keys: ["AKIAHUMAN00000000001"] });
+
+    // Act
+    const result = await act();
+
+    // Assess
+    expect(keyCommands()).toEqual(["CreateAccessKeyCommand"]);
+    expect(result.accessKeyId).toBe(NEW_KEY.id);
+  });
+
+  it("sets and stores a new password when the login profile is unknown to the secret", async () => {
+    // Prepare
+    accountHas({
+      userTags: MANAGED_BY_ONLY,
+      attached: true,
+      loginProfile: true,
+      keys: [OLD_KEY.id],
+      secret: storedValue({ consolePassword: undefined }),
+      passwordPolicy: STRICT_POLICY,
+    });
+
+    // Act
+    const result = await act();
+
+    // Assess
+    expect(iamMock).toHaveReceivedCommandWith(UpdateLoginProfileCommand, {
+      UserName: USER,
+      PasswordResetRequired: false,
+    });
+    expect(iamMock).not.toHaveReceivedCommand(CreateLoginProfileCommand);
+    expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
+    const password = setPassword();
+    expect(password.length).toBeGreaterThanOrEqual(48);
+    expect(writtenSecret().value).toMatchObject({ consolePassword: password, accessKeyId: OLD_KEY.id });
+    expect(JSON.stringify(result)).not.toContain(password);
+  });
+
+  it("leaves the login profile alone when the secret holds its password", async () => {
+    // Prepare: the key is gone, so the secret is rewritten; the password must survive.
+    accountHas({
+      userTags: MANAGED_BY_ONLY,
+      attached: true,
+      loginProfile: true,
+      keys: [],
+      secret: storedValue(),
+    });
+
+    // Act
+    const result = await act();
+
+    // Assess
+    expect(iamMock).not.toHaveReceivedCommand(UpdateLoginProfileCommand);
+    expect(iamMock).not.toHaveReceivedCommand(CreateLoginProfileCommand);
+    expect(iamMock).not.toHaveReceivedCommand(GetAccountPasswordPolicyCommand);
+    expect(writtenSecret().value).toMatchObject({
+      consolePassword: STORED_PASSWORD,
+      accessKeyId: NEW_KEY.id,
+    });
+    expect(result.found).toContain(`login profile of ${USER}`);
+  });
+
+  it("keeps what else the secret holds when it rewrites it", async () => {
+    // Prepare
+    accountHas({
+      userTags: MANAGED_BY_ONLY,
+      attached: true,
+      loginProfile: true,
+      keys: [],
+      secret: storedValue({ cloudAccountId: 4242 }),
+    });
+
+    // Act
+    await act();
+
+    // Assess
+    expect(writtenSecret().value).toMatchObject({ cloudAccountId: 4242, accessKeyId: NEW_KEY.id });
+  });
+
+  it("reports a user and a secret left by an earlier attempt of this execution as changes", async () => {
+    // Prepare
+    accountHas({
+      userTags: ourTags(EXECUTION),
+      attached: true,
+      loginProfile: true,
+      keys: [OLD_KEY.id],
+      secret: storedValue(),
+      secretTags: ourTags(EXECUTION),
+    });
+
+    // Act
+    const result = await act();
+
+    // Assess
+    expect(result.changes).toEqual([
+      { type: "User", name: USER },
+      { type: "Secret", arn: SECRET_ARN },
+    ]);
+    expect(result.found).not.toContain(`user ${USER}`);
+  });
+});
+
+describe("ensureUser races", () => {
+  // Known defect: a lost CreateLoginProfile race is retried without bound (every other create of
+  // the steps gives up after one re-read with ConcurrentModification). Remove `.fails` once fixed.
+  it("gives up a login profile race it keeps losing after one re-read", async () => {
+    // Prepare: IAM says the profile exists on create but not yet on read, three times running.
+    accountHas({});
+    iamMock
+      .on(CreateLoginProfileCommand)
+      .rejectsOnce(awsError.alreadyExists())
+      .rejectsOnce(awsError.alreadyExists())
+      .rejectsOnce(awsError.alreadyExists())
+      .resolves({ LoginProfile: { UserName: USER, CreateDate: new Date() } });
+
+    // Act
+    await act().catch((error: unknown) => error);
+
+    // Assess
+    expect(iamMock.commandCalls(CreateLoginProfileCommand).length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("ensure-user handler", () => {
+  it("answers the secret's ARN and the key id, never the key", async () => {
+    // Prepare
+    accountHas({});
+
+    // Act
+    const result = await handler(stepInput(), lambdaContext(TARGET));
+
+    // Assess
+    expect(result).toMatchObject({ secretArn: SECRET_ARN, accessKeyId: NEW_KEY.id });
+    expect(JSON.stringify(result)).not.toContain(NEW_KEY.secret);
+    expect(secretsMock).toHaveReceivedCommandWith(DescribeSecretCommand, { SecretId: SECRET_NAME });
+  });
+});

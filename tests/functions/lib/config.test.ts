@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../../functions/lib/config.ts";
+import { WorkflowError } from "../../../functions/lib/errors.ts";
+
+function refusal(env: Record<string, string>): Error {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof Error) return error;
+  }
+  throw new Error("the settings were accepted");
+}
+
+describe("loadConfig", () => {
+  it("has the deployment's defaults when nothing is set", () => {
+    // Assess
+    expect(loadConfig({})).toEqual({
+      secretNamePrefix: "redis-cloud/byoc/",
+      consoleRolePolicyName: "RedislabsIAMUserRestrictedPolicy",
+      defaultTargetRoleName: "OrganizationAccountAccessRole",
+      allowedTargetRoleNames: ["OrganizationAccountAccessRole", "AWSControlTowerExecution"],
+    });
+  });
+
+  it("treats blank settings as unset", () => {
+    // Assess
+    expect(loadConfig({ SECRET_NAME_PREFIX: "  ", CONSOLE_ROLE_POLICY: "", TARGET_ROLE_NAMES: " " })).toEqual(
+      loadConfig({}),
+    );
+  });
+
+  it("reads every setting, trimming the role list", () => {
+    // Act
+    const config = loadConfig({
+      SECRET_NAME_PREFIX: "team/redis/",
+      CONSOLE_ROLE_POLICY: "RedisLabsInstanceRolePolicy",
+      TARGET_ROLE_NAMES: " Onboarder , BreakGlass ,",
+      DEFAULT_TARGET_ROLE: "BreakGlass",
+    });
+
+    // Assess
+    expect(config).toEqual({
+      secretNamePrefix: "team/redis/",
+      consoleRolePolicyName: "RedisLabsInstanceRolePolicy",
+      defaultTargetRoleName: "BreakGlass",
+      allowedTargetRoleNames: ["Onboarder", "BreakGlass"],
+    });
+  });
+
+  it.each([
+    ["SECRET_NAME_PREFIX", { SECRET_NAME_PREFIX: "no-trailing-slash" }],
+    ["SECRET_NAME_PREFIX", { SECRET_NAME_PREFIX: "bad prefix/" }],
+    ["CONSOLE_ROLE_POLICY", { CONSOLE_ROLE_POLICY: "AdministratorAccess" }],
+    ["TARGET_ROLE_NAMES", { TARGET_ROLE_NAMES: "Good,bad role" }],
+    ["TARGET_ROLE_NAMES", { TARGET_ROLE_NAMES: ", ," }],
+    ["TARGET_ROLE_NAMES", { TARGET_ROLE_NAMES: "A".repeat(65) }],
+    ["DEFAULT_TARGET_ROLE", { DEFAULT_TARGET_ROLE: "NotInTheList" }],
+    ["DEFAULT_TARGET_ROLE", { TARGET_ROLE_NAMES: "Onboarder" }],
+  ])("refuses a bad %s by name", (setting, env) => {
+    // Act
+    const error = refusal(env);
+
+    // Assess
+    expect(error).toBeInstanceOf(WorkflowError);
+    expect(error.name).toBe("ConfigurationError");
+    expect(error.message).toMatch(new RegExp(`^setting ${setting}: `));
+  });
+});

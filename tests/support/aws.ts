@@ -1,0 +1,128 @@
+import {
+  ConcurrentModificationException,
+  EntityAlreadyExistsException,
+  IAMServiceException,
+  LimitExceededException,
+  NoSuchEntityException,
+  ServiceFailureException,
+} from "@aws-sdk/client-iam";
+import { ResourceExistsException, ResourceNotFoundException } from "@aws-sdk/client-secrets-manager";
+import type { Context } from "aws-lambda";
+import type { Home } from "../../functions/lib/aws.ts";
+import type { StepInput } from "../../functions/lib/step.ts";
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+/** The account the functions run in, and the account being onboarded. */
+export const HOME: Home = { partition: "aws", region: "eu-west-1", accountId: "111111111111" };
+export const TARGET = "222222222222";
+export const EXECUTION = "onboard-222222222222-a1b2";
+
+export function stepInput(execution = EXECUTION, accountId = TARGET): StepInput {
+  return {
+    target: { accountId, roleName: "OrganizationAccountAccessRole", accountName: "payments-prod" },
+    execution,
+  };
+}
+
+export const arnIn = (accountId: string, resource: string) => `arn:aws:iam::${accountId}:${resource}`;
+
+/** IAM answers policy documents URL-encoded. */
+export const encoded = (document: unknown): string => encodeURIComponent(JSON.stringify(document));
+
+/** The tags a resource made by execution `execution` of this product carries. */
+export const ourTags = (execution: string): Tag[] => [
+  { Key: "ManagedBy", Value: "redis-cloud-byoc-onboarding" },
+  { Key: "redis-cloud-byoc:execution", Value: execution },
+];
+
+/** Tags of something this product did not make. */
+export const FOREIGN_TAGS: Tag[] = [{ Key: "team", Value: "platform" }];
+
+const meta = { $metadata: { httpStatusCode: 400, requestId: "req-0001" } };
+
+/** The SDK's real exceptions, as IAM and Secrets Manager reject. */
+export const awsError = {
+  noSuchEntity: (message = "The entity cannot be found.") => new NoSuchEntityException({ message, ...meta }),
+  alreadyExists: (message = "The entity already exists.") =>
+    new EntityAlreadyExistsException({ message, ...meta }),
+  limitExceeded: (message = "Cannot exceed quota.") => new LimitExceededException({ message, ...meta }),
+  serviceFailure: (message = "Internal failure.") =>
+    new ServiceFailureException({ message, $metadata: { httpStatusCode: 500 } }),
+  concurrentModification: (message = "Please try again.") =>
+    new ConcurrentModificationException({ message, ...meta }),
+  /** IAM's throttling code is not modelled: the SDK raises a service exception named after it. */
+  throttling: () =>
+    new IAMServiceException({ name: "Throttling", $fault: "client", message: "Rate exceeded", ...meta }),
+  /** Throttling recognised by the SDK's shape alone (429 status, retryable trait). */
+  throttlingByShape: () =>
+    Object.assign(
+      new IAMServiceException({
+        name: "TooManyCalls",
+        $fault: "client",
+        message: "Slow down",
+        $metadata: { httpStatusCode: 429 },
+      }),
+      { $retryable: { throttling: true } },
+    ),
+  accessDenied: (message = "not authorized") =>
+    new IAMServiceException({
+      name: "AccessDenied",
+      $fault: "client",
+      message,
+      $metadata: { httpStatusCode: 403 },
+    }),
+  secretNotFound: (message = "Secrets Manager can't find the specified secret.") =>
+    new ResourceNotFoundException({ message, ...meta }),
+  secretExists: (message = "A resource with the ID you requested already exists.") =>
+    new ResourceExistsException({ message, ...meta }),
+};
+
+/** A mocked client, seen only through what it recorded. */
+interface RecordingStub {
+  calls(): { args: readonly unknown[] }[];
+}
+
+/** The names of the commands a mocked client received, in order. */
+export function sentCommands(mock: RecordingStub): string[] {
+  return mock.calls().map((call) => (call.args[0] as object).constructor.name);
+}
+
+const WRITE = /^(Create|Delete|Attach|Detach|Update|Put|Add|Remove|Tag|Untag|Set|Upload|Change|Reset)/;
+
+/** The commands that change something, in order. */
+export const writeCommands = (mock: RecordingStub): string[] =>
+  sentCommands(mock).filter((name) => WRITE.test(name));
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  let outcome: unknown;
+  try {
+    outcome = await promise;
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw new Error(`rejected with a non-Error: ${String(error)}`);
+  }
+  throw new Error(`expected a rejection, got ${JSON.stringify(outcome)}`);
+}
+
+/** What Lambda hands a function, for the handler tests. */
+export function lambdaContext(accountId: string, functionName = "onboarding-test-step"): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${HOME.region}:${accountId}:function:${functionName}`,
+    memoryLimitInMB: "256",
+    awsRequestId: "00000000-0000-4000-8000-000000000000",
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: "2024/01/01/[$LATEST]0000",
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
