@@ -1,0 +1,201 @@
+import {
+  ExecutionAlreadyExists,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { handler, MAX_BODY_BYTES } from "../../functions/http-start-onboarding.ts";
+import { executionArn } from "../../functions/lib/executions.ts";
+import post from "../fixtures/http/post-onboardings.json" with { type: "json" };
+
+const MACHINE = vi.hoisted(() => {
+  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
+  process.env.STATE_MACHINE_ARN = arn;
+  return arn;
+});
+
+const sfnMock = mockClient(SFNClient);
+const context = {
+  functionName: "redis-cloud-byoc-test-httpStartOnboarding",
+  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
+  invokedFunctionArn:
+    "arn:aws:lambda:us-east-1:111111111111:function:redis-cloud-byoc-test-httpStartOnboarding",
+} as Context;
+
+const NOW = new Date("2026-11-21T19:56:53.528Z");
+const NAME = "222222222222-api-20261121T1956Z";
+const STATUS_URL = `https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/onboardings/${NAME}`;
+
+/** The fixture request, with another body (null: none) or more headers. */
+function request(
+  body: string | null = post.body,
+  headers: Record<string, string> = {},
+): APIGatewayProxyEventV2 {
+  const event = structuredClone(post) as unknown as APIGatewayProxyEventV2;
+  if (body === null) delete event.body;
+  else event.body = body;
+  event.headers = { ...event.headers, ...headers };
+  return event;
+}
+
+async function call(event: APIGatewayProxyEventV2) {
+  const response = (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
+  return { ...response, json: JSON.parse(response.body ?? "null") as Record<string, unknown> };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"], now: NOW });
+  sfnMock.reset();
+  sfnMock.on(ListExecutionsCommand).resolves({ executions: [] });
+  sfnMock.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
+    executionArn: executionArn(MACHINE, input.name),
+    startDate: NOW,
+  }));
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("POST /onboardings", () => {
+  it("starts an onboarding of the account and answers 202 with its id and where to read its status", async () => {
+    // Act
+    const response = await call(request());
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+    expect(response.json).toEqual({
+      executionArn: executionArn(MACHINE, NAME),
+      id: NAME,
+      statusUrl: STATUS_URL,
+    });
+    expect(response.headers).toMatchObject({ "Content-Type": "application/json", Location: STATUS_URL });
+    expect(sfnMock).toHaveReceivedCommandWith(StartExecutionCommand, {
+      stateMachineArn: MACHINE,
+      name: NAME,
+      input: JSON.stringify({
+        accountId: "222222222222",
+        roleName: "AWSControlTowerExecution",
+        accountName: "payments-prod",
+      }),
+    });
+  });
+
+  it("answers the running onboarding of the account (200, same id) instead of starting a second", async () => {
+    // Arrange
+    const runningName = "222222222222-api-20261121T1950Z";
+    sfnMock.on(ListExecutionsCommand).resolves({
+      executions: [
+        {
+          executionArn: executionArn(MACHINE, runningName),
+          stateMachineArn: MACHINE,
+          name: runningName,
+          status: "RUNNING",
+          startDate: new Date("2026-11-21T19:50:00Z"),
+        },
+      ],
+    });
+
+    // Act
+    const response = await call(request());
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(response.json).toMatchObject({
+      id: runningName,
+      executionArn: executionArn(MACHINE, runningName),
+    });
+    expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it("answers 409 with when to retry when a run of the same minute has already ended", async () => {
+    // Arrange
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} }));
+
+    // Act
+    const response = await call(request());
+
+    // Assess
+    expect(response.statusCode).toBe(409);
+    expect(response.headers).toMatchObject({ "Retry-After": "7" });
+    expect(response.json).toMatchObject({ id: NAME, message: expect.stringContaining("retry in 7 s") });
+  });
+
+  it.each([
+    ["malformed JSON", '{"accountId": "2222QxValue"', {}, 422, /malformed JSON/],
+    ["a wrong type", JSON.stringify({ accountId: 2222 }), {}, 400, /^accountId: must be string/],
+    [
+      "an unknown field",
+      JSON.stringify({ accountId: "222222222222", zebra: "QxValue" }),
+      {},
+      400,
+      /^body: unknown field "zebra"/,
+    ],
+    [
+      "a bad accountId",
+      JSON.stringify({ accountId: "2222QxValue" }),
+      {},
+      400,
+      /^accountId: must match pattern/,
+    ],
+    ["no accountId", JSON.stringify({ accountName: "QxValue" }), {}, 400, /^accountId: is required/],
+    [
+      "a role the deployment may not assume",
+      JSON.stringify({ accountId: "222222222222", roleName: "QxValueRole" }),
+      {},
+      400,
+      /^roleName: this deployment may only assume OrganizationAccountAccessRole or AWSControlTowerExecution/,
+    ],
+    [
+      "an oversize body",
+      JSON.stringify({ accountId: "222222222222", accountName: "QxValue".repeat(MAX_BODY_BYTES / 7) }),
+      {},
+      413,
+      /^body: larger than 4096 bytes$/,
+    ],
+    ["no JSON content type", post.body, { "content-type": "text/plain" }, 415, /Unsupported Media Type/],
+    ["no body", null, {}, 422, /malformed JSON/],
+  ])(
+    "refuses %s with a JSON message naming the problem, never the value, and starts nothing",
+    async (_case, body, headers, status, message) => {
+      // Act
+      const response = await call(request(body, headers));
+
+      // Assess
+      expect(response.statusCode).toBe(status);
+      expect(response.headers).toMatchObject({ "Content-Type": "application/json" });
+      expect(response.json).toEqual({ message: expect.stringMatching(message) });
+      expect(response.body).not.toContain("QxValue");
+      expect(sfnMock.calls()).toHaveLength(0);
+    },
+  );
+
+  it("measures a base64-encoded body by its decoded size", async () => {
+    // Arrange
+    const body = Buffer.from(JSON.stringify({ accountId: "222222222222" })).toString("base64");
+    const event = { ...request(body), isBase64Encoded: true };
+
+    // Act
+    const response = await call(event);
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+  });
+
+  it("answers an unexpected failure with 500 and nothing about it", async () => {
+    // Arrange
+    sfnMock.on(StartExecutionCommand).rejects(new Error(`connect ECONNREFUSED 10.0.0.1:443 (${MACHINE})`));
+
+    // Act
+    const response = await call(request());
+
+    // Assess
+    expect(response.statusCode).toBe(500);
+    expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
+  });
+});

@@ -1,0 +1,258 @@
+import {
+  ExecutionAlreadyExists,
+  ListExecutionsCommand,
+  SFNClient,
+  SFNServiceException,
+  StartExecutionCommand,
+} from "@aws-sdk/client-sfn";
+import type { Context } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { loadConfig } from "../../functions/lib/config.ts";
+import { executionArn } from "../../functions/lib/executions.ts";
+import { loadVendingSettings } from "../../functions/lib/vending-events.ts";
+import { handler, startFromEvent } from "../../functions/start-from-event.ts";
+import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
+import ctCreateFailed from "../fixtures/events/controltower-create-managed-account-failed.json" with {
+  type: "json",
+};
+import ouRegistered from "../fixtures/events/controltower-register-organizational-unit.json" with {
+  type: "json",
+};
+import ctUpdate from "../fixtures/events/controltower-update-managed-account.json" with { type: "json" };
+import ctUpdateFailed from "../fixtures/events/controltower-update-managed-account-failed.json" with {
+  type: "json",
+};
+import orgCreate from "../fixtures/events/organizations-create-account-result.json" with { type: "json" };
+import orgCreateFailed from "../fixtures/events/organizations-create-account-result-failed.json" with {
+  type: "json",
+};
+import { matchesPattern } from "../support/event-pattern.ts";
+import { packagedTemplate, resourcesOfType } from "../support/template.ts";
+
+// The handler reads its settings at import: give it the deployment's.
+const MACHINE = vi.hoisted(() => {
+  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
+  process.env.STATE_MACHINE_ARN = arn;
+  return arn;
+});
+
+const sfnMock = mockClient(SFNClient);
+const context = {
+  functionName: "redis-cloud-byoc-test-startFromEvent",
+  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
+  invokedFunctionArn: "arn:aws:lambda:us-east-1:111111111111:function:redis-cloud-byoc-test-startFromEvent",
+} as Context;
+
+const SUCCEEDED = { ctCreate, ctUpdate, orgCreate };
+const STARTS_NOTHING = { ctCreateFailed, ctUpdateFailed, orgCreateFailed, ouRegistered };
+
+beforeEach(() => {
+  sfnMock.reset();
+  sfnMock.on(ListExecutionsCommand).resolves({ executions: [] });
+  sfnMock.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
+    executionArn: executionArn(MACHINE, input.name),
+    startDate: new Date(),
+  }));
+});
+
+/** The input and name the starter gave Step Functions, in call order. */
+const starts = () =>
+  sfnMock.commandCalls(StartExecutionCommand).map((call) => ({
+    name: call.args[0].input.name,
+    input: JSON.parse(call.args[0].input.input ?? "null") as unknown,
+    rawInput: call.args[0].input.input,
+  }));
+
+describe("the vending rules, as packaged", () => {
+  const rules = resourcesOfType(packagedTemplate(), "AWS::Events::Rule").map(([id, rule]) => ({
+    id,
+    pattern: rule.Properties.EventPattern,
+  }));
+  const matching = (event: unknown) => rules.filter((rule) => matchesPattern(event, rule.pattern));
+
+  it("are three: Control Tower create and update, Organizations create", () => {
+    expect(rules).toHaveLength(3);
+  });
+
+  it.each(Object.entries(SUCCEEDED))(
+    "let the SUCCEEDED event %s through exactly one rule",
+    (_name, event) => {
+      expect(matching(event)).toHaveLength(1);
+    },
+  );
+
+  it("send each SUCCEEDED event through a different rule", () => {
+    const ids = Object.values(SUCCEEDED).map((event) => matching(event)[0]?.id);
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  it.each(Object.entries(STARTS_NOTHING))("let %s through no rule", (_name, event) => {
+    expect(matching(event)).toEqual([]);
+  });
+
+  it("match on the event's source, not only on its details", () => {
+    // Arrange: the same details, from another source.
+    const impostor = { ...ctCreate, source: "custom.vending" };
+
+    // Act / Assess
+    expect(matching(impostor)).toEqual([]);
+  });
+});
+
+describe("the starter", () => {
+  it("onboards the account Control Tower created, not the management account the event comes from", async () => {
+    // Act
+    const result = await handler(ctCreate, context);
+
+    // Assess
+    expect(starts()).toEqual([
+      {
+        name: "222222222222-vending-controltower",
+        input: { accountId: "222222222222", roleName: "AWSControlTowerExecution", accountName: "LifeCycle1" },
+        rawInput: expect.any(String),
+      },
+    ]);
+    expect(result).toEqual({
+      outcome: "started",
+      accountId: "222222222222",
+      executionArn: executionArn(MACHINE, "222222222222-vending-controltower"),
+    });
+  });
+
+  it("onboards an account made with Organizations through OrganizationAccountAccessRole, under its default name", async () => {
+    // Act
+    await handler(orgCreate, context);
+
+    // Assess
+    expect(starts()).toEqual([
+      {
+        name: "444455556666-vending-organizations",
+        input: { accountId: "444455556666", roleName: "OrganizationAccountAccessRole" },
+        rawInput: expect.any(String),
+      },
+    ]);
+  });
+
+  it("leaves out an account name the input schema refuses, and onboards under the default name", async () => {
+    // Arrange
+    const oddName = structuredClone(ctCreate);
+    oddName.detail.serviceEventDetails.createManagedAccountStatus.account.accountName = "Zebra\u0007Qx";
+
+    // Act
+    await handler(oddName, context);
+
+    // Assess
+    expect(starts()[0]?.input).toEqual({ accountId: "222222222222", roleName: "AWSControlTowerExecution" });
+  });
+
+  it.each(Object.entries(STARTS_NOTHING))("calls no Step Functions API for %s", async (_name, event) => {
+    // Act
+    const result = await handler(event, context);
+
+    // Assess
+    expect(result).toMatchObject({ outcome: "ignored" });
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
+  it("gives a Create and the Update that follows it the same name and the same input", async () => {
+    // Act
+    await handler(ctCreate, context);
+    await handler(ctUpdate, context);
+
+    // Assess
+    const [create, update] = starts();
+    expect(update?.name).toBe(create?.name);
+    expect(update?.rawInput).toBe(create?.rawInput);
+  });
+
+  it("treats ExecutionAlreadyExists for a run that has ended as already handled, not as a failure", async () => {
+    // Arrange
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} }));
+
+    // Act
+    const result = await handler(ctUpdate, context);
+
+    // Assess
+    expect(result).toEqual({
+      outcome: "already handled",
+      accountId: "222222222222",
+      executionArn: executionArn(MACHINE, "222222222222-vending-controltower"),
+    });
+  });
+
+  it("collapses a duplicate delivery into the running onboarding of the account", async () => {
+    // Arrange: the first delivery's run is listed by the time the second arrives.
+    sfnMock.on(ListExecutionsCommand).resolves({
+      executions: [
+        {
+          executionArn: executionArn(MACHINE, "222222222222-vending-controltower"),
+          stateMachineArn: MACHINE,
+          name: "222222222222-vending-controltower",
+          status: "RUNNING",
+          startDate: new Date(),
+        },
+      ],
+    });
+
+    // Act
+    const result = await handler(ctCreate, context);
+
+    // Assess
+    expect(result).toMatchObject({ outcome: "already running", accountId: "222222222222" });
+    expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  it("fails the invocation on a Step Functions error, so that Lambda retries it and then dead-letters it", async () => {
+    // Arrange
+    sfnMock.on(StartExecutionCommand).rejects(
+      new SFNServiceException({
+        name: "ThrottlingException",
+        $fault: "client",
+        message: "Rate exceeded",
+        $metadata: {},
+      }),
+    );
+
+    // Act / Assess
+    await expect(handler(ctCreate, context)).rejects.toMatchObject({ name: "ThrottlingException" });
+  });
+
+  it("fails the invocation on a SUCCEEDED event without an account id", async () => {
+    // Arrange
+    const broken = structuredClone(orgCreate);
+    broken.detail.serviceEventDetails.createAccountStatus.accountId = "";
+
+    // Act / Assess
+    await expect(handler(broken, context)).rejects.toMatchObject({ name: "InvalidInput" });
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
+  describe("with an OU allow-list", () => {
+    const config = loadConfig({});
+    const deps = (allowed: string) => ({
+      sfn: new SFNClient({}),
+      stateMachineArn: MACHINE,
+      settings: loadVendingSettings({ ALLOWED_OU_IDS: allowed }, config),
+    });
+
+    it("starts nothing for a Control Tower account of another OU", async () => {
+      // Act
+      const result = await startFromEvent(ctCreate, deps("ou-abcd-99999999"));
+
+      // Assess
+      expect(result).toEqual({ outcome: "ignored", reason: "OU ou-abcd-l3zc8b3h is not in ALLOWED_OU_IDS" });
+      expect(sfnMock.calls()).toHaveLength(0);
+    });
+
+    it("starts the onboarding of a Control Tower account of a listed OU", async () => {
+      // Act
+      const result = await startFromEvent(ctCreate, deps("ou-abcd-99999999,ou-abcd-l3zc8b3h"));
+
+      // Assess
+      expect(result).toMatchObject({ outcome: "started", accountId: "222222222222" });
+    });
+  });
+});
