@@ -138,7 +138,8 @@ async function ensureConsolePassword(
   iam: IAMClient,
   stored: StoredCredentials | undefined,
   rec: StepRecorder,
-) {
+  raced = false,
+): Promise<{ value: string; changed: boolean }> {
   const profile = await rec.read("GetLoginProfile", USER_NAME, () =>
     iam.send(new GetLoginProfileCommand({ UserName: USER_NAME })),
   );
