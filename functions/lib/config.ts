@@ -66,3 +66,43 @@ export function loadConfig(env: Env): Config {
     allowedTargetRoleNames,
   };
 }
+
+/** Where the Redis Cloud API is and which secret holds its keys. */
+export interface RedisCloudConfig {
+  /** Name or ARN of the secret holding `{"accountKey": "…", "userKey": "…"}`. */
+  apiKeysSecret: string;
+  /** Base URL of the API, without a trailing slash; paths such as `/cloud-accounts` follow it. */
+  apiUrl: string;
+}
+
+const SECRET_ID = /^([\w/+=.@-]{1,512}|arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]{1,512})$/;
+const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * Settings of the Redis Cloud steps, checked the way loadConfig checks its own. The URL must be
+ * https: the API keys travel in headers. Plain http is only for a local API on this machine.
+ */
+export function loadRedisCloudConfig(env: Env): RedisCloudConfig {
+  const apiKeysSecret = setting(env, "REDIS_API_KEYS_SECRET", "");
+  if (apiKeysSecret === "") {
+    throw bad("REDIS_API_KEYS_SECRET", "is required: the name or ARN of the API keys secret");
+  }
+  if (!SECRET_ID.test(apiKeysSecret)) {
+    throw bad("REDIS_API_KEYS_SECRET", "must be a Secrets Manager secret name or ARN");
+  }
+  const raw = setting(env, "REDIS_CLOUD_API_URL", "https://api.redislabs.com/v1");
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw bad("REDIS_CLOUD_API_URL", "must be an absolute URL such as https://api.redislabs.com/v1");
+  }
+  const local = url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname);
+  if (url.protocol !== "https:" && !local) {
+    throw bad("REDIS_CLOUD_API_URL", "must use https (http only for 127.0.0.1 or localhost)");
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw bad("REDIS_CLOUD_API_URL", "must not carry credentials, a query or a fragment");
+  }
+  return { apiKeysSecret, apiUrl: url.href.replace(/\/+$/, "") };
+}

@@ -1,0 +1,307 @@
+import { createHash } from "node:crypto";
+import {
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+  TagResourceCommand,
+} from "@aws-sdk/client-secrets-manager";
+import { invalidInput, WorkflowError } from "./lib/errors.ts";
+import { lambdaHandler } from "./lib/handler.ts";
+import {
+  parseRedisStepInput,
+  type RedisCloudSource,
+  type RedisStepDeps,
+  type RedisStepInput,
+  readAccountCredentials,
+  redisCloudFromEnv,
+  redisStep,
+} from "./lib/redis-api-keys.ts";
+import {
+  ALREADY_REGISTERED,
+  adoptRegisteredAccount,
+  type CloudAccount,
+  cloudAccountName,
+  type RateLimit,
+  RedisCloudError,
+  type RedisTask,
+} from "./lib/redis-cloud.ts";
+import { StepRecorder } from "./lib/step.ts";
+
+const STEP = "CheckRegistration";
+
+/** The secret's tag that names its cloud account, so that a re-run or an offboarding finds it. */
+export const CLOUD_ACCOUNT_TAG = "redis-cloud:cloud-account-id";
+
+/** RegisterCloudAccount's output, or this step's previous one. */
+export interface Registration {
+  taskId?: string;
+  cloudAccountId?: number;
+  /** Checks made so far. */
+  attempt?: number;
+  /** The cloud account existed before this run (passed through for the rollback). */
+  reused?: boolean;
+}
+
+export interface CheckInput extends RedisStepInput {
+  registration: Registration;
+}
+
+export interface CheckResult {
+  status: "pending" | "active";
+  taskId?: string;
+  cloudAccountId?: number;
+  reused?: boolean;
+  attempt: number;
+  /** How long the state machine waits before the next check. */
+  waitSeconds: number;
+}
+
+export interface CheckDeps extends RedisStepDeps {
+  /** In [0, 1): the jitter of the wait. */
+  random?: () => number;
+  /** Checks after which a registration still pending fails (about 4 hours at the longest wait). */
+  maxAttempts?: number;
+}
+
+const WAITING = new Set(["initialized", "received", "processing-in-progress"]);
+const INVALID_CREDS = "CLOUD_ACCOUNT_INVALID_CREDS";
+const MAX_ATTEMPTS = 240;
+
+/**
+ * Step 7b: follows the registration task, then the cloud account, until Redis says `active`;
+ * then records the cloud account id with the credentials secret. Each call is one look: the
+ * state machine loops, waiting `waitSeconds` between looks.
+ */
+export async function checkRegistration(input: CheckInput, deps: CheckDeps): Promise<CheckResult> {
+  const rec = new StepRecorder(STEP, input.execution);
+  const { taskId, reused } = input.registration;
+  const attempt = (input.registration.attempt ?? 0) + 1;
+  const random = deps.random ?? Math.random;
+  const maxAttempts = deps.maxAttempts ?? MAX_ATTEMPTS;
+  const pending = (cloudAccountId?: number): CheckResult =>
+    omitUndefined({
+      status: "pending" as const,
+      taskId,
+      cloudAccountId,
+      reused,
+      attempt,
+      waitSeconds: waitSeconds(attempt, deps.redis.rateLimit, random),
+    });
+
+  let cloudAccountId = input.registration.cloudAccountId;
+  let adopted = false;
+  if (cloudAccountId === undefined) {
+    if (taskId === undefined) throw invalidInput("registration", "has neither taskId nor cloudAccountId");
+    const task = await lookUp(() => deps.redis.getTask(taskId));
+    if (!task || WAITING.has(task.status)) {
+      if (attempt >= maxAttempts) {
+        throw stuck(`Redis Cloud task ${taskId} is still ${task?.status ?? "not found"}`, attempt);
+      }
+      return pending();
+    }
+    const outcome = await taskOutcome(task, input, deps);
+    cloudAccountId = outcome.cloudAccountId;
+    adopted = outcome.adopted;
+  }
+
+  // A cloud account our task just made may not be readable yet; one found by key must be.
+  const account = await lookUp(() => deps.redis.getCloudAccount(cloudAccountId), taskId !== undefined);
+  const result = { ...pending(cloudAccountId), ...(adopted ? { reused: true } : {}) };
+  if (account?.status === "active") {
+    await recordCloudAccount(deps.secrets, input, cloudAccountId, rec);
+    return { ...result, status: "active", waitSeconds: 0 };
+  }
+  if (account?.status === "active-error") {
+    throw new WorkflowError(
+      "CloudAccountError",
+      `${STEP}: Redis Cloud cloud account ${cloudAccountId} is active-error: Redis cannot use the account's IAM resources; see cloud account ${cloudAccountId} in the Redis Cloud console`,
+    );
+  }
+  if (attempt >= maxAttempts) {
+    throw stuck(
+      `Redis Cloud cloud account ${cloudAccountId} is still ${statusOf(account)}`,
+      attempt,
+      "CloudAccountError",
+    );
+  }
+  return result;
+}
+
+/**
+ * A read that answers undefined when there is nothing to see yet: a task is 404 for a few
+ * seconds after it is made, and a 429 is only a reason to look later (its Retry-After lengthens
+ * the wait). Anything else is the caller's failure.
+ */
+async function lookUp<T extends RedisTask | CloudAccount>(
+  read: () => Promise<T>,
+  mayBeNew = true,
+): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    const later =
+      error instanceof RedisCloudError && (error.status === 429 || (mayBeNew && error.status === 404));
+    if (later) return undefined;
+    throw error;
+  }
+}
+
+/** A finished task: the cloud account it made, or why it failed. */
+async function taskOutcome(task: RedisTask, input: CheckInput, deps: CheckDeps) {
+  if (task.status === "processing-completed") {
+    if (task.resourceId === undefined) {
+      throw new WorkflowError(
+        "RedisTaskFailed",
+        `${STEP}: Redis Cloud task ${task.taskId} completed without a cloud account id`,
+      );
+    }
+    return { cloudAccountId: task.resourceId, adopted: false };
+  }
+  const type = task.error?.type ?? "UNKNOWN";
+  const said = `${type}${task.error?.description ? `: ${task.error.description}` : ""}`;
+  if (type === INVALID_CREDS) {
+    throw new WorkflowError(
+      "CloudAccountInvalidCreds",
+      `${STEP}: Redis Cloud task ${task.taskId} failed (${said}); the key may not have propagated yet: register again after a pause`,
+    );
+  }
+  if (task.status === "processing-error" && ALREADY_REGISTERED.has(type)) {
+    // Another run registered the same key first: its cloud account is ours to follow.
+    const rec = new StepRecorder(STEP, input.execution);
+    const { accessKeyId } = await readAccountCredentials(deps.secrets, input.credentialsSecretArn, rec, [
+      "accessKeyId",
+    ]);
+    const winner = await adoptRegisteredAccount(
+      deps.redis,
+      accessKeyId,
+      cloudAccountName(input.target),
+      type,
+    );
+    return { cloudAccountId: winner.id, adopted: true };
+  }
+  throw new WorkflowError(
+    "RedisTaskFailed",
+    `${STEP}: Redis Cloud task ${task.taskId} ended ${task.status} (${said}); quote the task id to Redis support`,
+  );
+}
+
+/**
+ * Records the cloud account id in the secret's value and as its tag, unless already there.
+ * The tag goes first: the value's field is what marks the record done, so a failure between the
+ * two calls leaves the next check to redo both.
+ */
+async function recordCloudAccount(
+  secrets: SecretsManagerClient,
+  input: CheckInput,
+  cloudAccountId: number,
+  rec: StepRecorder,
+): Promise<void> {
+  const arn = input.credentialsSecretArn;
+  const value = await readAccountCredentials(secrets, arn, rec, ["accessKeyId"]);
+  if (value.cloudAccountId === cloudAccountId) return;
+  await rec.call("TagResource", arn, () =>
+    secrets.send(
+      new TagResourceCommand({
+        SecretId: arn,
+        Tags: [{ Key: CLOUD_ACCOUNT_TAG, Value: String(cloudAccountId) }],
+      }),
+    ),
+  );
+  await rec.call("PutSecretValue", arn, () =>
+    secrets.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        SecretString: JSON.stringify({ ...value, cloudAccountId }),
+        ClientRequestToken: recordToken(arn, input.execution, value.accessKeyId, cloudAccountId),
+      }),
+    ),
+  );
+}
+
+/** A retried write carries the same token, so it cannot store a second version. */
+export function recordToken(
+  arn: string,
+  execution: string,
+  accessKeyId: string,
+  cloudAccountId: number,
+): string {
+  const hex = createHash("sha256")
+    .update(`${arn}|${execution}|${accessKeyId}|cloud-account|${cloudAccountId}`)
+    .digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** First wait, cap and floor of the pause between checks, in seconds. */
+export const FIRST_WAIT = 5;
+export const MAX_WAIT = 60;
+export const MIN_WAIT = 2;
+/** Below this many requests left in the minute's window (a fifth of 400), polling backs off. */
+export const LOW_REMAINING = 80;
+/** The longest wait, even when Redis asks for more. */
+export const MAX_RATE_WAIT = 300;
+
+/**
+ * The pause before the next check: 5, 10, 20, 40, then 60 s as the ceiling, with full jitter so
+ * that concurrent onboardings do not poll in step. The rate headers of the last answer stretch
+ * it: with few requests left in the API key's minute window the next check lands in the next
+ * window, and a Retry-After is honoured. Together they keep every execution sharing one API key
+ * within its 400 requests per minute.
+ */
+export function waitSeconds(attempt: number, rate: RateLimit, random: () => number): number {
+  const ceiling = Math.min(MAX_WAIT, FIRST_WAIT * 2 ** Math.max(0, attempt - 1));
+  let wait = Math.ceil(random() * ceiling);
+  if (rate.remaining !== undefined && rate.remaining < LOW_REMAINING) {
+    wait = Math.max(wait, 30 + Math.ceil(random() * 30));
+  }
+  if (rate.retryAfterSeconds !== undefined) {
+    wait = Math.max(wait, rate.retryAfterSeconds + Math.ceil(random() * FIRST_WAIT));
+  }
+  return Math.min(MAX_RATE_WAIT, Math.max(MIN_WAIT, wait));
+}
+
+function stuck(
+  what: string,
+  attempt: number,
+  name: "RedisTaskFailed" | "CloudAccountError" = "RedisTaskFailed",
+) {
+  return new WorkflowError(
+    name,
+    `${STEP}: ${what} after ${attempt} checks; see it in the Redis Cloud console`,
+  );
+}
+
+function statusOf(account: CloudAccount | undefined): string {
+  return account ? (account.status ?? "without a status") : "not found";
+}
+
+function omitUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The state machine passes RegisterCloudAccount's output (then this step's) as `registration`. */
+export function parseCheckInput(event: unknown): CheckInput {
+  const input = parseRedisStepInput(event);
+  const raw = input.registration;
+  if (raw === null || typeof raw !== "object") {
+    throw invalidInput("registration", "missing (the RegisterCloudAccount step's output)");
+  }
+  const r = raw as Record<string, unknown>;
+  const registration: Registration = {};
+  if (typeof r.taskId === "string" && r.taskId !== "") registration.taskId = r.taskId;
+  if (isCount(r.cloudAccountId)) registration.cloudAccountId = r.cloudAccountId;
+  if (isCount(r.attempt)) registration.attempt = r.attempt;
+  if (typeof r.reused === "boolean") registration.reused = r.reused;
+  if (registration.taskId === undefined && registration.cloudAccountId === undefined) {
+    throw invalidInput("registration", "has neither taskId nor cloudAccountId");
+  }
+  return { ...input, registration };
+}
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+export const checkRun = (
+  source: RedisCloudSource = redisCloudFromEnv(),
+  random: () => number = Math.random,
+) => redisStep(STEP, parseCheckInput, (input, deps) => checkRegistration(input, { ...deps, random }), source);
+
+export const run = checkRun();
+export const handler = lambdaHandler(STEP, run);
