@@ -23,6 +23,7 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { DeleteSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { Registration } from "./check-registration.ts";
 import type { Home } from "./lib/aws.ts";
 import {
   CONSOLE_ROLE_NAME,
@@ -33,8 +34,11 @@ import {
   USER_POLICY_NAME,
 } from "./lib/config.ts";
 import { readCredentials, secretName } from "./lib/credentials-secret.ts";
+import { WorkflowError } from "./lib/errors.ts";
 import { iamStep, lambdaHandler, logger } from "./lib/handler.ts";
 import { policyArn } from "./lib/policies.ts";
+import { type RedisCloudSource, redisCloudFromEnv } from "./lib/redis-api-keys.ts";
+import type { RedisCloud } from "./lib/redis-cloud.ts";
 import { type Change, type StepInput, StepRecorder } from "./lib/step.ts";
 
 const STEP = "Rollback";
@@ -42,6 +46,8 @@ const STEP = "Rollback";
 export interface RollbackInput extends StepInput {
   /** The outputs of the steps that completed: each lists what it changed. */
   steps?: Record<string, { changes?: Change[] } | undefined>;
+  /** The whole state at the failure: its `registration` says whether this run registered at Redis. */
+  state?: { registration?: Registration };
 }
 
 export interface RollbackResult {
@@ -55,6 +61,8 @@ export interface RollbackDeps {
   secrets: SecretsManagerClient;
   home: Home;
   config: Pick<Config, "secretNamePrefix">;
+  /** The Redis Cloud API, asked for only when this run registered a cloud account. */
+  redis: () => Promise<RedisCloud>;
 }
 
 /**
@@ -68,6 +76,8 @@ export async function rollback(input: RollbackInput, deps: RollbackDeps): Promis
   const recorded = ORDER.flatMap((step) => input.steps?.[step]?.changes ?? []);
   const changes = dedupe([...recorded, ...(await taggedByThisRun(input, deps, rec))]);
   const result: RollbackResult = { undone: [], leftBehind: [] };
+  // The cloud account first: Redis would otherwise go on using the key about to be deleted.
+  await undoRegistration(input.state?.registration, deps, result);
   for (const change of undoOrder(changes)) {
     const label = describe(change);
     try {
@@ -80,6 +90,30 @@ export async function rollback(input: RollbackInput, deps: RollbackDeps): Promis
   }
   if (result.leftBehind.length > 0) logger.warn("rollback left resources behind", { ...result });
   return result;
+}
+
+/** A cloud account this run registered (not one it found by its key) is deleted at Redis. */
+async function undoRegistration(
+  registration: Registration | undefined,
+  deps: RollbackDeps,
+  result: RollbackResult,
+) {
+  if (!registration || registration.reused !== false) return;
+  const label = `CloudAccount ${registration.cloudAccountId ?? `of task ${registration.taskId}`}`;
+  try {
+    const redis = await deps.redis();
+    let id = registration.cloudAccountId;
+    if (id === undefined && registration.taskId !== undefined) {
+      id = (await redis.getTask(registration.taskId)).resourceId;
+    }
+    if (id === undefined) return; // The task made no account: nothing to delete.
+    await redis.deleteCloudAccount(id);
+    result.undone.push(`CloudAccount ${id}`);
+  } catch (error) {
+    if (error instanceof WorkflowError && error.name === "RedisCloudNotFound") return;
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    result.leftBehind.push({ change: label, error: reason });
+  }
 }
 
 /** The steps in the order they run. */
@@ -317,7 +351,12 @@ async function deletePolicy(iam: IAMClient, arn: string, rec: StepRecorder) {
   await rec.read("DeletePolicy", arn, () => iam.send(new DeletePolicyCommand({ PolicyArn: arn })));
 }
 
-export const run = iamStep(STEP, (input, deps, runtime) =>
-  rollback(input as RollbackInput, { ...deps, secrets: runtime.clients.secrets(), config: runtime.config }),
-);
+export const rollbackRun = (source: RedisCloudSource = redisCloudFromEnv()) =>
+  iamStep(STEP, (input, deps, runtime) => {
+    const secrets = runtime.clients.secrets();
+    const redis = () => source(secrets, STEP);
+    return rollback(input as RollbackInput, { ...deps, secrets, config: runtime.config, redis });
+  });
+
+export const run = rollbackRun();
 export const handler = lambdaHandler(STEP, run);

@@ -3,7 +3,6 @@ import { ExecutionError, StateMachine, type StateMachineDefinition } from "aws-l
 import { describeAwsFailure } from "../functions/lib/errors.ts";
 import type { Runtime, StepRun } from "../functions/lib/handler.ts";
 import definition from "../statemachine/onboarding.asl.json" with { type: "json" };
-import { STEP_RUNS } from "./functions.ts";
 
 /** One entry of the execution's event log (the package does not export the type by name). */
 export type EventLog =
@@ -27,14 +26,18 @@ export function resolveDefinition(accountId: string, region = "us-east-1"): Stat
   return resolve(definition) as StateMachineDefinition;
 }
 
-/** Every Task state of the definition (nested ones too) with the function it invokes. */
-export function taskStates(def: unknown): { state: string; fn: string }[] {
-  const found: { state: string; fn: string }[] = [];
+/**
+ * Every Task state of the definition (nested ones too) with the function it invokes, or for a
+ * service integration (e.g. `arn:aws:states:::events:putEvents`) its resource as `fn`.
+ */
+export function taskStates(def: unknown): { state: string; fn: string; lambda: boolean }[] {
+  const found: { state: string; fn: string; lambda: boolean }[] = [];
   const visit = (states: Record<string, Record<string, unknown>>) => {
     for (const [state, body] of Object.entries(states)) {
       const resource = body.Resource;
-      if (body.Type === "Task" && typeof resource === "string" && resource.includes(":function:")) {
-        found.push({ state, fn: resource.slice(resource.lastIndexOf(":") + 1) });
+      if (body.Type === "Task" && typeof resource === "string") {
+        const lambda = resource.includes(":function:");
+        found.push({ state, fn: lambda ? resource.slice(resource.lastIndexOf(":") + 1) : resource, lambda });
       }
       for (const nested of [body.Iterator, body.ItemProcessor, ...((body.Branches as unknown[]) ?? [])]) {
         const inner = (nested as { States?: Record<string, Record<string, unknown>> } | undefined)?.States;
@@ -49,8 +52,10 @@ export function taskStates(def: unknown): { state: string; fn: string }[] {
 export interface WorkflowOptions {
   runtime: Runtime;
   executionName?: string;
-  /** Replace a step's code (fault injection); defaults to the real steps. */
-  runs?: Record<string, StepRun<unknown>>;
+  /** The code of each function, by its serverless.yml name (see local/functions.ts). */
+  runs: Record<string, StepRun<unknown>>;
+  /** Local stand-ins of the service integrations, by resource ARN. */
+  services?: Record<string, (parameters: Json) => Promise<void>>;
   /** Called with every event as it happens (state entered/exited, retries, failures). */
   onEvent?: (event: EventLog) => void;
   /** Pause of every Retry and Wait, in milliseconds (0: as fast as possible). */
@@ -75,10 +80,18 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
   const { runtime } = options;
   const executionName = options.executionName ?? randomUUID();
   const def = resolveDefinition(runtime.accountId, runtime.region);
-  const runs = { ...STEP_RUNS, ...options.runs };
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
-  for (const { state, fn } of taskStates(def)) {
-    const run = runs[fn];
+  for (const { state, fn, lambda } of taskStates(def)) {
+    if (!lambda) {
+      const service = options.services?.[fn];
+      if (!service) throw new Error(`no local stand-in for ${fn} (state ${state})`);
+      handlers[state] = async (parameters) => {
+        await service(parameters);
+        return {};
+      };
+      continue;
+    }
+    const run = options.runs[fn];
     if (!run) throw new Error(`no local code for function ${fn} (state ${state})`);
     handlers[state] = (event) => invokeLikeLambda(fn, run, event, runtime);
   }

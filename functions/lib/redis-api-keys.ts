@@ -126,6 +126,8 @@ function parseObject(text: string | undefined): Record<string, unknown> | undefi
   }
 }
 
+export const REDIS_MIN_REQUEST_INTERVAL_MS = 300;
+
 /** Makes a client for one invocation, from the container's settings and cached keys. */
 export type RedisCloudSource = (secrets: SecretsManagerClient, step: string) => Promise<RedisCloud>;
 
@@ -137,12 +139,20 @@ export type RedisCloudSource = (secrets: SecretsManagerClient, step: string) => 
 export function redisCloudFromEnv(
   env: Record<string, string | undefined> = process.env,
   fetchImpl?: typeof fetch,
+  minIntervalMs = REDIS_MIN_REQUEST_INTERVAL_MS,
 ): RedisCloudSource {
   let config: RedisCloudConfig | undefined;
   return async (secrets, step) => {
     config ??= loadRedisCloudConfig(env);
     const keys = await cachedRedisApiKeys(secrets, config.apiKeysSecret, step);
-    return new RedisCloud({ baseUrl: config.apiUrl, keys, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+    return new RedisCloud({
+      baseUrl: config.apiUrl,
+      keys,
+      // Register and check run with reserved concurrency 1 each: 2 × 60 s / 300 ms = 400 requests
+      // a minute at most for the whole deployment, Redis's limit per API key.
+      minIntervalMs,
+      ...(fetchImpl ? { fetch: fetchImpl } : {}),
+    });
   };
 }
 

@@ -14,6 +14,22 @@ export interface RedisCloudOptions {
   fetch?: typeof fetch;
   /** A call that takes longer is abandoned as RedisCloudUnavailable. */
   timeoutMs?: number;
+  /**
+   * Least time between two requests of this function container (0: none). With one container
+   * per Redis function (reserved concurrency 1), it caps the whole deployment's request rate.
+   */
+  minIntervalMs?: number;
+}
+
+/** Shared by every client of the container: the pace is the function's, not one client's. */
+let nextRequestAt = 0;
+
+async function pace(minIntervalMs: number): Promise<void> {
+  if (minIntervalMs <= 0) return;
+  const now = Date.now();
+  const wait = nextRequestAt - now;
+  nextRequestAt = Math.max(now, nextRequestAt) + minIntervalMs;
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
 /** What the last response said about the rate limit (400 requests per minute per API key). */
@@ -109,8 +125,10 @@ export class RedisCloud {
   private readonly keys: RedisApiKeys;
   private readonly fetchImpl: typeof fetch;
   private readonly timeoutMs: number;
+  private readonly minIntervalMs: number;
 
   constructor(options: RedisCloudOptions) {
+    this.minIntervalMs = options.minIntervalMs ?? 0;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.keys = options.keys;
     this.fetchImpl = options.fetch ?? fetch;
@@ -160,6 +178,7 @@ export class RedisCloud {
     const secrets = [this.keys.accountKey, this.keys.userKey, ...hidden];
     let response: Response;
     let text: string;
+    await pace(this.minIntervalMs);
     try {
       response = await this.fetchImpl(`${this.baseUrl}${path}`, {
         method,

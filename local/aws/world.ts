@@ -124,6 +124,17 @@ export class FakeAws {
     return account;
   }
 
+  /** The access key with this id, in whichever account it is. */
+  findAccessKey(accessKeyId: string): { accountId: string; CreateDate: Date } | undefined {
+    for (const account of this.accounts.values()) {
+      for (const user of account.users.values()) {
+        const found = user.keys.find((k) => k.AccessKeyId === accessKeyId);
+        if (found) return { accountId: account.id, CreateDate: found.CreateDate };
+      }
+    }
+    return undefined;
+  }
+
   /** Sets the account's password policy; undefined removes it. */
   setPasswordPolicy(accountId: string, policy: PasswordPolicy | undefined): void {
     const account = this.account(accountId);

@@ -26,9 +26,10 @@ describe("the packaged template", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
     expect(machines).toHaveLength(1);
     const [, machine] = machines[0] ?? [];
-    expect(machine?.Properties.StateMachineType ?? "STANDARD").toBe("STANDARD");
+    if (!machine) throw new Error("no state machine in the template");
+    expect(machine.Properties.StateMachineType ?? "STANDARD").toBe("STANDARD");
     const [body, refs] = (
-      machine?.Properties.DefinitionString as { "Fn::Sub": [string, Record<string, unknown>] }
+      machine.Properties.DefinitionString as { "Fn::Sub": [string, Record<string, unknown>] }
     )["Fn::Sub"];
     // Put the function references back the way the file writes them, then compare whole documents.
     const restored = JSON.parse(body.replace(/"\$\{(\w+)\}"/g, (_, key: string) => text(refs[key])));

@@ -18,7 +18,7 @@ describe("statemachine/onboarding.asl.json", () => {
   });
 
   it("retries Lambda's and AWS's transient errors in every Task, with backoff and full jitter", () => {
-    for (const { state } of taskStates(definition)) {
+    for (const { state } of taskStates(definition).filter((t) => t.lambda)) {
       const retry = states[state]?.Retry as {
         ErrorEquals: string[];
         BackoffRate?: number;
@@ -34,6 +34,28 @@ describe("statemachine/onboarding.asl.json", () => {
       }
       expect(retry.every((r) => (r.BackoffRate ?? 1) > 1 && r.JitterStrategy === "FULL")).toBe(true);
     }
+  });
+
+  it("routes every failure of a step that may have created something to the rollback", () => {
+    const steps = taskStates(definition).filter(
+      (t) => t.lambda && !["ValidateInput", "RollBack"].includes(t.state),
+    );
+    expect(steps.length).toBeGreaterThanOrEqual(8);
+    for (const { state } of steps) {
+      const catchers = states[state]?.Catch as { ErrorEquals: string[]; Next: string }[] | undefined;
+      expect(catchers?.find((c) => c.ErrorEquals.includes("States.ALL"))?.Next, state).toBe("RollBack");
+    }
+  });
+
+  it("lets the rollback end the run with the original error, even when the rollback itself fails", () => {
+    const rollback = states.RollBack as { Catch: { Next: string; ResultPath: string }[]; Next: string };
+    expect(rollback.Next).toBe("PublishFailed");
+    expect(rollback.Catch.map((c) => [c.Next, c.ResultPath])).toEqual([["PublishFailed", "$.rollback"]]);
+    expect(states.OnboardingFailed).toMatchObject({
+      Type: "Fail",
+      ErrorPath: "$.error.Error",
+      CausePath: "$.error.Cause",
+    });
   });
 
   it("catches every permanent error of the IAM steps", () => {
