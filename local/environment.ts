@@ -3,6 +3,7 @@ import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "../functions/lib/aws.ts";
 import { loadConfig } from "../functions/lib/config.ts";
 import { createRuntime, type Runtime, type StepRun } from "../functions/lib/handler.ts";
+import { MemoryLockStore } from "../functions/lib/lock-store.ts";
 import { redisCloudFromEnv } from "../functions/lib/redis-api-keys.ts";
 import { FakeAws, type FakeAwsOptions } from "./aws/index.ts";
 import { stepRuns } from "./functions.ts";
@@ -66,7 +67,11 @@ export async function startLocalEnvironment(
     undefined,
     0,
   );
-  const runs = stepRuns({ redis: source, stsFor: (credentials) => clients.sts(credentials) });
+  const runs = stepRuns({
+    redis: source,
+    stsFor: (credentials) => clients.sts(credentials),
+    locks: new MemoryLockStore(),
+  });
   const published: unknown[] = [];
   return {
     aws,

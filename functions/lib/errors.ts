@@ -12,6 +12,8 @@ export const TRANSIENT_ERRORS = [
   "KeyNotPropagated",
   // 429, 5xx or a network fault of the Redis Cloud API.
   "RedisCloudUnavailable",
+  // Another execution holds the account's lock: waited out with a long backoff, then reconciled.
+  "OnboardingInProgress",
 ] as const;
 
 export const PERMANENT_ERRORS = [

@@ -50,7 +50,7 @@ describe("the packaged template", () => {
     expect(functions.length).toBeGreaterThanOrEqual(6);
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe("nodejs22.x");
-      expect(String(fn.Properties.Handler)).toMatch(/\.handler$/);
+      expect(String(fn.Properties.Handler)).toMatch(/\.(handler|[a-z]+Handler)$/);
     }
   });
 
