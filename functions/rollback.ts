@@ -92,6 +92,8 @@ export async function rollback(input: RollbackInput, deps: RollbackDeps): Promis
   return result;
 }
 
+const FINISHED = new Set(["processing-completed", "processing-error"]);
+
 /** A cloud account this run registered (not one it found by its key) is deleted at Redis. */
 async function undoRegistration(
   registration: Registration | undefined,
@@ -104,9 +106,18 @@ async function undoRegistration(
     const redis = await deps.redis();
     let id = registration.cloudAccountId;
     if (id === undefined && registration.taskId !== undefined) {
-      id = (await redis.getTask(registration.taskId)).resourceId;
+      const task = await redis.getTask(registration.taskId);
+      id = task.resourceId;
+      if (id === undefined && !FINISHED.has(task.status)) {
+        // Redis may still make the account after this run is over: an operator must check.
+        result.leftBehind.push({
+          change: label,
+          error: `task ${registration.taskId} is still ${task.status}: delete its cloud account at Redis once it appears`,
+        });
+        return;
+      }
     }
-    if (id === undefined) return; // The task made no account: nothing to delete.
+    if (id === undefined) return; // The task failed: it made no account.
     await redis.deleteCloudAccount(id);
     result.undone.push(`CloudAccount ${id}`);
   } catch (error) {

@@ -85,6 +85,7 @@ export async function startLocalEnvironment(
         runtime,
         runs,
         services: { "arn:aws:states:::events:putEvents": async (request) => void published.push(request) },
+        pauseMs: 0,
         ...more,
       }),
     close: () => redis.close(),

@@ -58,7 +58,7 @@ export interface WorkflowOptions {
   services?: Record<string, (parameters: Json) => Promise<void>>;
   /** Called with every event as it happens (state entered/exited, retries, failures). */
   onEvent?: (event: EventLog) => void;
-  /** Pause of every Retry and Wait, in milliseconds (0: as fast as possible). */
+  /** Pause of every Retry and Wait, in milliseconds (0: as fast as possible; unset: as written). */
   pauseMs?: number;
 }
 
@@ -95,20 +95,25 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
     if (!run) throw new Error(`no local code for function ${fn} (state ${state})`);
     handlers[state] = (event) => invokeLikeLambda(fn, run, event, runtime);
   }
-  const pause = options.pauseMs ?? 0;
-  const everyState = (type: string) =>
+  const pause = options.pauseMs;
+  const everyState = (type: string, ms: number): Record<string, number> =>
     Object.fromEntries(
       Object.entries(def.States as Record<string, { Type: string; Retry?: unknown }>)
         .filter(([, s]) => (type === "Retry" ? s.Retry !== undefined : s.Type === type))
-        .map(([name]) => [name, pause]),
+        .map(([name]) => [name, ms]),
     );
   const machine = new StateMachine(def, { validationOptions: { checkArn: true, checkPaths: true } });
   const startTime = new Date().toISOString();
   const execution = machine.run(input as Json, {
     overrides: {
       taskResourceLocalHandlers: handlers,
-      retryIntervalOverrides: everyState("Retry"),
-      waitTimeOverrides: everyState("Wait"),
+      // Without pauseMs the definition's own backoff and waits apply (live runs).
+      ...(pause === undefined
+        ? {}
+        : {
+            retryIntervalOverrides: everyState("Retry", pause),
+            waitTimeOverrides: everyState("Wait", pause),
+          }),
     },
     context: {
       Execution: {

@@ -1,0 +1,96 @@
+import { parseArgs } from "node:util";
+
+export const LOCAL_TARGET = "222222222222";
+
+export const USAGE = `Usage: npm start -- [options]
+
+Runs the onboarding workflow (statemachine/onboarding.asl.json) with the real step code: by
+default against an in-memory AWS and a local Redis Cloud API, with --live against real AWS and
+the real Redis Cloud API.
+
+Options:
+  --account <id>          the 12-digit account to onboard (default ${LOCAL_TARGET}; with --live,
+                          the caller's own account). The home account 111111111111 onboards
+                          "this account".
+  --role <name>           the role to assume in that account (default OrganizationAccountAccessRole)
+  --name <accountName>    the cloud account's name at Redis (default aws-<account>)
+  --fail-at <State>       make that state fail for good (AccessDenied), to watch the rollback
+  --json                  print the summary as one JSON document on stdout (progress on stderr)
+  --events <file>         write every state event, with its input and output, as JSON lines
+  --live                  real AWS (default credential chain) and the real Redis Cloud API: keys from
+                          REDIS_CLOUD_ACCOUNT_KEY and REDIS_CLOUD_USER_KEY, or --api-keys-secret;
+                          REDIS_CLOUD_API_URL (default https://api.redislabs.com/v1)
+  --api-keys-secret <id>  with --live: the Secrets Manager secret holding
+                          {"accountKey": "...", "userKey": "..."}, in the caller's account
+  --yes                   with --live: do not ask for confirmation
+  -h, --help              show this help
+
+Exit codes: 0 onboarded, 1 the onboarding failed, 2 bad usage or not confirmed.`;
+
+export interface CliOptions {
+  help: boolean;
+  live: boolean;
+  yes: boolean;
+  json: boolean;
+  /** Undefined: the default of the mode (the local target, or the caller's account with --live). */
+  account?: string;
+  role?: string;
+  name?: string;
+  failAt?: string;
+  events?: string;
+  apiKeysSecret?: string;
+}
+
+/** Bad usage: the message names the option; the process exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const OPTIONS = {
+  account: { type: "string" },
+  role: { type: "string" },
+  name: { type: "string" },
+  "fail-at": { type: "string" },
+  json: { type: "boolean" },
+  events: { type: "string" },
+  live: { type: "boolean" },
+  "api-keys-secret": { type: "string" },
+  yes: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * The command line's options, checked for form only. The values that become the workflow's
+ * input (--account, --role, --name) are checked later by the workflow's own input validation,
+ * so that the command line and the state machine can never disagree on what is valid.
+ */
+export function parseCli(argv: string[]): CliOptions {
+  let values: ReturnType<typeof parse>["values"];
+  try {
+    values = parse(argv).values;
+  } catch (error) {
+    // Node's messages name the option; the first sentence is the useful one.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(message.split(". ")[0] ?? message);
+  }
+  for (const [option, value] of Object.entries(values)) {
+    if (value === "") throw new UsageError(`option --${option} needs a value`);
+  }
+  if (values["api-keys-secret"] !== undefined && !values.live) {
+    throw new UsageError("option --api-keys-secret is only for --live runs");
+  }
+  return {
+    help: values.help ?? false,
+    live: values.live ?? false,
+    yes: values.yes ?? false,
+    json: values.json ?? false,
+    account: values.account,
+    role: values.role,
+    name: values.name,
+    failAt: values["fail-at"],
+    events: values.events,
+    apiKeysSecret: values["api-keys-secret"],
+  };
+}
+
+const parse = (argv: string[]) => parseArgs({ args: argv, options: OPTIONS, strict: true });

@@ -1,0 +1,119 @@
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { type Home, sdkClients } from "../../functions/lib/aws.ts";
+import { type Config, loadRedisCloudConfig } from "../../functions/lib/config.ts";
+import { createRuntime, type StepRun } from "../../functions/lib/handler.ts";
+import { MemoryLockStore } from "../../functions/lib/lock-store.ts";
+import {
+  REDIS_MIN_REQUEST_INTERVAL_MS,
+  type RedisCloudSource,
+  redisCloudFromEnv,
+} from "../../functions/lib/redis-api-keys.ts";
+import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
+import { HOME, type LocalEnvironment, type LocalEnvironmentOptions } from "../environment.ts";
+import { stepRuns } from "../functions.ts";
+import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
+import { UsageError } from "./args.ts";
+
+/** Where a run happens: everything the command does differently between local and live. */
+export interface Backend {
+  mode: "local" | "live";
+  /** The account the workflow runs from; its Secrets Manager keeps the credentials secret. */
+  home: Home;
+  /** The code of each function, by name (a --fail-at run replaces one). */
+  runs: Record<string, StepRun<unknown>>;
+  run(input: unknown, options: Pick<WorkflowOptions, "runs" | "onEvent">): Promise<WorkflowResult>;
+  /** Everything AWS holds, to prove a rollback restored it; only the in-memory AWS can tell. */
+  snapshot?: () => unknown;
+  close(): Promise<void>;
+}
+
+/**
+ * Locally a new key is refused for 1.5 s (IAM propagation) and every Retry and Wait pauses
+ * 300 ms: VerifyAccessKey's retries show, and the whole run takes a few seconds.
+ */
+export const LOCAL_KEY_PROPAGATION_MS = 1500;
+export const LOCAL_PAUSE_MS = 300;
+
+export type StartLocal = (options: LocalEnvironmentOptions) => Promise<LocalEnvironment>;
+
+export async function localBackend(account: string, start: StartLocal): Promise<Backend> {
+  const env = await start({
+    targets: account === HOME.accountId ? [] : [account],
+    aws: { keyPropagationMs: LOCAL_KEY_PROPAGATION_MS },
+  });
+  return {
+    mode: "local",
+    home: HOME,
+    runs: env.runs,
+    run: (input, options) => env.run(input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
+    snapshot: () => env.aws.snapshot(),
+    close: () => env.close(),
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Real AWS through the default credential chain, the caller's account as home, and the real
+ * Redis Cloud API. The only difference from the local path is this wiring. Events are not
+ * published: that is the deployed stack's job, and its consumers would take a laptop's run for it.
+ */
+export async function liveBackend(
+  settings: { env: Env; config: Config; apiKeysSecret: string | undefined },
+  notice: (text: string) => void,
+): Promise<Backend> {
+  const redis = liveRedisCloud(settings.env, settings.apiKeysSecret);
+  const clients = sdkClients();
+  const home = await callerHome(clients.sts());
+  const runtime = createRuntime(home, clients, settings.config);
+  const runs = stepRuns({
+    redis,
+    stsFor: (credentials) => new STSClient({ region: home.region, credentials }),
+    // Without a deployed stack there is no lock table: the lock holds within this process only.
+    locks: new MemoryLockStore(),
+  });
+  const services = {
+    "arn:aws:states:::events:putEvents": async () =>
+      notice("  (events are published only by the deployed stack: skipped)"),
+  };
+  return {
+    mode: "live",
+    home,
+    runs,
+    // No pause override: the definition's own backoff, jitter and waits apply, as in AWS.
+    run: (input, options) => runOnboarding(input, { runtime, services, ...options }),
+    close: async () => {},
+  };
+}
+
+/** Checks the Redis Cloud settings before anything is asked of AWS: a bad one is a usage error. */
+export function liveRedisCloud(env: Env, apiKeysSecret: string | undefined): RedisCloudSource {
+  const apiUrl = env.REDIS_CLOUD_API_URL;
+  if (apiKeysSecret !== undefined) {
+    // The deployed functions' own checks (a secret name or ARN, an https URL).
+    loadRedisCloudConfig({ REDIS_API_KEYS_SECRET: apiKeysSecret, REDIS_CLOUD_API_URL: apiUrl });
+    return redisCloudFromEnv({ REDIS_API_KEYS_SECRET: apiKeysSecret, REDIS_CLOUD_API_URL: apiUrl });
+  }
+  const accountKey = env.REDIS_CLOUD_ACCOUNT_KEY?.trim();
+  const userKey = env.REDIS_CLOUD_USER_KEY?.trim();
+  if (!accountKey || !userKey) {
+    throw new UsageError(
+      "--live needs the Redis Cloud API keys: set REDIS_CLOUD_ACCOUNT_KEY and REDIS_CLOUD_USER_KEY, or pass --api-keys-secret <name>",
+    );
+  }
+  // Same URL checks as the deployed functions; the secret name is a stand-in, the keys are at hand.
+  const { apiUrl: baseUrl } = loadRedisCloudConfig({
+    REDIS_API_KEYS_SECRET: "keys-from-environment",
+    REDIS_CLOUD_API_URL: apiUrl,
+  });
+  const keys = { accountKey, userKey };
+  return async () => new RedisCloud({ baseUrl, keys, minIntervalMs: REDIS_MIN_REQUEST_INTERVAL_MS });
+}
+
+/** The caller's account and partition (STS), and the region of the default chain. */
+async function callerHome(sts: STSClient): Promise<Home> {
+  const identity = await sts.send(new GetCallerIdentityCommand({}));
+  const partition = identity.Arn?.split(":")[1];
+  if (!identity.Account || !partition) throw new Error("STS GetCallerIdentity did not name the account");
+  return { partition, region: await sts.config.region(), accountId: identity.Account };
+}

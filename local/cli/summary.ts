@@ -1,0 +1,147 @@
+import type { EventLog, WorkflowResult } from "../workflow.ts";
+import type { StateLine } from "./progress.ts";
+
+/** What a run did, from the states' data only: the workflow never carries a secret there. */
+export interface Summary {
+  mode: "local" | "live";
+  status: "SUCCEEDED" | "FAILED";
+  execution: string;
+  accountId: string;
+  accountName: string | null;
+  cloudAccountId: number | null;
+  /** Whether this run registered the cloud account, or found it registered already. */
+  cloudAccount: "registered" | "found" | null;
+  credentialsSecretArn: string | null;
+  /** What the run created or changed, step by step (each step's `changes`). */
+  created: string[];
+  /** What was already right (each step's `found`). */
+  found: string[];
+  error: { name: string; message: string } | null;
+  rollback: { undone: string[]; leftBehind: { change: string; error: string }[] } | null;
+  /** Whether AWS holds exactly what it held before the failed run; null where it cannot be told (live). */
+  accountRestored: boolean | null;
+  durationMs: number;
+  states: StateLine[];
+}
+
+type Data = Record<string, unknown>;
+const isData = (value: unknown): value is Data =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+
+/** The latest value of `key` in any state's output: the state data as the run left it. */
+function latest(events: EventLog[], key: string): Data | undefined {
+  let found: Data | undefined;
+  for (const event of events) {
+    if (event.type !== "StateExited") continue;
+    const value = isData(event.state.output) ? event.state.output[key] : undefined;
+    if (isData(value)) found = value;
+  }
+  return found;
+}
+
+/** The same labels as the rollback's `undone`, so that the two lists read side by side. */
+function label(change: unknown): string {
+  if (!isData(change)) return String(change);
+  const { type, ...rest } = change;
+  return [type, ...Object.values(rest)].map(String).join(" ");
+}
+
+/** A Lambda error's Cause is `{"errorType", "errorMessage"}`; other causes are plain text. */
+function errorOf(result: WorkflowResult): Summary["error"] {
+  if (!result.error) return null;
+  try {
+    const cause: unknown = JSON.parse(result.error.Cause);
+    if (isData(cause) && typeof cause.errorMessage === "string") {
+      return { name: result.error.Error, message: cause.errorMessage };
+    }
+  } catch {
+    // Not JSON: the cause is the message itself.
+  }
+  return { name: result.error.Error, message: result.error.Cause };
+}
+
+function rollbackOf(events: EventLog[]): Summary["rollback"] {
+  const rollback = latest(events, "rollback");
+  if (!rollback) return null;
+  if (Array.isArray(rollback.undone)) {
+    const left = Array.isArray(rollback.leftBehind) ? rollback.leftBehind.filter(isData) : [];
+    return {
+      undone: rollback.undone.map(String),
+      leftBehind: left.map((item) => ({ change: String(item.change), error: String(item.error) })),
+    };
+  }
+  // The RollBack state's Catch puts the rollback's own error there: nothing is known undone.
+  const why = `${String(rollback.Error)}: ${String(rollback.Cause)}`;
+  return { undone: [], leftBehind: [{ change: "the whole rollback", error: why }] };
+}
+
+export function summarize(
+  result: WorkflowResult,
+  facts: {
+    mode: Summary["mode"];
+    /** The account asked for, until ValidateInput has resolved the target. */
+    accountId: string;
+    durationMs: number;
+    states: StateLine[];
+    accountRestored: boolean | null;
+  },
+): Summary {
+  const steps = latest(result.events, "steps") ?? {};
+  const stepReports = Object.values(steps).filter(isData);
+  const registration = latest(result.events, "registration");
+  const target = latest(result.events, "target");
+  const user = isData(steps.user) ? steps.user : {};
+  const cloudAccountId = registration?.cloudAccountId;
+  return {
+    mode: facts.mode,
+    status: result.status,
+    execution: result.executionName,
+    accountId: typeof target?.accountId === "string" ? target.accountId : facts.accountId,
+    accountName: typeof target?.accountName === "string" ? target.accountName : null,
+    cloudAccountId: typeof cloudAccountId === "number" ? cloudAccountId : null,
+    cloudAccount: registration ? (registration.reused ? "found" : "registered") : null,
+    credentialsSecretArn: typeof user.secretArn === "string" ? user.secretArn : null,
+    created: stepReports.flatMap((report) =>
+      Array.isArray(report.changes) ? report.changes.map(label) : [],
+    ),
+    found: stepReports.flatMap((report) => (Array.isArray(report.found) ? report.found.map(String) : [])),
+    error: errorOf(result),
+    rollback: result.status === "FAILED" ? rollbackOf(result.events) : null,
+    accountRestored: result.status === "FAILED" ? facts.accountRestored : null,
+    durationMs: facts.durationMs,
+    states: facts.states,
+  };
+}
+
+const list = (title: string, items: string[]) => [
+  `  ${title} (${items.length})${items.length > 0 ? ":" : ""}`,
+  ...items.map((item) => `    ${item}`),
+];
+
+export function formatSummary(s: Summary): string {
+  const seconds = (s.durationMs / 1000).toFixed(1);
+  const who = `${s.accountId}${s.accountName ? ` (${s.accountName})` : ""}`;
+  const lines =
+    s.status === "SUCCEEDED"
+      ? [`Onboarded ${who} in ${seconds} s (execution ${s.execution})`]
+      : [`Onboarding of ${who} FAILED after ${seconds} s (execution ${s.execution})`];
+  if (s.error) lines.push(`  error: ${s.error.name}: ${s.error.message}`);
+  if (s.cloudAccountId !== null) {
+    const how = s.cloudAccount === "found" ? "registered before this run" : "registered by this run";
+    lines.push(`  cloud account: ${s.cloudAccountId} (${how})`);
+  }
+  if (s.credentialsSecretArn) lines.push(`  credentials secret: ${s.credentialsSecretArn}`);
+  lines.push(...list(s.status === "SUCCEEDED" ? "created" : "created before the failure", s.created));
+  lines.push(...list("found already in place", s.found));
+  if (s.rollback) {
+    lines.push(...list("rollback undid", s.rollback.undone));
+    lines.push(
+      ...list(
+        "rollback left",
+        s.rollback.leftBehind.map((left) => `${left.change}: ${left.error}`),
+      ),
+    );
+  }
+  if (s.accountRestored !== null) lines.push(`  account restored: ${s.accountRestored ? "yes" : "no"}`);
+  return lines.join("\n");
+}
