@@ -1,0 +1,621 @@
+import {
+  CreateAccessKeyCommand,
+  CreatePolicyVersionCommand,
+  DeleteAccessKeyCommand,
+  type IAMClient,
+  UpdateAssumeRolePolicyCommand,
+} from "@aws-sdk/client-iam";
+import { GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { ExecutionAlreadyExists, SFNClient } from "@aws-sdk/client-sfn";
+import type { STSClient } from "@aws-sdk/client-sts";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { getOnboardingRequest } from "../../functions/http-get-onboarding.ts";
+import { startOnboardingRequest } from "../../functions/http-start-onboarding.ts";
+import { TargetClients } from "../../functions/lib/aws.ts";
+import {
+  CONSOLE_ROLE_NAME,
+  INSTANCE_POLICY_NAME,
+  loadConfig,
+  NODE_ROLE_NAME,
+  USER_NAME,
+  USER_POLICY_NAME,
+} from "../../functions/lib/config.ts";
+import { executionArn } from "../../functions/lib/executions.ts";
+import type { Runtime, StepRun } from "../../functions/lib/handler.ts";
+import { policyArn } from "../../functions/lib/policies.ts";
+import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
+import { loadVendingSettings } from "../../functions/lib/vending-events.ts";
+import { startFromEvent } from "../../functions/start-from-event.ts";
+import { verifyRun } from "../../functions/verify-access-key.ts";
+import { awsError, type FakeCall } from "../../local/aws/index.ts";
+import { key } from "../../local/aws/state.ts";
+import { HOME, type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
+import type { WorkflowResult } from "../../local/workflow.ts";
+import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
+import ctUpdate from "../fixtures/events/controltower-update-managed-account.json" with { type: "json" };
+import orgCreate from "../fixtures/events/organizations-create-account-result.json" with { type: "json" };
+import { resolveIntrinsics, type Stack } from "../support/cfn.ts";
+import {
+  type AuthRequest,
+  type AwsCall,
+  authorize,
+  type Grant,
+  grantKey,
+  grantsOf,
+  type Lookups,
+  type PolicyDocument,
+  type PolicyStatement,
+  requestsFor,
+  type Verdict,
+} from "../support/iam-simulate.ts";
+import { functionRoleId, packagedTemplate, roleStatements, type Template } from "../support/template.ts";
+
+/*
+ * Least privilege, proven from the packaged template: every AWS call each function makes in local
+ * runs of the workflow is allowed by the role the template gives it, and that role grants no
+ * action × resource that none of those calls needed.
+ */
+
+// The trigger handlers read the state machine's ARN at import: the one `Ref: OnboardingStateMachine`
+// resolves to below.
+const MACHINE = vi.hoisted(() => {
+  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
+  process.env.STATE_MACHINE_ARN = arn;
+  return arn;
+});
+const DEAD_LETTER_QUEUE = "arn:aws:sqs:us-east-1:111111111111:redis-cloud-byoc-test-vending-dlq";
+const STACK: Stack = {
+  partition: HOME.partition,
+  region: HOME.region,
+  accountId: HOME.accountId,
+  refs: { OnboardingStateMachine: MACHINE, VendingEventsDeadLetterQueue: DEAD_LETTER_QUEUE },
+  attributes: { "VendingEventsDeadLetterQueue.Arn": DEAD_LETTER_QUEUE },
+};
+
+const TARGET = "222222222222";
+const SECOND_TARGET = "333333333333";
+
+/**
+ * The functions proven here, by their serverless.yml names. Not the account-lock ones: locally
+ * their lock store is in memory, so they make no AWS call to record.
+ */
+const FUNCTIONS = [
+  "validateInput",
+  "ensureInstancePolicy",
+  "ensureNodeRole",
+  "ensureUserPolicy",
+  "ensureUser",
+  "ensureConsoleRole",
+  "verifyAccessKey",
+  "registerCloudAccount",
+  "checkRegistration",
+  "rollback",
+  "startFromEvent",
+  "httpStartOnboarding",
+  "httpGetOnboarding",
+] as const;
+type FunctionName = (typeof FUNCTIONS)[number];
+const isProven = (fn: string): fn is FunctionName => (FUNCTIONS as readonly string[]).includes(fn);
+
+// ---------------------------------------------------------------------------------------------
+// Recording: which function made which call
+// ---------------------------------------------------------------------------------------------
+
+interface Recorded {
+  /** What AWS authorizes for the calls made with the function's own role. */
+  requests: AuthRequest[];
+  calls: number;
+  /** Made in a target account with the assumed role: authorized by that role, not this one. */
+  inTargets: number;
+  /** Signed with the new user's key (VerifyAccessKey's GetCallerIdentity): not this role's either. */
+  signedByNewKey: number;
+}
+
+const recorded = new Map<FunctionName, Recorded>(
+  FUNCTIONS.map((fn) => [fn, { requests: [], calls: 0, inTargets: 0, signedByNewKey: 0 }]),
+);
+const keySigned = new WeakSet<AwsCall>();
+
+function record(fn: string, calls: AwsCall[], lookups: Lookups): void {
+  const entry = isProven(fn) ? recorded.get(fn) : undefined;
+  if (!entry) return;
+  for (const call of calls) {
+    // Only the new key can be refused (not yet propagated); the function's own never is.
+    if (call.accountId === "" && !keySigned.has(call)) {
+      throw new Error(`${fn}: ${call.service}:${call.command} had its credentials refused`);
+    }
+    if (keySigned.has(call)) entry.signedByNewKey += 1;
+    else if (call.accountId !== HOME.accountId) entry.inTargets += 1;
+    else {
+      entry.calls += 1;
+      entry.requests.push(...requestsFor(call, lookups));
+    }
+  }
+}
+
+interface Session {
+  env: LocalEnvironment;
+  accounts: string[];
+  /** Every secret seen, `<account>|<name>` → ARN: a name in a call may be of a secret since deleted. */
+  secretArns: Map<string, string>;
+  runs: Record<string, StepRun<unknown>>;
+}
+
+function noteSecrets(session: Session): void {
+  for (const id of session.accounts) {
+    for (const secret of session.env.aws.findAccount(id)?.secrets.values() ?? []) {
+      session.secretArns.set(`${id}|${secret.Name}`, secret.ARN);
+    }
+  }
+}
+
+function lookupsOf(session: Session): Lookups {
+  return {
+    secretArn: (accountId, id) =>
+      id.startsWith("arn:")
+        ? id
+        : // A name never seen made: the ARN it would get, whose random suffix no grant may depend on.
+          (session.secretArns.get(`${accountId}|${id}`) ??
+          `arn:aws:secretsmanager:${HOME.region}:${accountId}:secret:${id}-000000`),
+    trustPolicy: (roleArn) => {
+      const [, accountId = "", name = ""] = /^arn:aws:iam::(\d{12}):role\/(.+)$/.exec(roleArn) ?? [];
+      const trust = session.env.aws.findAccount(accountId)?.roles.get(key(name))?.trust;
+      return trust === undefined ? undefined : JSON.parse(trust);
+    },
+  };
+}
+
+/**
+ * A step whose AWS calls are recorded as its function's: steps run one at a time, so the calls
+ * logged during an invocation are that invocation's. Each invocation runs as in a fresh Lambda
+ * container (its own STS credentials and Redis API keys): locally all steps share one runtime, and
+ * its caches would hide the AssumeRole and key read that each function makes in AWS.
+ */
+function attributed(fn: string, run: StepRun<unknown>, session: Session): StepRun<unknown> {
+  return async (event, runtime) => {
+    forgetRedisApiKeys();
+    const cold: Runtime = { ...runtime, targets: new TargetClients(runtime.clients) };
+    noteSecrets(session);
+    const from = session.env.aws.calls.length;
+    try {
+      return await run(event, cold);
+    } finally {
+      noteSecrets(session);
+      record(fn, session.env.aws.calls.slice(from), lookupsOf(session));
+    }
+  };
+}
+
+/** Marks the calls sent through this client as signed by the new user's key. */
+function signedByNewKey(client: STSClient, calls: FakeCall[]): STSClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (property !== "send" || typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        const from = calls.length;
+        try {
+          return await value.apply(target, args);
+        } finally {
+          for (const call of calls.slice(from)) keySigned.add(call);
+        }
+      };
+    },
+  });
+}
+
+async function openSession(targets: string[] = []): Promise<Session> {
+  const env = await startLocalEnvironment({ targets, aws: { keyPropagationMs: 0 } });
+  const session: Session = { env, accounts: [HOME.accountId, ...targets], secretArns: new Map(), runs: {} };
+  const steps: Record<string, StepRun<unknown>> = {
+    ...env.runs,
+    verifyAccessKey: verifyRun((credentials) =>
+      signedByNewKey(env.aws.clients(HOME).sts(credentials), env.aws.calls),
+    ),
+  };
+  session.runs = Object.fromEntries(
+    Object.entries(steps).map(([fn, run]) => [fn, attributed(fn, run, session)]),
+  );
+  return session;
+}
+
+async function withSession(targets: string[], body: (session: Session) => Promise<void>): Promise<void> {
+  const session = await openSession(targets);
+  try {
+    await body(session);
+  } finally {
+    await session.env.close();
+  }
+}
+
+/** Runs the workflow; a run that does not end as its scenario intends would prove nothing. */
+async function run(session: Session, input: unknown, ends: "SUCCEEDED" | { failsWith: string }) {
+  const result: WorkflowResult = await session.env.run(input, { runs: session.runs });
+  const expected =
+    ends === "SUCCEEDED" ? { status: "SUCCEEDED" } : { status: "FAILED", error: ends.failsWith };
+  const got = { status: result.status, ...(result.error ? { error: result.error.Error } : {}) };
+  if (JSON.stringify(got) !== JSON.stringify(expected)) {
+    throw new Error(
+      `run of ${JSON.stringify(input)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(result.error ?? got)}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes made by hand between runs (not attributed: no step is running)
+// ---------------------------------------------------------------------------------------------
+
+const FOREIGN_POLICY = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Action: "s3:ListAllMyBuckets", Resource: "*" }],
+});
+const FOREIGN_TRUST = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [
+    { Effect: "Allow", Principal: { AWS: "arn:aws:iam::444455556666:root" }, Action: "sts:AssumeRole" },
+  ],
+});
+const homePolicies = [INSTANCE_POLICY_NAME, USER_POLICY_NAME].map((name) =>
+  policyArn(HOME.partition, HOME.accountId, name),
+);
+
+/** Someone edits both policies `versions` times; the last edit is the default. */
+async function driftPolicies(iam: IAMClient, versions: number) {
+  for (const arn of homePolicies) {
+    for (let i = 0; i < versions; i++) {
+      await iam.send(
+        new CreatePolicyVersionCommand({
+          PolicyArn: arn,
+          PolicyDocument: FOREIGN_POLICY,
+          SetAsDefault: true,
+        }),
+      );
+    }
+  }
+}
+
+async function driftTrusts(iam: IAMClient) {
+  for (const role of [NODE_ROLE_NAME, CONSOLE_ROLE_NAME]) {
+    await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: role, PolicyDocument: FOREIGN_TRUST }));
+  }
+}
+
+/**
+ * As a crashed run leaves things: the secret no longer knows the console password, and the user
+ * holds a key the secret does not name.
+ */
+async function orphanTheKey(env: LocalEnvironment) {
+  const [iam, secrets] = [env.runtime.clients.iam(), env.runtime.clients.secrets()];
+  const name = `${loadConfig({}).secretNamePrefix}${HOME.accountId}`;
+  const stored = await secrets.send(new GetSecretValueCommand({ SecretId: name }));
+  const { consolePassword: _forgotten, ...value } = JSON.parse(stored.SecretString ?? "{}") as Record<
+    string,
+    string
+  >;
+  await secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify(value) }));
+  await iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: value.accessKeyId }));
+  await iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME }));
+}
+
+const denied = (message: string) => () => awsError("iam", "AccessDenied", message);
+
+// ---------------------------------------------------------------------------------------------
+// The trigger functions, through their cores, with a recording Step Functions client
+// ---------------------------------------------------------------------------------------------
+
+type SfnAnswer = (command: string, input: Record<string, unknown>) => object;
+
+/** An SFN client that records each call as `fn`'s and answers it locally, nothing sent. */
+function recordingSfn(fn: FunctionName, answer: SfnAnswer): SFNClient {
+  const sfn = new SFNClient({
+    region: HOME.region,
+    credentials: { accessKeyId: "AKIALOCAL", secretAccessKey: "local" },
+  });
+  const lookups = { secretArn: () => "", trustPolicy: () => undefined };
+  const middleware =
+    (_next: unknown, context: { commandName?: string }) => async (args: { input: object }) => {
+      const call = {
+        accountId: HOME.accountId,
+        service: "states",
+        command: (context.commandName ?? "").replace(/Command$/, ""),
+        input: args.input as Record<string, unknown>,
+      };
+      record(fn, [call], lookups);
+      return { output: { ...answer(call.command, call.input), $metadata: {} }, response: {} };
+    };
+  (sfn.middlewareStack as unknown as { add: (m: typeof middleware, at: object) => void }).add(middleware, {
+    step: "initialize",
+    name: "recordingSfn",
+    priority: "high",
+  });
+  return sfn;
+}
+
+const running = (name: string) => ({
+  executions: [
+    {
+      executionArn: executionArn(MACHINE, name),
+      stateMachineArn: MACHINE,
+      name,
+      status: "RUNNING",
+      startDate: new Date(),
+    },
+  ],
+});
+const nothingRunning = { executions: [] };
+
+async function driveTriggers() {
+  const settings = loadVendingSettings({}, loadConfig({}));
+  const starts = async (event: unknown, answer: SfnAnswer) =>
+    startFromEvent(event, {
+      sfn: recordingSfn("startFromEvent", answer),
+      stateMachineArn: MACHINE,
+      settings,
+    });
+  const outcomes = [
+    // A new account: nothing running, so it starts one.
+    await starts(ctCreate, (command, input) =>
+      command === "ListExecutions"
+        ? nothingRunning
+        : { executionArn: executionArn(MACHINE, String(input.name)), startDate: new Date() },
+    ),
+    // A redelivery whose run has ended: the name is taken, and the list is asked again.
+    await starts(orgCreate, (command) => {
+      if (command === "ListExecutions") return nothingRunning;
+      throw new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} });
+    }),
+    // An update while the create's run is still going.
+    await starts(ctUpdate, () => running(`${TARGET}-vending-controltower`)),
+  ].map((result) => result.outcome);
+  expect(outcomes).toEqual(["started", "already handled", "already running"]);
+
+  const started = await startOnboardingRequest(
+    { accountId: TARGET },
+    {
+      sfn: recordingSfn("httpStartOnboarding", (command, input) =>
+        command === "ListExecutions"
+          ? nothingRunning
+          : { executionArn: executionArn(MACHINE, String(input.name)), startDate: new Date() },
+      ),
+      stateMachineArn: MACHINE,
+      allowedRoleNames: loadConfig({}).allowedTargetRoleNames,
+      now: () => new Date(),
+      statusUrl: (id) => `https://api.example.com/onboardings/${id}`,
+    },
+  );
+  expect(started.statusCode).toBe(202);
+
+  const id = `${TARGET}-api-20261121T1956Z`;
+  const described = await getOnboardingRequest(id, {
+    sfn: recordingSfn("httpGetOnboarding", (command) =>
+      command === "DescribeExecution"
+        ? {
+            executionArn: executionArn(MACHINE, id),
+            stateMachineArn: MACHINE,
+            status: "RUNNING",
+            startDate: new Date(),
+          }
+        : {
+            events: [
+              {
+                id: 3,
+                type: "TaskStateEntered",
+                timestamp: new Date(),
+                stateEnteredEventDetails: { name: "EnsureUser" },
+              },
+            ],
+          },
+    ),
+    stateMachineArn: MACHINE,
+  });
+  expect(described.body).toMatchObject({ status: "RUNNING", currentStep: "EnsureUser" });
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the template grants each function
+// ---------------------------------------------------------------------------------------------
+
+const template: Template = packagedTemplate();
+const logicalId = (fn: string) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}LambdaFunction`;
+
+interface Identity {
+  functionName: string;
+  /** The role's session as Lambda signs with it. */
+  principal: string;
+  policy: PolicyDocument;
+}
+
+function identityOf(fn: FunctionName): Identity {
+  const roleId = functionRoleId(template, logicalId(fn));
+  const role = template.Resources[roleId]?.Properties ?? {};
+  // Inline statements are all the role has: no managed policy adds to them, no boundary cuts them.
+  expect(role.ManagedPolicyArns ?? [], `${fn}: managed policies of ${roleId}`).toEqual([]);
+  expect(role.PermissionsBoundary, `${fn}: permissions boundary of ${roleId}`).toBeUndefined();
+  const roleName = String(resolveIntrinsics(role.RoleName, STACK));
+  const functionName = String(
+    resolveIntrinsics(template.Resources[logicalId(fn)]?.Properties.FunctionName, STACK),
+  );
+  const statements = resolveIntrinsics(roleStatements(template, roleId), STACK) as PolicyStatement[];
+  return {
+    functionName,
+    principal: `arn:aws:sts::${HOME.accountId}:assumed-role/${roleName}/${functionName}`,
+    policy: { Version: "2012-10-17", Statement: statements },
+  };
+}
+
+/**
+ * What Lambda itself does with the function's role: an asynchronous invocation that fails for good
+ * is sent to its on-failure destination with the function's own credentials.
+ */
+function platformRequests(fn: FunctionName): AuthRequest[] {
+  const id = logicalId(fn);
+  return Object.values(template.Resources)
+    .filter((r) => r.Type === "AWS::Lambda::EventInvokeConfig")
+    .filter((r) => JSON.stringify(r.Properties.FunctionName) === JSON.stringify({ Ref: id }))
+    .flatMap((r) => {
+      const config = resolveIntrinsics(r.Properties.DestinationConfig, STACK) as Record<
+        string,
+        { Destination: string }
+      >;
+      return Object.entries(config).map(([on, { Destination }]) => {
+        if (!Destination.startsWith("arn:aws:sqs:"))
+          throw new Error(`${fn}: ${on} destination ${Destination} is not modelled here`);
+        return {
+          action: "sqs:SendMessage",
+          resource: Destination,
+          accountId: Destination.split(":")[4] ?? "",
+          context: {},
+          origin: `Lambda's ${on} destination of ${fn}`,
+        };
+      });
+    });
+}
+
+/** The statement serverless adds to every role: logs, of the function's own log group only. */
+function isFrameworkLogs(identity: Identity, statement: PolicyStatement): boolean {
+  const logGroup = `arn:aws:logs:${HOME.region}:${HOME.accountId}:log-group:/aws/lambda/${identity.functionName}:`;
+  return (
+    [statement.Action].flat().every((action) => action.startsWith("logs:")) &&
+    [statement.Resource].flat().every((resource) => resource.startsWith(logGroup))
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation, once per distinct request
+// ---------------------------------------------------------------------------------------------
+
+const verdicts = new Map<string, Promise<Verdict>>();
+
+function evaluate(identity: Identity, request: AuthRequest): Promise<Verdict> {
+  const { action, resource, accountId, context, resourcePolicy } = request;
+  const id = JSON.stringify([identity.principal, action, resource, accountId, context, resourcePolicy]);
+  let verdict = verdicts.get(id);
+  if (!verdict) {
+    verdict = authorize(identity.principal, identity.policy, request);
+    verdicts.set(id, verdict);
+  }
+  return verdict;
+}
+
+async function evaluated(fn: FunctionName) {
+  const identity = identityOf(fn);
+  const requests = [...(recorded.get(fn)?.requests ?? []), ...platformRequests(fn)];
+  const results = await Promise.all(
+    requests.map(async (request) => ({ request, verdict: await evaluate(identity, request) })),
+  );
+  return { identity, results };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe("least privilege of every function, from the packaged template", () => {
+  beforeAll(async () => {
+    // The home account ({}): IAM is called with the function's own role, not an assumed one.
+    await withSession([], async (session) => {
+      await run(session, {}, "SUCCEEDED");
+      await run(session, {}, "SUCCEEDED"); // a re-run: reads only
+    });
+    // Drift: 5 policy versions with a foreign default, foreign trusts, an orphaned key, a forgotten
+    // password. Reaches DeletePolicyVersion, UpdateAssumeRolePolicy, DeleteAccessKey,
+    // UpdateLoginProfile and PutSecretValue.
+    await withSession([], async (session) => {
+      await run(session, {}, "SUCCEEDED");
+      const iam = session.env.runtime.clients.iam();
+      await driftPolicies(iam, 4);
+      await driftTrusts(iam);
+      await orphanTheKey(session.env);
+      // Redis keeps one cloud account per name: the new key registers under another.
+      await run(session, { accountName: "home-after-drift" }, "SUCCEEDED");
+    });
+    // Refused at the console role: the rollback deletes what the run made.
+    await withSession([], async (session) => {
+      session.env.aws.fail(
+        (call) => call.command === "CreateRole" && call.input.RoleName === CONSOLE_ROLE_NAME,
+        denied("denied by an SCP"),
+      );
+      await run(session, {}, { failsWith: "AccessDenied" });
+    });
+    // Redis fails the cloud account: the rollback deletes it at Redis (reading the API keys), then
+    // everything, both roles included.
+    await withSession([], async (session) => {
+      session.env.redis.state.options.failAccounts = true;
+      await run(session, {}, { failsWith: "CloudAccountError" });
+    });
+    // A failure after the run changed what existed before: the rollback restores the previous
+    // default versions and trust policies.
+    await withSession([], async (session) => {
+      await run(session, {}, "SUCCEEDED");
+      const iam = session.env.runtime.clients.iam();
+      await driftPolicies(iam, 1);
+      await driftTrusts(iam);
+      session.env.aws.fail(
+        (call) => call.command === "GetCallerIdentity",
+        () => awsError("sts", "AccessDenied", "denied"),
+      );
+      await run(session, {}, { failsWith: "AccessDenied" });
+    });
+    // Target accounts: only sts:AssumeRole needs the function's role, with either role name.
+    await withSession([TARGET, SECOND_TARGET], async (session) => {
+      await run(session, { accountId: TARGET }, "SUCCEEDED");
+      const undo = session.env.aws.fail(
+        (call) =>
+          call.accountId === TARGET &&
+          call.command === "GetRole" &&
+          call.input.RoleName === CONSOLE_ROLE_NAME,
+        denied("denied"),
+      );
+      await run(session, { accountId: TARGET }, { failsWith: "AccessDenied" });
+      undo();
+      session.env.aws.fail(
+        (call) => call.command === "CreateRole" && call.input.RoleName === CONSOLE_ROLE_NAME,
+        denied("denied by an SCP"),
+      );
+      await run(
+        session,
+        { accountId: SECOND_TARGET, roleName: "AWSControlTowerExecution" },
+        { failsWith: "AccessDenied" },
+      );
+    });
+    await driveTriggers();
+  });
+
+  it.each(FUNCTIONS)("%s: every call it makes is allowed by its role", async (fn) => {
+    const { results } = await evaluated(fn);
+    const entry = recorded.get(fn);
+    console.log(
+      `${fn}: ${entry?.calls ?? 0} calls evaluated (${results.length} requests with implied and platform ones); ` +
+        `${entry?.inTargets ?? 0} made with a target account's role, ${entry?.signedByNewKey ?? 0} signed by the new user's key`,
+    );
+    const refused = results
+      .filter(({ verdict }) => !verdict.allowed)
+      .map(
+        ({ request, verdict }) =>
+          `${fn}: ${request.action} on ${request.resource} is ${verdict.result} (${request.origin})`,
+      );
+    expect([...new Set(refused)]).toEqual([]);
+  });
+
+  it.each(FUNCTIONS)("%s: its role grants no action on a resource that no call needed", async (fn) => {
+    const { identity, results } = await evaluated(fn);
+    const used = new Set(results.flatMap(({ verdict }) => verdict.usedGrants.map(grantKey)));
+    const logs = new Set(
+      identity.policy.Statement.flatMap((s, i) => (isFrameworkLogs(identity, s) ? [i + 1] : [])),
+    );
+    const granted = grantsOf(identity.policy).filter((grant) => !logs.has(grant.statement));
+    const covered = granted.filter((grant) => used.has(grantKey(grant)));
+    const actions = [...new Set(covered.map((grant) => grant.action))].sort();
+    console.log(
+      `${fn}: ${covered.length} of ${granted.length} grants (action × resource) used: ${actions.join(", ") || "none granted"}`,
+    );
+    const named = (grant: Grant) =>
+      `${fn}: statement ${grant.statement} grants ${grant.action} on ${grant.resource}`;
+    const broader = [
+      // A wildcard action grants more than the calls that use it.
+      ...granted.filter((grant) => /[*?]/.test(grant.action)).map((grant) => `${named(grant)} by wildcard`),
+      ...granted
+        .filter((grant) => !used.has(grantKey(grant)))
+        .map((grant) => `${named(grant)}, which no call needed`),
+    ];
+    expect(broader).toEqual([]);
+  });
+});
