@@ -49,6 +49,18 @@ export function taskStates(def: unknown): { state: string; fn: string; lambda: b
   return found;
 }
 
+/** Validating the definition is most of a local run's cost: do it once per home account. */
+const machines = new Map<string, StateMachine>();
+
+function stateMachineFor(def: StateMachineDefinition, key: string): StateMachine {
+  let machine = machines.get(key);
+  if (!machine) {
+    machine = new StateMachine(def, { validationOptions: { checkArn: true, checkPaths: true } });
+    machines.set(key, machine);
+  }
+  return machine;
+}
+
 export interface WorkflowOptions {
   runtime: Runtime;
   executionName?: string;
@@ -102,7 +114,7 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
         .filter(([, s]) => (type === "Retry" ? s.Retry !== undefined : s.Type === type))
         .map(([name]) => [name, ms]),
     );
-  const machine = new StateMachine(def, { validationOptions: { checkArn: true, checkPaths: true } });
+  const machine = stateMachineFor(def, `${runtime.accountId}|${runtime.region}`);
   const startTime = new Date().toISOString();
   const execution = machine.run(input as Json, {
     overrides: {
