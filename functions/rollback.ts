@@ -22,7 +22,11 @@ import {
   SetDefaultPolicyVersionCommand,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
-import { DeleteSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  type SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import type { Registration } from "./check-registration.ts";
 import type { Home } from "./lib/aws.ts";
 import {
@@ -33,7 +37,7 @@ import {
   USER_NAME,
   USER_POLICY_NAME,
 } from "./lib/config.ts";
-import { readCredentials, secretName } from "./lib/credentials-secret.ts";
+import { secretName } from "./lib/credentials-secret.ts";
 import { WorkflowError } from "./lib/errors.ts";
 import { iamStep, lambdaHandler, logger } from "./lib/handler.ts";
 import { policyArn } from "./lib/policies.ts";
@@ -74,8 +78,8 @@ export interface RollbackDeps {
 export async function rollback(input: RollbackInput, deps: RollbackDeps): Promise<RollbackResult> {
   const rec = new StepRecorder(STEP, input.execution);
   const recorded = ORDER.flatMap((step) => input.steps?.[step]?.changes ?? []);
-  const changes = dedupe([...recorded, ...(await taggedByThisRun(input, deps, rec))]);
   const result: RollbackResult = { undone: [], leftBehind: [] };
+  const changes = dedupe([...recorded, ...(await taggedByThisRun(input, deps, rec, result))]);
   // The cloud account first: Redis would otherwise go on using the key about to be deleted.
   await undoRegistration(input.state?.registration, deps, result);
   for (const change of undoOrder(changes)) {
@@ -135,30 +139,58 @@ async function taggedByThisRun(
   input: RollbackInput,
   deps: RollbackDeps,
   rec: StepRecorder,
+  result: RollbackResult,
 ): Promise<Change[]> {
   const { iam, home } = deps;
   const account = input.target.accountId;
   const found: Change[] = [];
+  // Each look stands alone: one refused read must not keep the rollback from the rest.
+  const look = async (what: string, check: () => Promise<Change | undefined>) => {
+    try {
+      const change = await check();
+      if (change) found.push(change);
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      result.leftBehind.push({ change: `could not check ${what} for this run's tag`, error: reason });
+    }
+  };
   for (const name of [INSTANCE_POLICY_NAME, USER_POLICY_NAME]) {
     const arn = policyArn(home.partition, account, name);
-    const policy = await rec.read("GetPolicy", arn, () => iam.send(new GetPolicyCommand({ PolicyArn: arn })));
-    if (rec.createdByThisRun(policy?.Policy?.Tags)) found.push({ type: "Policy", arn });
+    await look(`policy ${arn}`, async () => {
+      const policy = await rec.read("GetPolicy", arn, () =>
+        iam.send(new GetPolicyCommand({ PolicyArn: arn })),
+      );
+      return rec.createdByThisRun(policy?.Policy?.Tags) ? { type: "Policy", arn } : undefined;
+    });
   }
   for (const name of [NODE_ROLE_NAME, CONSOLE_ROLE_NAME]) {
-    const role = await rec.read("GetRole", name, () => iam.send(new GetRoleCommand({ RoleName: name })));
-    if (rec.createdByThisRun(role?.Role?.Tags)) found.push({ type: "Role", name });
+    await look(`role ${name}`, async () => {
+      const role = await rec.read("GetRole", name, () => iam.send(new GetRoleCommand({ RoleName: name })));
+      return rec.createdByThisRun(role?.Role?.Tags) ? { type: "Role", name } : undefined;
+    });
   }
-  const profile = await rec.read("GetInstanceProfile", NODE_ROLE_NAME, () =>
-    iam.send(new GetInstanceProfileCommand({ InstanceProfileName: NODE_ROLE_NAME })),
-  );
-  if (rec.createdByThisRun(profile?.InstanceProfile?.Tags))
-    found.push({ type: "InstanceProfile", name: NODE_ROLE_NAME });
-  const user = await rec.read("GetUser", USER_NAME, () =>
-    iam.send(new GetUserCommand({ UserName: USER_NAME })),
-  );
-  if (rec.createdByThisRun(user?.User?.Tags)) found.push({ type: "User", name: USER_NAME });
-  const secret = await readCredentials(deps.secrets, secretName(deps.config, account), rec);
-  if (secret?.createdByThisRun) found.push({ type: "Secret", arn: secret.arn });
+  await look(`instance profile ${NODE_ROLE_NAME}`, async () => {
+    const profile = await rec.read("GetInstanceProfile", NODE_ROLE_NAME, () =>
+      iam.send(new GetInstanceProfileCommand({ InstanceProfileName: NODE_ROLE_NAME })),
+    );
+    const ours = rec.createdByThisRun(profile?.InstanceProfile?.Tags);
+    return ours ? { type: "InstanceProfile", name: NODE_ROLE_NAME } : undefined;
+  });
+  await look(`user ${USER_NAME}`, async () => {
+    const user = await rec.read("GetUser", USER_NAME, () =>
+      iam.send(new GetUserCommand({ UserName: USER_NAME })),
+    );
+    return rec.createdByThisRun(user?.User?.Tags) ? { type: "User", name: USER_NAME } : undefined;
+  });
+  const name = secretName(deps.config, account);
+  await look(`secret ${name}`, async () => {
+    // Only the secret's tags are needed, never its value.
+    const described = await rec.read("DescribeSecret", name, () =>
+      deps.secrets.send(new DescribeSecretCommand({ SecretId: name })),
+    );
+    const ours = described?.ARN && rec.createdByThisRun(described.Tags);
+    return ours ? { type: "Secret", arn: described.ARN as string } : undefined;
+  });
   return found;
 }
 

@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import schema from "../statemachine/onboarding-input.schema.json" with { type: "json" };
 import type { Home } from "./lib/aws.ts";
 import type { Config } from "./lib/config.ts";
-import { invalidInput } from "./lib/errors.ts";
+import { invalidInput, isPrintableFieldName } from "./lib/errors.ts";
 import { lambdaHandler, type StepRun } from "./lib/handler.ts";
 import type { Target } from "./lib/step.ts";
 
@@ -41,7 +41,10 @@ function describe(error: ErrorObject | undefined): [string, string] {
   if (!error) return ["input", "is not valid"];
   if (error.keyword === "additionalProperties") {
     const field = String(error.params.additionalProperty);
-    return [field, `unknown field (the input takes only ${Object.keys(FIELDS).join(", ")})`];
+    const fields = Object.keys(FIELDS).join(", ");
+    if (!isPrintableFieldName(field))
+      return ["input", `has an unknown field (the input takes only ${fields})`];
+    return [field, `unknown field (the input takes only ${fields})`];
   }
   const field = error.instancePath.replace(/^\//, "") || "input";
   const about = FIELDS[field]?.description;

@@ -54,6 +54,20 @@ export class WorkflowError extends Error {
 export const invalidInput = (field: string, problem: string): WorkflowError =>
   new WorkflowError("InvalidInput", `${field}: ${problem}`);
 
+/**
+ * Whether a field name the caller sent may be repeated in an error: only a plain, short name.
+ * Anything that looks like a credential (an AWS key id, a long random or hex string) is not,
+ * since errors are kept in the execution's history for 90 days.
+ */
+export function isPrintableFieldName(name: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_.-]{0,39}$/.test(name)) return false;
+  if (/^(AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}$/.test(name)) return false;
+  if (/[0-9a-fA-F]{20,}/.test(name)) return false;
+  // Random tokens mix cases and digits densely; field names are words.
+  const digits = name.replace(/[^0-9]/g, "").length;
+  return digits <= 4;
+}
+
 export const isTransientName = (name: string): boolean =>
   (TRANSIENT_ERRORS as readonly string[]).includes(name);
 

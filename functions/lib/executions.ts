@@ -10,7 +10,7 @@ import type middy from "@middy/core";
 import { Ajv, type ErrorObject } from "ajv";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
 import schema from "../../statemachine/onboarding-input.schema.json" with { type: "json" };
-import { WorkflowError } from "./errors.ts";
+import { isPrintableFieldName, WorkflowError } from "./errors.ts";
 import { logger } from "./handler.ts";
 
 /*
@@ -114,16 +114,13 @@ export function parseOnboardingInput(value: unknown): { input: OnboardingInput }
 const about = (field: string): string | undefined =>
   FIELDS[field]?.description.replace(/ \(default.*\)$/, "");
 
-/** A field name from the caller is repeated only when it is plainly a name. */
-const SAFE_FIELD = /^[A-Za-z0-9_.-]{1,64}$/;
-
 /** Names the field and the rule it breaks, never the value that broke it. */
 function describeProblem(error: ErrorObject | undefined): string {
   const fields = Object.keys(FIELDS).join(", ");
   if (!error) return "body: is not valid";
   if (error.keyword === "additionalProperties") {
     const field = String(error.params.additionalProperty);
-    const named = SAFE_FIELD.test(field) ? `unknown field "${field}"` : "unknown field";
+    const named = isPrintableFieldName(field) ? `unknown field "${field}"` : "unknown field";
     return `body: ${named} (the body takes only ${fields})`;
   }
   if (error.keyword === "required") {

@@ -178,6 +178,9 @@ export function redisStep<I extends RedisStepInput, R>(
     } catch (error) {
       // Refused keys may have been rotated in the secret: the next invocation reads them again.
       if (error instanceof WorkflowError && error.name === "RedisCloudUnauthorized") forgetRedisApiKeys();
+      // The execution's cause must name the step, whichever layer made the error.
+      if (error instanceof Error && !error.message.startsWith(`${step}:`))
+        error.message = `${step}: ${error.message}`;
       throw error;
     }
   };

@@ -36,6 +36,9 @@ export interface VendedAccount {
 
 export type Reading = { kind: "account"; account: VendedAccount } | { kind: "ignored"; reason: string };
 
+/** Lifecycle states AWS sends; any other value is not repeated in a log line. */
+const KNOWN_STATES = new Set(["SUCCEEDED", "FAILED", "IN_PROGRESS", "missing"]);
+
 /**
  * The vended account of a SUCCEEDED lifecycle event. Any other event is ignored (the rules'
  * patterns already filter them; this is the second line). A SUCCEEDED vending event without a
@@ -52,7 +55,11 @@ export function readVendingEvent(event: unknown): Reading {
   }
   const status = record(record(detail.serviceEventDetails)[known.statusKey]);
   const state = text(status.state) ?? "missing";
-  if (state !== "SUCCEEDED") return { kind: "ignored", reason: `${eventName} state is ${state}` };
+  if (state !== "SUCCEEDED") {
+    // Logged: name the state only when it is one AWS sends.
+    const shown = KNOWN_STATES.has(state) ? state : "not SUCCEEDED";
+    return { kind: "ignored", reason: `${eventName} state is ${shown}` };
+  }
   return { kind: "account", account: vendedAccount(known.source, eventName, status) };
 }
 
@@ -154,7 +161,8 @@ export function decide(account: VendedAccount, settings: VendingSettings): Decis
   if (settings.allowedOuIds.length > 0) {
     const ou = account.organizationalUnitId;
     if (ou === undefined || !settings.allowedOuIds.includes(ou)) {
-      return { kind: "ignored", reason: `OU ${ou ?? "(none)"} is not in ALLOWED_OU_IDS` };
+      const shown = ou === undefined ? "(none)" : OU_ID.test(ou) ? ou : "(not an OU id)";
+      return { kind: "ignored", reason: `OU ${shown} is not in ALLOWED_OU_IDS` };
     }
   }
   return {

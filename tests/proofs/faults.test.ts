@@ -1,0 +1,500 @@
+import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { PERMANENT_ERRORS, TRANSIENT_ERRORS, WorkflowError } from "../../functions/lib/errors.ts";
+import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
+import { awsError, type FakeCall, type Service } from "../../local/aws/index.ts";
+import {
+  API_KEYS_SECRET,
+  HOME,
+  type LocalEnvironment,
+  startLocalEnvironment,
+} from "../../local/environment.ts";
+import type { WorkflowResult } from "../../local/workflow.ts";
+import {
+  attributingRuns,
+  redisEndpoint,
+  redisRefusesOnce,
+  settleRedis,
+  statesEntered,
+  TARGET,
+} from "./support.ts";
+
+vi.mock("aws-local-stepfunctions", async (importOriginal) => {
+  const { validatingOnce } = await import("./support.ts");
+  return validatingOnce(await importOriginal());
+});
+
+/*
+ * The fault matrix: every call a clean onboarding makes, to AWS and to Redis Cloud, is made to fail
+ * once with a transient error (the run must still succeed, with no duplicate) and for good with a
+ * permanent one (the run must fail by name, naming the step, and leave both accounts and Redis as
+ * they were). "Every call" is every call site of the clean run: the n-th call with a given
+ * (service, command, resource), so that e.g. the three reads of the credentials secret by three
+ * different states are three entries.
+ */
+
+const NAMED_ERRORS: readonly string[] = [...TRANSIENT_ERRORS, ...PERMANENT_ERRORS];
+
+interface AwsSite {
+  kind: "aws";
+  service: Service;
+  command: string;
+  resource: string;
+  nth: number;
+  state: string;
+}
+interface RedisSite {
+  kind: "redis";
+  endpoint: string;
+  nth: number;
+  state: string;
+}
+type Site = AwsSite | RedisSite;
+
+const label = (site: Site): string =>
+  site.kind === "aws"
+    ? `${site.state}: ${site.service} ${site.command} ${site.resource} #${site.nth}`
+    : `${site.state}: ${site.endpoint} #${site.nth}`;
+
+/** What a call acts on, the same from one environment to the next (secret ARNs end in a random suffix). */
+function resourceOf(call: FakeCall): string {
+  const input = call.input;
+  const named = [input.RoleName, input.PolicyArn, input.UserName, input.InstanceProfileName, input.RoleArn]
+    .concat(input.SecretId, input.Name)
+    .find((value): value is string => typeof value === "string");
+  return (named ?? "").replace(/^arn:aws:secretsmanager:[^:]+:\d{12}:secret:(.+)-[a-z0-9]{6}$/, "$1");
+}
+
+const signature = (call: Pick<FakeCall, "service" | "command">, resource: string) =>
+  `${call.service} ${call.command} ${resource}`;
+
+let env: LocalEnvironment | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+/** A fresh environment, cold like a new Lambda container: the API keys are read again. */
+async function freshEnvironment(): Promise<LocalEnvironment> {
+  forgetRedisApiKeys();
+  env = await startLocalEnvironment({ targets: [TARGET], aws: { keyPropagationMs: 0 } });
+  return env;
+}
+
+/** Matches the nth call of the site's signature (and, with `onward`, every later one). */
+function awsMatcher(site: AwsSite, onward: boolean) {
+  let seen = 0;
+  return (call: FakeCall) => {
+    if (signature(call, resourceOf(call)) !== signature(site, site.resource)) return false;
+    seen += 1;
+    return onward ? seen >= site.nth : seen === site.nth;
+  };
+}
+
+/** A 5xx as the SDK makes it from a response: named by the code, with the HTTP status. */
+function serverError(service: Service, name: string): Error {
+  const error = awsError(service, name, "We encountered an internal error. Please try again.", "server");
+  error.$metadata = { httpStatusCode: 500 };
+  return error;
+}
+
+const TRANSIENT: Record<Service, { name: string; make: () => Error }[]> = {
+  iam: [
+    { name: "Throttling", make: () => awsError("iam", "Throttling", "Rate exceeded") },
+    { name: "ServiceFailure 500", make: () => serverError("iam", "ServiceFailure") },
+  ],
+  sts: [
+    { name: "Throttling", make: () => awsError("sts", "Throttling", "Rate exceeded") },
+    { name: "InternalFailure 500", make: () => serverError("sts", "InternalFailure") },
+  ],
+  secretsmanager: [
+    {
+      name: "ThrottlingException",
+      make: () => awsError("secretsmanager", "ThrottlingException", "Rate exceeded"),
+    },
+    { name: "InternalServiceError 500", make: () => serverError("secretsmanager", "InternalServiceError") },
+  ],
+};
+
+const PERMANENT: Record<Service, () => Error> = {
+  iam: () => awsError("iam", "AccessDenied", "explicit deny in a service control policy"),
+  sts: () => awsError("sts", "AccessDenied", "not authorized to perform this action"),
+  secretsmanager: () => awsError("secretsmanager", "AccessDeniedException", "explicit deny"),
+};
+
+/** Makes the site's call fail (the nth only, or with `onward` that one and every later one). */
+function injectAws(e: LocalEnvironment, site: AwsSite, make: () => Error, onward: boolean) {
+  let fired = false;
+  const matches = awsMatcher(site, onward);
+  e.aws.fail(
+    (call) => {
+      const hit = matches(call);
+      if (hit) fired = true;
+      return hit;
+    },
+    make,
+    onward ? Number.POSITIVE_INFINITY : 1,
+  );
+  return () => fired;
+}
+
+/** The clean run: its call sites, and the distinct (service, command) pairs and endpoints. */
+const sites: Site[] = [];
+let pairs: string[] = [];
+let endpoints: string[] = [];
+
+beforeAll(async () => {
+  const clean = await freshEnvironment();
+  const first = clean.aws.calls.length;
+  const firstRequest = clean.redis.state.requests.length;
+  const attribution = attributingRuns(clean);
+  const result = await clean.run({ accountId: TARGET }, { runs: attribution.runs });
+  attribution.attribute("(after the run)");
+  if (result.status !== "SUCCEEDED") throw new Error(`the clean run failed: ${JSON.stringify(result.error)}`);
+
+  const counts = new Map<string, number>();
+  const nth = (key: string) => {
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return counts.get(key) ?? 0;
+  };
+  clean.aws.calls.slice(first).forEach((call, i) => {
+    const resource = resourceOf(call);
+    const state = attribution.awsStates[first + i] ?? "?";
+    const { service, command } = call;
+    sites.push({ kind: "aws", service, command, resource, nth: nth(signature(call, resource)), state });
+  });
+  clean.redis.state.requests.slice(firstRequest).forEach((request, i) => {
+    const endpoint = redisEndpoint(request);
+    const state = attribution.redisStates[firstRequest + i] ?? "?";
+    sites.push({ kind: "redis", endpoint, nth: nth(endpoint), state });
+  });
+  pairs = [...new Set(clean.aws.calls.slice(first).map((c) => `${c.service} ${c.command}`))];
+  endpoints = [...new Set(clean.redis.state.requests.slice(firstRequest).map(redisEndpoint))];
+  await clean.close();
+  env = undefined;
+});
+
+describe("the clean run the matrix is built from", () => {
+  it("calls IAM, STS and Secrets Manager and the four Redis endpoints, each from a named state", () => {
+    console.log(
+      `clean run: ${sites.length} call sites; ${pairs.length} (service, command) pairs; Redis endpoints: ${endpoints.join(", ")}`,
+    );
+    expect(new Set(pairs.map((p) => p.split(" ")[0]))).toEqual(new Set(["sts", "iam", "secretsmanager"]));
+    expect(endpoints.sort()).toEqual([
+      "GET /v1/cloud-accounts",
+      "GET /v1/cloud-accounts/{id}",
+      "GET /v1/tasks/{taskId}",
+      "POST /v1/cloud-accounts",
+    ]);
+    // The API keys are read by the first Redis step of a cold container: that read is a site too.
+    expect(sites.map(label)).toContain(
+      "RegisterCloudAccount: secretsmanager GetSecretValue redis-cloud/api-keys #1",
+    );
+    expect(sites.every((site) => site.state !== "?" && !site.state.startsWith("("))).toBe(true);
+  });
+});
+
+interface Outcome {
+  site: string;
+  fault: string;
+  held: boolean;
+  why?: string;
+}
+
+/**
+ * Runs `check`; a failed expectation becomes a row of the matrix instead of stopping it, with
+ * `context` (e.g. what the rollback reported) to tell why.
+ */
+async function outcome(
+  site: Site,
+  fault: string,
+  check: () => Promise<void>,
+  context: () => string = () => "",
+): Promise<Outcome> {
+  try {
+    await check();
+    return { site: label(site), fault, held: true };
+  } catch (error) {
+    const why = error instanceof Error ? error.message.split("\n").slice(0, 6).join(" ") : String(error);
+    return { site: label(site), fault, held: false, why: `${why} ${context()}` };
+  }
+}
+
+function report(kind: string, outcomes: Outcome[]) {
+  const held = outcomes.filter((o) => o.held).length;
+  console.log(`${kind}: matrix size ${outcomes.length}, held ${held}`);
+  for (const o of outcomes.filter((x) => !x.held))
+    console.log(`  did not hold: ${o.site} [${o.fault}]: ${o.why}`);
+  return held;
+}
+
+/** What a run that survived a transient fault must have left: one key, one secret, one cloud account. */
+function expectOnboardedOnce(e: LocalEnvironment, result: WorkflowResult) {
+  expect(result.error).toBeUndefined();
+  expect(result.status).toBe("SUCCEEDED");
+  const user = e.aws.account(TARGET).users.get("redislabs-user");
+  expect(user?.keys).toHaveLength(1);
+  const secret = e.aws.account(HOME.accountId).secrets.get(`redis-cloud/byoc/${TARGET}`);
+  const stored = JSON.parse(secret?.versions.at(-1)?.SecretString ?? "{}") as Record<string, unknown>;
+  expect(stored.accessKeyId).toBe(user?.keys[0]?.AccessKeyId);
+  expect(stored.cloudAccountId).toBe((result.output as { cloudAccountId?: number }).cloudAccountId);
+  expect([...e.redis.state.accounts.values()].map((a) => a.accessKeyId)).toEqual([stored.accessKeyId]);
+}
+
+describe("a transient fault of any call, once", () => {
+  it("still onboards the account, with one key, one secret and one cloud account", async () => {
+    const outcomes: Outcome[] = [];
+    for (const site of sites) {
+      const faults = site.kind === "aws" ? TRANSIENT[site.service] : [{ name: "429 Too Many Requests" }];
+      for (const fault of faults) {
+        const e = await freshEnvironment();
+        const injected =
+          site.kind === "aws" && "make" in fault
+            ? injectAws(e, site, fault.make, false)
+            : redisRefusesOnce(e, (r) => redisEndpoint(r) === (site as RedisSite).endpoint, site.nth).fired;
+        const result = await e.run({ accountId: TARGET });
+        outcomes.push(
+          await outcome(site, fault.name, async () => {
+            expect(injected(), "the fault was injected").toBe(true);
+            expectOnboardedOnce(e, result);
+          }),
+        );
+        await e.close();
+        env = undefined;
+      }
+    }
+    expect(report("transient faults", outcomes)).toBe(outcomes.length);
+    expect(outcomes.length).toBeGreaterThanOrEqual(sites.length);
+  }, 60_000);
+});
+
+const SECRET = `redis-cloud/byoc/${TARGET}`;
+
+/**
+ * Reads the rollback cannot do without: IAM refuses to delete a role with policies attached, or a
+ * user with policies or keys, so the rollback must list them first. Refused for good, they leave
+ * the entity undeletable by design; what the run must then do is say so (the entity is listed
+ * as left behind, with the error) and still fail with the original error. Every other read the
+ * rollback shares with the steps (GetRole, GetPolicy, GetInstanceProfile, GetUser, DescribeSecret,
+ * GetSecretValue) only finds what the failed step made, or is not needed at all: refused, the
+ * rollback can still undo everything recorded, so those stay in the matrix in full.
+ */
+const ROLLBACK_NEEDS = new Set(["ListAttachedRolePolicies", "ListAttachedUserPolicies", "ListAccessKeys"]);
+
+interface FailureDetail {
+  error?: string;
+  cause?: string;
+  rollback?: { undone?: string[]; leftBehind?: { change: string; error: string }[]; Error?: string };
+}
+
+/** The Detail of the run's "Onboarding Failed" event, as published on the default bus. */
+function failureDetail(e: LocalEnvironment): FailureDetail | undefined {
+  const entries = e.published.flatMap(
+    (p) => (p as { Entries?: { DetailType?: string; Detail?: FailureDetail }[] }).Entries ?? [],
+  );
+  return entries.find((entry) => entry.DetailType === "Redis Cloud Onboarding Failed")?.Detail;
+}
+
+/**
+ * A run stopped by a permanent fault: failed by a stable name, with a cause naming the state that
+ * failed, rolled back once to exactly the accounts' state before the run (the credentials secret
+ * gone too), and nothing left at Redis once it has done what it was asked.
+ */
+async function expectRolledBack(
+  e: LocalEnvironment,
+  result: WorkflowResult,
+  before: ReturnType<LocalEnvironment["aws"]["snapshot"]>,
+  expected: { error: string; state: string },
+) {
+  expect(result.status).toBe("FAILED");
+  expect(NAMED_ERRORS).toContain(result.error?.Error);
+  expect(result.error?.Error).toBe(expected.error);
+  expect(result.error?.Cause).toContain(expected.state);
+  expect(statesEntered(result).filter((s) => s === "RollBack")).toHaveLength(1);
+  const after = e.aws.snapshot();
+  expect(after[TARGET]).toEqual(before[TARGET]);
+  expect(after[HOME.accountId]).toEqual(before[HOME.accountId]);
+  expect(e.aws.account(HOME.accountId).secrets.has(SECRET)).toBe(false);
+  await settleRedis(e);
+  expect([...e.redis.state.accounts.keys()]).toEqual([]);
+}
+
+/** How each Redis endpoint is made to refuse for good, with the error and state the run must name. */
+const REDIS_PERMANENT: Record<
+  string,
+  { fault: string; arrange: (e: LocalEnvironment) => Promise<void>; error: string; state: string }
+> = {
+  "GET /v1/cloud-accounts": {
+    fault: "API keys refused (401)",
+    arrange: async (e) => {
+      // The deployment's API keys secret holds keys Redis does not accept (revoked, or mistyped).
+      await e.runtime.clients.secrets().send(
+        new PutSecretValueCommand({
+          SecretId: API_KEYS_SECRET,
+          SecretString: JSON.stringify({ accountKey: "revoked-account-key", userKey: "revoked-user-key" }),
+        }),
+      );
+    },
+    error: "RedisCloudUnauthorized",
+    state: "RegisterCloudAccount",
+  },
+  "POST /v1/cloud-accounts": {
+    fault: "create task rejected (CLOUD_ACCOUNT_PERMISSIONS_ERROR)",
+    arrange: async (e) => {
+      e.redis.state.options.failTasksWith = { type: "CLOUD_ACCOUNT_PERMISSIONS_ERROR" };
+    },
+    error: "RedisTaskFailed",
+    state: "CheckRegistration",
+  },
+  "GET /v1/tasks/{taskId}": {
+    fault: "task never found (404 on every poll)",
+    arrange: async (e) => {
+      e.redis.state.options.taskNotFoundPolls = Number.MAX_SAFE_INTEGER;
+    },
+    error: "RedisTaskFailed",
+    state: "CheckRegistration",
+  },
+  "GET /v1/cloud-accounts/{id}": {
+    fault: "cloud account ends active-error",
+    arrange: async (e) => {
+      e.redis.state.options.failAccounts = true;
+    },
+    error: "CloudAccountError",
+    state: "CheckRegistration",
+  },
+};
+
+describe("a permanent fault of any call", () => {
+  it("fails the run by name, naming the step, and rolls back to exactly what was there", async () => {
+    const outcomes: Outcome[] = [];
+    // Every AWS call site; for Redis, one permanent fault per endpoint (Redis refuses a kind of
+    // request, not its nth poll of a task).
+    const permanentSites = sites.filter((site) => site.kind === "aws" || site.nth === 1);
+    for (const site of permanentSites) {
+      const e = await freshEnvironment();
+      let injected: () => boolean = () => true;
+      let expected: { error: string; state: string; fault: string };
+      if (site.kind === "aws") {
+        injected = injectAws(e, site, PERMANENT[site.service], true);
+        const error = site.command === "AssumeRole" ? "TargetAccessDenied" : "AccessDenied";
+        expected = {
+          error,
+          state: site.state,
+          fault: `${PERMANENT[site.service]().name} from #${site.nth} on`,
+        };
+      } else {
+        const permanent = REDIS_PERMANENT[site.endpoint];
+        if (!permanent) throw new Error(`no permanent fault for ${site.endpoint}`);
+        await permanent.arrange(e);
+        expected = permanent;
+      }
+      const before = e.aws.snapshot();
+      const result = await e.run({ accountId: TARGET });
+      const byDesign = site.kind === "aws" && ROLLBACK_NEEDS.has(site.command);
+      const rollbackReport = () => `(rollback: ${JSON.stringify(failureDetail(e)?.rollback)?.slice(0, 300)})`;
+      outcomes.push(
+        await outcome(
+          site,
+          expected.fault,
+          async () => {
+            expect(injected(), "the fault was injected").toBe(true);
+            if (!byDesign) return expectRolledBack(e, result, before, expected);
+            expect(result.error?.Error).toBe(expected.error);
+            expect(result.error?.Cause).toContain(expected.state);
+            // The refused entity is reported with the refusal; what depends on it (a policy still
+            // attached to it) with its own named error.
+            const left = failureDetail(e)?.rollback?.leftBehind ?? [];
+            expect(left.map((item) => item.error.split(":")[0])).toContain("AccessDenied");
+            for (const item of left) expect(NAMED_ERRORS).toContain(item.error.split(":")[0]);
+          },
+          rollbackReport,
+        ),
+      );
+      await e.close();
+      env = undefined;
+    }
+    expect(permanentSites.filter((site) => site.kind === "redis")).toHaveLength(endpoints.length);
+    expect(report("permanent faults", outcomes)).toBe(outcomes.length);
+  }, 60_000);
+});
+
+describe("a rollback that itself fails", () => {
+  it("reports what it left behind, with the error, and ends the run with the original error, once", async () => {
+    const e = await freshEnvironment();
+    const before = e.aws.snapshot();
+    e.aws.fail(
+      (call) => call.command === "CreateRole" && call.input.RoleName === "redislabs-role",
+      () => awsError("iam", "AccessDenied", "explicit deny in a service control policy"),
+    );
+    // Compensation refused for good: the node role the run made cannot be deleted.
+    e.aws.fail(
+      (call) => call.command === "DeleteRole" && call.input.RoleName === "redislabs-cluster-node-role",
+      () => awsError("iam", "AccessDenied", "explicit deny on iam:DeleteRole"),
+    );
+
+    const result = await e.run({ accountId: TARGET });
+
+    expect(result.status).toBe("FAILED");
+    expect(result.error?.Error).toBe("AccessDenied");
+    expect(result.error?.Cause).toContain("EnsureConsoleRole");
+    expect(result.error?.Cause).not.toContain("DeleteRole");
+    // No loop: one rollback, one refused DeleteRole, one failure event.
+    expect(statesEntered(result).filter((s) => s === "RollBack")).toHaveLength(1);
+    expect(e.aws.calls.filter((c) => c.command === "DeleteRole" && c.error)).toHaveLength(1);
+    expect(e.published).toHaveLength(1);
+    const leftBehind = [
+      {
+        change: "Role redislabs-cluster-node-role",
+        error: expect.stringMatching(/^AccessDenied: Rollback: /),
+      },
+    ];
+    expect(failureDetail(e)?.rollback?.leftBehind).toEqual(leftBehind);
+    const rollbackExit = result.events.find(
+      (ev) => ev.type === "StateExited" && ev.state.name === "RollBack",
+    );
+    expect(JSON.stringify(rollbackExit)).toContain("Role redislabs-cluster-node-role");
+    // Everything else the run made is gone: the target differs from before by that role alone.
+    const after = e.aws.snapshot();
+    const withoutNodeRole = {
+      ...after[TARGET],
+      roles: after[TARGET]?.roles.filter((r) => r.RoleName !== "redislabs-cluster-node-role"),
+    };
+    expect(withoutNodeRole).toEqual(before[TARGET]);
+    expect(after[HOME.accountId]).toEqual(before[HOME.accountId]);
+  });
+
+  it("when the rollback step fails outright, publishes its error and still ends with the original one", async () => {
+    const e = await freshEnvironment();
+    let rollingBack = false;
+    const runs = { ...e.runs };
+    // The rollback keeps one undo's failure to itself; here its whole invocation fails, every
+    // time, with a transient error: retried, but not for ever.
+    runs.rollback = async () => {
+      rollingBack = true;
+      throw new WorkflowError("ServiceFailure", "Rollback: the function itself failed");
+    };
+    e.aws.fail(
+      (call) => call.command === "AttachUserPolicy",
+      () => awsError("iam", "AccessDenied", "explicit deny"),
+    );
+
+    const result = await e.run({ accountId: TARGET }, { runs });
+
+    expect(rollingBack).toBe(true);
+    expect(result.error?.Error).toBe("AccessDenied");
+    expect(result.error?.Cause).toContain("EnsureUser");
+    const entered = statesEntered(result);
+    expect(entered.filter((s) => s === "RollBack")).toHaveLength(1);
+    // After the rollback, only the way out: no step runs again.
+    const afterRollback = entered.slice(entered.indexOf("RollBack") + 1);
+    expect(afterRollback.filter((s) => /^(Ensure|Verify|Register|Check)/.test(s))).toEqual([]);
+    expect(afterRollback.at(-1)).toBe("OnboardingFailed");
+    const retries = result.events.filter((ev) => ev.type === "StateRetried" && ev.state.name === "RollBack");
+    expect(retries.length).toBeGreaterThan(0);
+    expect(retries.length).toBeLessThanOrEqual(6);
+    expect(failureDetail(e)).toMatchObject({
+      error: "AccessDenied",
+      rollback: { Error: "ServiceFailure" },
+    });
+  });
+});

@@ -1,0 +1,191 @@
+import type * as LocalStepFunctions from "aws-local-stepfunctions";
+import type { StepRun } from "../../functions/lib/handler.ts";
+import type { LocalEnvironment } from "../../local/environment.ts";
+import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
+import type { WorkflowResult } from "../../local/workflow.ts";
+import definition from "../../statemachine/onboarding.asl.json" with { type: "json" };
+
+/*
+ * What the proofs share: which state made a call, how to make the local Redis Cloud API refuse
+ * one request, how to let Redis finish what it was asked, and what counts as a secret.
+ */
+
+// Only type imports from local/: see validatingOnce, which a test's vi.mock factory loads.
+
+export const TARGET = "222222222222";
+
+/** The state that invokes each function (`Fn::GetAtt: [ensureUser, Arn]` → EnsureUser). */
+export const STATE_OF_FUNCTION: Record<string, string> = Object.fromEntries(
+  Object.entries(definition.States as Record<string, { Resource?: unknown }>).flatMap(([state, body]) => {
+    const getAtt = (body.Resource as { "Fn::GetAtt"?: unknown[] } | undefined)?.["Fn::GetAtt"];
+    return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
+  }),
+);
+
+type Local = typeof LocalStepFunctions;
+
+/**
+ * aws-local-stepfunctions validates the definition each time a StateMachine is made, and
+ * local/workflow.ts makes one per run: about 70-100 ms of asl-validator per run, most of a run's
+ * cost. For the hundreds of runs of these proofs, the same definition is validated once (the
+ * first construction still validates, and a different definition would be validated too); the
+ * runs themselves are untouched. Used from a test's `vi.mock("aws-local-stepfunctions", …)`.
+ */
+export function validatingOnce(original: Local): Local {
+  const validated = new Set<string>();
+  class StateMachine extends original.StateMachine {
+    constructor(...[def, options]: ConstructorParameters<Local["StateMachine"]>) {
+      const key = JSON.stringify([def, options?.validationOptions]);
+      const again = validated.has(key);
+      super(
+        def,
+        again
+          ? { ...options, validationOptions: { ...options?.validationOptions, noValidate: true } }
+          : options,
+      );
+      validated.add(key);
+    }
+  }
+  return { ...original, StateMachine };
+}
+
+/**
+ * The environment's step code, wrapped so that every AWS call and Redis request is attributed to
+ * the state that made it. A run is sequential, so whatever is logged during one invocation is
+ * that invocation's.
+ */
+export function attributingRuns(env: LocalEnvironment) {
+  const awsStates: string[] = [];
+  const redisStates: string[] = [];
+  const attribute = (state: string) => {
+    while (awsStates.length < env.aws.calls.length) awsStates.push(state);
+    while (redisStates.length < env.redis.state.requests.length) redisStates.push(state);
+  };
+  const runs: Record<string, StepRun<unknown>> = {};
+  for (const [fn, run] of Object.entries(env.runs)) {
+    const state = STATE_OF_FUNCTION[fn] ?? fn;
+    runs[fn] = async (event, runtime) => {
+      attribute("(between states)");
+      try {
+        return await run(event, runtime);
+      } finally {
+        attribute(state);
+      }
+    };
+  }
+  return { runs, awsStates, redisStates, attribute };
+}
+
+/** `/v1/tasks/4f1c…` → `/v1/tasks/{taskId}`: the endpoint, whatever the ids. */
+export const redisEndpoint = (request: Pick<RecordedRequest, "method" | "path">): string =>
+  `${request.method} ${request.path
+    .replace(/^\/v1\/tasks\/[^/]+$/, "/v1/tasks/{taskId}")
+    .replace(/^\/v1\/cloud-accounts\/\d+$/, "/v1/cloud-accounts/{id}")}`;
+
+/**
+ * The local Redis Cloud API has no per-request fault hook (no way to answer 503 or reset the
+ * connection). Its rate limiter is the one lever it has, and it is read per request: the request
+ * is logged, then the window's clock is read, then the limit. So the clock is where a chosen
+ * request can be given a limit of 0 (a real 429, with Retry-After) and the next one the limit
+ * back. `refuse` is asked once per request. Answers how many requests were refused.
+ */
+export function redisRefuses(
+  env: LocalEnvironment,
+  refuse: (request: RecordedRequest) => boolean,
+): { refused: () => number } {
+  const { state } = env.redis;
+  const options = state.options;
+  const limit = options.rateLimitPerMinute;
+  const clock = options.now;
+  let current: RecordedRequest | undefined;
+  let refused = 0;
+  options.now = () => {
+    const request = state.requests[state.requests.length - 1];
+    // A POST reads the clock twice (rate window, then the task's timestamp): decide once.
+    if (request && request !== current) {
+      current = request;
+      const no = refuse(request);
+      options.rateLimitPerMinute = no ? 0 : limit;
+      if (no) refused += 1;
+    }
+    return clock();
+  };
+  return { refused: () => refused };
+}
+
+/** The nth request that `matches` is answered 429, once. */
+export function redisRefusesOnce(
+  env: LocalEnvironment,
+  matches: (request: RecordedRequest) => boolean,
+  nth = 1,
+): { fired: () => boolean } {
+  let seen = 0;
+  const refusals = redisRefuses(env, (request) => matches(request) && ++seen === nth);
+  return { fired: () => refusals.refused() > 0 };
+}
+
+/**
+ * Redis works on its task queue only while someone polls; the workflow does not poll the delete
+ * task its rollback leaves. This polls every unfinished task until Redis has done all it was
+ * asked, so that `state.accounts` is what Redis will hold, not what it holds mid-queue.
+ */
+export async function settleRedis(env: LocalEnvironment, maxPolls = 200): Promise<void> {
+  const { state, url } = env.redis;
+  const headers = { "x-api-key": env.apiKeys.accountKey, "x-api-secret-key": env.apiKeys.userKey };
+  for (let polls = 0; polls < maxPolls && state.queue.length > 0; polls++) {
+    const head = state.queue[0] ?? "";
+    // A task Redis keeps hidden for ever (a test's doing) is never processed: nothing to wait for.
+    if ((state.tasks.get(head)?.hiddenPolls ?? 0) > maxPolls) return;
+    const response = await fetch(`${url}/tasks/${encodeURIComponent(head)}`, { headers });
+    await response.arrayBuffer();
+  }
+}
+
+/**
+ * Every secret value AWS holds in the in-memory accounts right now: access key secrets, console
+ * passwords, and the values stored in Secrets Manager (the credentials secret's fields and the API
+ * keys). Called while runs progress, so that values a rollback deletes are caught too.
+ */
+export function harvestSecrets(env: LocalEnvironment, into: Set<string> = new Set()): Set<string> {
+  for (const accountId of Object.keys(env.aws.snapshot())) {
+    const account = env.aws.account(accountId);
+    for (const user of account.users.values()) {
+      for (const key of user.keys) into.add(key.SecretAccessKey);
+      if (user.login) into.add(user.login.password);
+    }
+    for (const secret of account.secrets.values()) {
+      for (const version of secret.versions) {
+        const value = parseObject(version.SecretString);
+        for (const field of ["secretAccessKey", "consolePassword", "accountKey", "userKey"]) {
+          const found = value?.[field];
+          if (typeof found === "string") into.add(found);
+        }
+      }
+    }
+  }
+  into.add(env.apiKeys.accountKey);
+  into.add(env.apiKeys.userKey);
+  return into;
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === "object" ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The secrets (by a short, safe label) that occur in `text`. */
+export function secretsIn(text: string, secrets: Iterable<string>): string[] {
+  const hits: string[] = [];
+  for (const secret of secrets) {
+    if (text.includes(secret)) hits.push(`${secret.slice(0, 3)}… (${secret.length} chars)`);
+  }
+  return hits;
+}
+
+/** The states a run entered, in order. */
+export const statesEntered = (result: WorkflowResult): string[] =>
+  result.events.flatMap((event) => (event.type === "StateEntered" ? [event.state.name] : []));
