@@ -8,6 +8,7 @@ import {
   classifyAwsError,
   describeAwsFailure,
   invalidInput,
+  isPrintableFieldName,
   isTransientName,
   PERMANENT_ERRORS,
   TRANSIENT_ERRORS,
@@ -149,5 +150,26 @@ describe("error names", () => {
     expect(error.name).toBe("InvalidInput");
     expect(error.message).toBe("accountId: must be 12 digits");
     expect(error).toBeInstanceOf(Error);
+  });
+});
+
+describe("isPrintableFieldName", () => {
+  it("repeats plain field names", () => {
+    for (const name of ["accountId", "secretAccessKey", "account_name", "x-amz-date"]) {
+      expect(isPrintableFieldName(name), name).toBe(true);
+    }
+  });
+
+  it("withholds names that look like credentials or are not plain names", () => {
+    const withheld = [
+      "AKIAIOSFODNN7EXAMPLE",
+      "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      "0123456789abcdef0123456789abcdef",
+      "__proto__",
+      "a".repeat(41),
+      "Zx81Kq29Lm03Pw77",
+      "",
+    ];
+    for (const name of withheld) expect(isPrintableFieldName(name), name).toBe(false);
   });
 });
