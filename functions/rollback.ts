@@ -104,7 +104,7 @@ async function undoRegistration(
   deps: RollbackDeps,
   result: RollbackResult,
 ) {
-  if (!registration || registration.reused !== false) return;
+  if (registration?.reused !== false) return;
   const label = `CloudAccount ${registration.cloudAccountId ?? `of task ${registration.taskId}`}`;
   try {
     const redis = await deps.redis();
