@@ -28,6 +28,11 @@ export interface LocalRedisCloudOptions {
   failTasksWith?: { type: string; description?: string };
   /** New cloud accounts end `active-error` instead of `active`. */
   failAccounts?: boolean;
+  /**
+   * A transient fault for this request, before anything else happens: an HTTP status (e.g. 503)
+   * or a connection reset. Fault-injection tests set it; nothing is changed by a faulted request.
+   */
+  fault?: (request: RecordedRequest) => { status: number } | "reset" | undefined;
 }
 
 export type TaskStatus =
@@ -72,8 +77,8 @@ export interface RecordedRequest {
 
 export interface LocalRedisCloudState {
   /** Mutable: a test may change a fault between calls. */
-  options: Required<Omit<LocalRedisCloudOptions, "keys" | "failTasksWith">> &
-    Pick<LocalRedisCloudOptions, "failTasksWith">;
+  options: Required<Omit<LocalRedisCloudOptions, "keys" | "failTasksWith" | "fault">> &
+    Pick<LocalRedisCloudOptions, "failTasksWith" | "fault">;
   accounts: Map<number, MockAccount>;
   tasks: Map<string, MockTask>;
   /** Unfinished tasks in arrival order: only the first is processed. */
@@ -122,6 +127,7 @@ export async function startLocalRedisCloud(options: LocalRedisCloudOptions = {})
       now: options.now ?? Date.now,
       failTasksWith: options.failTasksWith,
       failAccounts: options.failAccounts ?? false,
+      fault: options.fault,
     },
     accounts: new Map(),
     tasks: new Map(),
@@ -166,6 +172,20 @@ class Api {
     if (text !== "") record.body = body === undefined ? `<${text.length} bytes, not JSON>` : redactBody(body);
     this.state.requests.push(record);
 
+    const fault = this.state.options.fault?.(record);
+    if (fault === "reset") {
+      // The client sees its connection dropped mid-request, as on a network fault.
+      req.socket.destroy();
+      return;
+    }
+    if (fault) {
+      record.status = fault.status;
+      send(res, {
+        status: fault.status,
+        body: apiError(fault.status, "SERVICE_UNAVAILABLE", "Injected fault"),
+      });
+      return;
+    }
     const reply = this.authorize(req) ?? this.limited(() => this.route(method, path, text, body));
     record.status = reply.status;
     send(res, reply);

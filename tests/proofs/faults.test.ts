@@ -9,6 +9,7 @@ import {
   type LocalEnvironment,
   startLocalEnvironment,
 } from "../../local/environment.ts";
+import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
 import {
   attributingRuns,
@@ -241,17 +242,44 @@ function expectOnboardedOnce(e: LocalEnvironment, result: WorkflowResult) {
   expect([...e.redis.state.accounts.values()].map((a) => a.accessKeyId)).toEqual([stored.accessKeyId]);
 }
 
+/** Redis's transient answers: the rate limit, a server error, and a connection dropped mid-request. */
+const REDIS_TRANSIENT = [
+  { name: "429 Too Many Requests", redis: "429" },
+  { name: "503 Service Unavailable", redis: { status: 503 } },
+  { name: "connection reset", redis: "reset" },
+] as const;
+
+/** The nth request that `matches` meets the fault, once; answers whether it fired. */
+function redisFaultsOnce(
+  e: LocalEnvironment,
+  matches: (request: RecordedRequest) => boolean,
+  nth: number,
+  fault: { status: number } | "reset",
+): () => boolean {
+  let seen = 0;
+  let fired = false;
+  e.redis.state.options.fault = (request) => {
+    if (fired || !matches(request) || ++seen !== nth) return undefined;
+    fired = true;
+    return fault;
+  };
+  return () => fired;
+}
+
 describe("a transient fault of any call, once", () => {
   it("still onboards the account, with one key, one secret and one cloud account", async () => {
     const outcomes: Outcome[] = [];
     for (const site of sites) {
-      const faults = site.kind === "aws" ? TRANSIENT[site.service] : [{ name: "429 Too Many Requests" }];
+      const faults = site.kind === "aws" ? TRANSIENT[site.service] : REDIS_TRANSIENT;
       for (const fault of faults) {
         const e = await freshEnvironment();
+        const matches = (r: RecordedRequest) => redisEndpoint(r) === (site as RedisSite).endpoint;
         const injected =
           site.kind === "aws" && "make" in fault
             ? injectAws(e, site, fault.make, false)
-            : redisRefusesOnce(e, (r) => redisEndpoint(r) === (site as RedisSite).endpoint, site.nth).fired;
+            : "redis" in fault && fault.redis !== "429"
+              ? redisFaultsOnce(e, matches, site.nth, fault.redis)
+              : redisRefusesOnce(e, matches, site.nth).fired;
         const result = await e.run({ accountId: TARGET });
         outcomes.push(
           await outcome(site, fault.name, async () => {
