@@ -1,21 +1,16 @@
-import { Ajv, type ErrorObject } from "ajv";
-import schema from "../statemachine/onboarding-input.schema.json" with { type: "json" };
 import type { Home } from "./lib/aws.ts";
 import type { Config } from "./lib/config.ts";
-import { invalidInput, isPrintableFieldName } from "./lib/errors.ts";
+import { invalidInput } from "./lib/errors.ts";
 import { lambdaHandler, type StepRun } from "./lib/handler.ts";
+import {
+  FIELD_NAMES,
+  type InputProblem,
+  inputProblem,
+  validateOnboardingInput,
+} from "./lib/onboarding-input.ts";
 import type { Target } from "./lib/step.ts";
 
-export interface OnboardingInput {
-  accountId?: string;
-  roleName?: string;
-  accountName?: string;
-}
-
-const validator = new Ajv({ allErrors: false, strict: true }).compile<OnboardingInput>(schema);
-
-/** Field descriptions from the schema, so that an error says what the field is for. */
-const FIELDS = schema.properties as Record<string, { description: string }>;
+export type { OnboardingInput } from "./lib/onboarding-input.ts";
 
 /**
  * The first state: refuses a bad input before anything is created, with an error that names
@@ -25,7 +20,8 @@ export function validateInput(
   raw: unknown,
   deps: { home: Home; config: Pick<Config, "defaultTargetRoleName" | "allowedTargetRoleNames"> },
 ): { target: Target; steps: Record<string, never> } {
-  if (!validator(raw)) throw invalidInput(...describe(validator.errors?.[0]));
+  if (!validateOnboardingInput(raw))
+    throw invalidInput(...describe(inputProblem(validateOnboardingInput.errors?.[0])));
   const accountId = raw.accountId ?? deps.home.accountId;
   const roleName = raw.roleName ?? deps.config.defaultTargetRoleName;
   if (!deps.config.allowedTargetRoleNames.includes(roleName)) {
@@ -37,18 +33,19 @@ export function validateInput(
   return { target: { accountId, roleName, accountName: raw.accountName ?? `aws-${accountId}` }, steps: {} };
 }
 
-function describe(error: ErrorObject | undefined): [string, string] {
-  if (!error) return ["input", "is not valid"];
-  if (error.keyword === "additionalProperties") {
-    const field = String(error.params.additionalProperty);
-    const fields = Object.keys(FIELDS).join(", ");
-    if (!isPrintableFieldName(field))
-      return ["input", `has an unknown field (the input takes only ${fields})`];
-    return [field, `unknown field (the input takes only ${fields})`];
+function describe(problem: InputProblem): [string, string] {
+  switch (problem.kind) {
+    case "unknown-field":
+      return problem.field === undefined
+        ? ["input", `has an unknown field (the input takes only ${FIELD_NAMES})`]
+        : [problem.field, `unknown field (the input takes only ${FIELD_NAMES})`];
+    case "missing":
+      return [problem.field, "is required"];
+    case "not-an-object":
+      return ["input", "must be object"];
+    case "bad-value":
+      return [problem.field, problem.about ? `${problem.rule}: ${problem.about}` : problem.rule];
   }
-  const field = error.instancePath.replace(/^\//, "") || "input";
-  const about = FIELDS[field]?.description;
-  return [field, about ? `${error.message ?? "is not valid"}: ${about}` : (error.message ?? "is not valid")];
 }
 
 export const run: StepRun<ReturnType<typeof validateInput>> = async (event, runtime) =>

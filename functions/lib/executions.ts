@@ -7,11 +7,16 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import type middy from "@middy/core";
-import { Ajv, type ErrorObject } from "ajv";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
-import schema from "../../statemachine/onboarding-input.schema.json" with { type: "json" };
-import { isPrintableFieldName, WorkflowError } from "./errors.ts";
+import { WorkflowError } from "./errors.ts";
 import { logger } from "./handler.ts";
+import {
+  FIELD_NAMES,
+  type InputProblem,
+  inputProblem,
+  type OnboardingInput as SchemaInput,
+  validateStartInput,
+} from "./onboarding-input.ts";
 
 /*
  * Shared by every way of starting an onboarding other than the console: the account-vending event
@@ -83,23 +88,12 @@ export function loadStateMachineArn(env: Record<string, string | undefined>): st
 // ---------------------------------------------------------------------------------------------
 
 /** What the starters pass to the state machine: the schema's fields, with the account always named. */
-export interface OnboardingInput {
-  accountId: string;
-  roleName?: string;
-  accountName?: string;
-}
-
-const FIELDS = schema.properties as Record<string, { description: string }>;
-const ajv = new Ajv({ allErrors: false, strict: true });
-ajv.addSchema(schema);
-const validateInput = ajv.compile<OnboardingInput>({
-  // The console may omit accountId (its own account); a start from here always names one.
-  allOf: [{ $ref: schema.$id }, { type: "object", required: ["accountId"] }],
-});
+export type OnboardingInput = SchemaInput & { accountId: string };
 
 /** The input rebuilt field by field, in a fixed order, so equal starts are equal JSON. */
 export function parseOnboardingInput(value: unknown): { input: OnboardingInput } | { problem: string } {
-  if (!validateInput(value)) return { problem: describeProblem(validateInput.errors?.[0]) };
+  if (!validateStartInput(value))
+    return { problem: describeProblem(inputProblem(validateStartInput.errors?.[0])) };
   const { accountId, roleName, accountName } = value;
   return {
     input: {
@@ -111,27 +105,27 @@ export function parseOnboardingInput(value: unknown): { input: OnboardingInput }
 }
 
 /** The schema's description of a field, without the console's default (a start from here has none). */
-const about = (field: string): string | undefined =>
-  FIELDS[field]?.description.replace(/ \(default.*\)$/, "");
+const withoutDefault = (about: string | undefined): string | undefined =>
+  about?.replace(/ \(default.*\)$/, "");
 
 /** Names the field and the rule it breaks, never the value that broke it. */
-function describeProblem(error: ErrorObject | undefined): string {
-  const fields = Object.keys(FIELDS).join(", ");
-  if (!error) return "body: is not valid";
-  if (error.keyword === "additionalProperties") {
-    const field = String(error.params.additionalProperty);
-    const named = isPrintableFieldName(field) ? `unknown field "${field}"` : "unknown field";
-    return `body: ${named} (the body takes only ${fields})`;
+function describeProblem(problem: InputProblem): string {
+  switch (problem.kind) {
+    case "unknown-field": {
+      const named = problem.field === undefined ? "unknown field" : `unknown field "${problem.field}"`;
+      return `body: ${named} (the body takes only ${FIELD_NAMES})`;
+    }
+    case "missing":
+      return `${problem.field}: is required: ${withoutDefault(problem.about) ?? problem.field}`;
+    case "not-an-object":
+      return `body: must be a JSON object with ${FIELD_NAMES}`;
+    case "bad-value": {
+      const description = withoutDefault(problem.about);
+      return description
+        ? `${problem.field}: ${problem.rule}: ${description}`
+        : `${problem.field}: ${problem.rule}`;
+    }
   }
-  if (error.keyword === "required") {
-    const field = String(error.params.missingProperty);
-    return `${field}: is required: ${about(field) ?? field}`;
-  }
-  const field = error.instancePath.replace(/^\//, "");
-  if (field === "") return `body: must be a JSON object with ${fields}`;
-  const rule = error.message ?? "is not valid";
-  const description = about(field);
-  return description ? `${field}: ${rule}: ${description}` : `${field}: ${rule}`;
 }
 
 // ---------------------------------------------------------------------------------------------
