@@ -6,7 +6,14 @@ export default defineConfig({
     setupFiles: ["tests/setup.ts"],
     globalSetup: ["tests/global-setup.ts"],
     // Handlers read their settings at import; tests get the deployment's defaults.
-    env: { POWERTOOLS_DEV: "false", POWERTOOLS_LOG_LEVEL: "SILENT", AWS_REGION: "us-east-1" },
+    env: {
+      POWERTOOLS_DEV: "false",
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+      AWS_REGION: "us-east-1",
+      // The trigger handlers read it at import; tests/support/aws.ts exports the same value.
+      STATE_MACHINE_ARN:
+        "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding",
+    },
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CloudAccountCreateRequest, RedisCloud } from "../../functions/lib/redis-cloud.ts";
-import { API_KEYS, CREDENTIALS } from "../local/redis-cloud/fixtures.ts";
+import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
+import { API_KEYS, CREATE_REQUEST } from "../local/redis-cloud/fixtures.ts";
 
 /*
  * The client's real requests against Prism mocking Redis's own OpenAPI description: Prism
@@ -122,21 +122,11 @@ function recording(prism: Prism): typeof fetch {
   }) as typeof fetch;
 }
 
-const CREATE: CloudAccountCreateRequest = {
-  name: "payments-prod",
-  provider: "AWS",
-  accessKeyId: CREDENTIALS.accessKeyId,
-  accessSecretKey: CREDENTIALS.secretAccessKey,
-  consoleUsername: CREDENTIALS.consoleUsername,
-  consolePassword: CREDENTIALS.consolePassword,
-  signInLoginUrl: CREDENTIALS.signInUrl,
-};
-
 /** Every call the onboarding makes, as its client makes them. */
 async function everyCall(redis: RedisCloud) {
   const accounts = await redis.listCloudAccounts();
   const account = await redis.getCloudAccount(1);
-  const created = await redis.createCloudAccount(CREATE);
+  const created = await redis.createCloudAccount(CREATE_REQUEST);
   const task = await redis.getTask("5f0c5e54-6b1f-4a52-9d6a-1b8e2f3c4d5e");
   const deletion = await redis.deleteCloudAccount(1);
   return { accounts, account, created, task, deletion };

@@ -5,26 +5,18 @@ import {
   SFNClient,
   SFNServiceException,
 } from "@aws-sdk/client-sfn";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { handler } from "../../functions/http-get-onboarding.ts";
 import { executionArn } from "../../functions/lib/executions.ts";
 import get from "../fixtures/http/get-onboarding.json" with { type: "json" };
+import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 
-const MACHINE = vi.hoisted(() => {
-  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
-  process.env.STATE_MACHINE_ARN = arn;
-  return arn;
-});
+const MACHINE = STATE_MACHINE_ARN;
 
 const sfnMock = mockClient(SFNClient);
-const context = {
-  functionName: "redis-cloud-byoc-test-httpGetOnboarding",
-  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
-  invokedFunctionArn:
-    "arn:aws:lambda:us-east-1:111111111111:function:redis-cloud-byoc-test-httpGetOnboarding",
-} as Context;
+const context = lambdaContext("111111111111", "redis-cloud-byoc-test-httpGetOnboarding");
 
 const ID = "222222222222-api-20261121T1956Z";
 const ARN = executionArn(MACHINE, ID);

@@ -4,26 +4,18 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handler, MAX_BODY_BYTES } from "../../functions/http-start-onboarding.ts";
 import { executionArn } from "../../functions/lib/executions.ts";
 import post from "../fixtures/http/post-onboardings.json" with { type: "json" };
+import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 
-const MACHINE = vi.hoisted(() => {
-  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
-  process.env.STATE_MACHINE_ARN = arn;
-  return arn;
-});
+const MACHINE = STATE_MACHINE_ARN;
 
 const sfnMock = mockClient(SFNClient);
-const context = {
-  functionName: "redis-cloud-byoc-test-httpStartOnboarding",
-  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
-  invokedFunctionArn:
-    "arn:aws:lambda:us-east-1:111111111111:function:redis-cloud-byoc-test-httpStartOnboarding",
-} as Context;
+const context = lambdaContext("111111111111", "redis-cloud-byoc-test-httpStartOnboarding");
 
 const NOW = new Date("2026-11-21T19:56:53.528Z");
 const NAME = "222222222222-api-20261121T1956Z";

@@ -5,9 +5,8 @@ import {
   SFNServiceException,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../functions/lib/config.ts";
 import { executionArn } from "../../functions/lib/executions.ts";
 import { loadVendingSettings } from "../../functions/lib/vending-events.ts";
@@ -27,22 +26,14 @@ import orgCreate from "../fixtures/events/organizations-create-account-result.js
 import orgCreateFailed from "../fixtures/events/organizations-create-account-result-failed.json" with {
   type: "json",
 };
+import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { matchesPattern } from "../support/event-pattern.ts";
 import { packagedTemplate, resourcesOfType } from "../support/template.ts";
 
-// The handler reads its settings at import: give it the deployment's.
-const MACHINE = vi.hoisted(() => {
-  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
-  process.env.STATE_MACHINE_ARN = arn;
-  return arn;
-});
+const MACHINE = STATE_MACHINE_ARN;
 
 const sfnMock = mockClient(SFNClient);
-const context = {
-  functionName: "redis-cloud-byoc-test-startFromEvent",
-  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:111111111111:function:redis-cloud-byoc-test-startFromEvent",
-} as Context;
+const context = lambdaContext("111111111111", "redis-cloud-byoc-test-startFromEvent");
 
 const SUCCEEDED = { ctCreate, ctUpdate, orgCreate };
 const STARTS_NOTHING = { ctCreateFailed, ctUpdateFailed, orgCreateFailed, ouRegistered };

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { SFNClient } from "@aws-sdk/client-sfn";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handler as startOnboarding } from "../../functions/http-start-onboarding.ts";
 import { loadConfig } from "../../functions/lib/config.ts";
 import { loadVendingSettings } from "../../functions/lib/vending-events.ts";
@@ -25,19 +25,10 @@ import orgCreateFailed from "../fixtures/events/organizations-create-account-res
   type: "json",
 };
 import postFixture from "../fixtures/http/post-onboardings.json" with { type: "json" };
+import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { statesEntered, TARGET } from "./support.ts";
 
-vi.mock("aws-local-stepfunctions", async (importOriginal) => {
-  const { validatingOnce } = await import("./support.ts");
-  return validatingOnce(await importOriginal());
-});
-
-// The starters read their state machine at import.
-const MACHINE = vi.hoisted(() => {
-  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
-  process.env.STATE_MACHINE_ARN = arn;
-  return arn;
-});
+const MACHINE = STATE_MACHINE_ARN;
 
 /*
  * Malformed input at each of the three ways in (the state machine's own input, account-vending
@@ -239,12 +230,7 @@ describe("account-vending events, refused or ignored by the starter", () => {
   });
 });
 
-const context = {
-  functionName: "redis-cloud-byoc-test-httpStartOnboarding",
-  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
-  invokedFunctionArn:
-    "arn:aws:lambda:us-east-1:111111111111:function:redis-cloud-byoc-test-httpStartOnboarding",
-} as Context;
+const context = lambdaContext("111111111111", "redis-cloud-byoc-test-httpStartOnboarding");
 
 function requestOf(c: HttpCase): APIGatewayProxyEventV2 {
   const event = structuredClone(postFixture) as unknown as APIGatewayProxyEventV2;

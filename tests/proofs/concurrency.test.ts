@@ -1,14 +1,9 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { awsError } from "../../local/aws/index.ts";
 import { HOME, type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
 import { redisRefuses, TARGET } from "./support.ts";
-
-vi.mock("aws-local-stepfunctions", async (importOriginal) => {
-  const { validatingOnce } = await import("./support.ts");
-  return validatingOnce(await importOriginal());
-});
 
 /*
  * Many onboardings at once: of one account (they must not make a second key or a second cloud

@@ -1,5 +1,5 @@
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PERMANENT_ERRORS, TRANSIENT_ERRORS, WorkflowError } from "../../functions/lib/errors.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { awsError, type FakeCall, type Service } from "../../local/aws/index.ts";
@@ -19,11 +19,6 @@ import {
   statesEntered,
   TARGET,
 } from "./support.ts";
-
-vi.mock("aws-local-stepfunctions", async (importOriginal) => {
-  const { validatingOnce } = await import("./support.ts");
-  return validatingOnce(await importOriginal());
-});
 
 /*
  * The fault matrix: every call a clean onboarding makes, to AWS and to Redis Cloud, is made to fail

@@ -8,7 +8,7 @@ import {
 import { GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { ExecutionAlreadyExists, SFNClient } from "@aws-sdk/client-sfn";
 import type { STSClient } from "@aws-sdk/client-sts";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { getOnboardingRequest } from "../../functions/http-get-onboarding.ts";
 import { startOnboardingRequest } from "../../functions/http-start-onboarding.ts";
 import { TargetClients } from "../../functions/lib/aws.ts";
@@ -34,6 +34,7 @@ import type { WorkflowResult } from "../../local/workflow.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
 import ctUpdate from "../fixtures/events/controltower-update-managed-account.json" with { type: "json" };
 import orgCreate from "../fixtures/events/organizations-create-account-result.json" with { type: "json" };
+import { STATE_MACHINE_ARN } from "../support/aws.ts";
 import { resolveIntrinsics, type Stack } from "../support/cfn.ts";
 import {
   type AuthRequest,
@@ -56,13 +57,7 @@ import { functionRoleId, packagedTemplate, roleStatements, type Template } from 
  * action × resource that none of those calls needed.
  */
 
-// The trigger handlers read the state machine's ARN at import: the one `Ref: OnboardingStateMachine`
-// resolves to below.
-const MACHINE = vi.hoisted(() => {
-  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
-  process.env.STATE_MACHINE_ARN = arn;
-  return arn;
-});
+const MACHINE = STATE_MACHINE_ARN;
 const DEAD_LETTER_QUEUE = "arn:aws:sqs:us-east-1:111111111111:redis-cloud-byoc-test-vending-dlq";
 const STACK: Stack = {
   partition: HOME.partition,

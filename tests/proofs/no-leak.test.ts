@@ -7,7 +7,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handler as getOnboarding } from "../../functions/http-get-onboarding.ts";
@@ -24,21 +24,15 @@ import {
 import type { WorkflowResult } from "../../local/workflow.ts";
 import getFixture from "../fixtures/http/get-onboarding.json" with { type: "json" };
 import postFixture from "../fixtures/http/post-onboardings.json" with { type: "json" };
+import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { harvestSecrets, secretsIn } from "./support.ts";
 
-vi.mock("aws-local-stepfunctions", async (importOriginal) => {
-  const { validatingOnce } = await import("./support.ts");
-  return validatingOnce(await importOriginal());
-});
-
-// Read at import: the HTTP handlers' state machine, and the logger's level (the tests' SILENT
-// would hide the very lines to scan; a level set later is reset by each HTTP invocation).
-const MACHINE = vi.hoisted(() => {
-  const arn = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
-  process.env.STATE_MACHINE_ARN = arn;
+// The logger's level is read at import: the tests' SILENT would hide the very lines to scan (a
+// level set later is reset by each HTTP invocation).
+vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = "DEBUG";
-  return arn;
 });
+const MACHINE = STATE_MACHINE_ARN;
 
 /*
  * No secret leaves Secrets Manager: across onboardings that succeed, re-run, and fail in every
@@ -204,11 +198,7 @@ beforeAll(async () => {
 afterAll(() => env.close());
 
 const sfnMock = mockClient(SFNClient);
-const context = {
-  functionName: "redis-cloud-byoc-test-http",
-  awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:111111111111:function:redis-cloud-byoc-test-http",
-} as Context;
+const context = lambdaContext("111111111111", "redis-cloud-byoc-test-http");
 
 /**
  * The HTTP API, fed the real data of the runs above: POST bodies that carry real secret values

@@ -1,4 +1,3 @@
-import type * as LocalStepFunctions from "aws-local-stepfunctions";
 import type { StepRun } from "../../functions/lib/handler.ts";
 import type { LocalEnvironment } from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
@@ -10,8 +9,6 @@ import definition from "../../statemachine/onboarding.asl.json" with { type: "js
  * one request, how to let Redis finish what it was asked, and what counts as a secret.
  */
 
-// Only type imports from local/: see validatingOnce, which a test's vi.mock factory loads.
-
 export const TARGET = "222222222222";
 
 /** The state that invokes each function (`Fn::GetAtt: [ensureUser, Arn]` → EnsureUser). */
@@ -21,33 +18,6 @@ export const STATE_OF_FUNCTION: Record<string, string> = Object.fromEntries(
     return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
   }),
 );
-
-type Local = typeof LocalStepFunctions;
-
-/**
- * aws-local-stepfunctions validates the definition each time a StateMachine is made, and
- * local/workflow.ts makes one per run: about 70-100 ms of asl-validator per run, most of a run's
- * cost. For the hundreds of runs of these proofs, the same definition is validated once (the
- * first construction still validates, and a different definition would be validated too); the
- * runs themselves are untouched. Used from a test's `vi.mock("aws-local-stepfunctions", …)`.
- */
-export function validatingOnce(original: Local): Local {
-  const validated = new Set<string>();
-  class StateMachine extends original.StateMachine {
-    constructor(...[def, options]: ConstructorParameters<Local["StateMachine"]>) {
-      const key = JSON.stringify([def, options?.validationOptions]);
-      const again = validated.has(key);
-      super(
-        def,
-        again
-          ? { ...options, validationOptions: { ...options?.validationOptions, noValidate: true } }
-          : options,
-      );
-      validated.add(key);
-    }
-  }
-  return { ...original, StateMachine };
-}
 
 /**
  * The environment's step code, wrapped so that every AWS call and Redis request is attributed to

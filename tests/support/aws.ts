@@ -110,6 +110,9 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
 }
 
 /** What Lambda hands a function, for the handler tests. */
+/** The state machine the trigger handlers start (set for every test in vitest.config.ts). */
+export const STATE_MACHINE_ARN = process.env.STATE_MACHINE_ARN ?? "";
+
 export function lambdaContext(accountId: string, functionName = "onboarding-test-step"): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,

@@ -9,31 +9,17 @@ import {
   readRedisApiKeys,
   redisCloudFromEnv,
 } from "../../../functions/lib/redis-api-keys.ts";
-import {
-  type CloudAccountCreateRequest,
-  findCloudAccountOfKey,
-  RedisCloud,
-  RedisCloudError,
-} from "../../../functions/lib/redis-cloud.ts";
+import { findCloudAccountOfKey, RedisCloud, RedisCloudError } from "../../../functions/lib/redis-cloud.ts";
 import {
   API_KEYS,
   API_KEYS_SECRET,
+  CREATE_REQUEST,
   CREDENTIALS,
   fakeRedisApi,
   leakedSecrets,
   task,
 } from "../../local/redis-cloud/fixtures.ts";
 import { awsError, rejectionOf } from "../../support/aws.ts";
-
-const CREATE: CloudAccountCreateRequest = {
-  name: "payments-prod",
-  provider: "AWS",
-  accessKeyId: CREDENTIALS.accessKeyId,
-  accessSecretKey: CREDENTIALS.secretAccessKey,
-  consoleUsername: CREDENTIALS.consoleUsername,
-  consolePassword: CREDENTIALS.consolePassword,
-  signInLoginUrl: CREDENTIALS.signInUrl,
-};
 
 describe("RedisCloud client requests", () => {
   it("sends both API keys as headers to the base URL's path", async () => {
@@ -57,11 +43,11 @@ describe("RedisCloud client requests", () => {
     });
 
     // Act
-    const created = await redis.createCloudAccount(CREATE);
+    const created = await redis.createCloudAccount(CREATE_REQUEST);
 
     // Assess
     expect(created).toMatchObject({ taskId: "t-1", status: "initialized" });
-    expect(calls[0]?.body).toEqual(CREATE);
+    expect(calls[0]?.body).toEqual(CREATE_REQUEST);
     expect(calls[0]?.headers.get("content-type")).toBe("application/json");
   });
 
@@ -124,7 +110,7 @@ describe("RedisCloud client error mapping", () => {
     });
 
     // Act
-    const error = await rejectionOf(redis.createCloudAccount(CREATE));
+    const error = await rejectionOf(redis.createCloudAccount(CREATE_REQUEST));
 
     // Assess
     expect(error.name).toBe("RedisCloudRejected");
@@ -216,7 +202,7 @@ describe("RedisCloud client error mapping", () => {
       const { redis } = fakeRedisApi({
         "POST /cloud-accounts": { status, body: { type: "BAD_REQUEST", description: echo } },
       });
-      messages.push((await rejectionOf(redis.createCloudAccount(CREATE))).message);
+      messages.push((await rejectionOf(redis.createCloudAccount(CREATE_REQUEST))).message);
     }
 
     // Assess

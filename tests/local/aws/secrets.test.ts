@@ -23,7 +23,8 @@ let world: FakeAws;
 let secrets: SecretsManagerClient;
 
 beforeEach(() => {
-  world = new FakeAws();
+  // A fixed clock: the deletion date is checked to the millisecond.
+  world = new FakeAws({ now: () => Date.UTC(2026, 10, 21, 12) });
   secrets = world.clients({ accountId: HOME, region: "eu-central-1" }).secrets();
 });
 

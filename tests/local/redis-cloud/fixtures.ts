@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { AwsClientStub } from "aws-sdk-client-mock";
 import type { RedisStepInput } from "../../../functions/lib/redis-api-keys.ts";
-import { RedisCloud } from "../../../functions/lib/redis-cloud.ts";
+import { type CloudAccountCreateRequest, RedisCloud } from "../../../functions/lib/redis-cloud.ts";
 import { HOME, stepInput, TARGET } from "../../support/aws.ts";
 
 /** Shared by the Redis Cloud tests: one onboarded account's secret and the API keys. */
@@ -16,6 +16,17 @@ export const CREDENTIALS = {
   consoleUsername: "redislabs-user",
   consolePassword: "Pw!console-password-7f3a9c1e5b2d",
   signInUrl: `https://${TARGET}.signin.aws.amazon.com/console`,
+};
+
+/** The registration of the target account that the credentials above make. */
+export const CREATE_REQUEST: CloudAccountCreateRequest = {
+  name: "payments-prod",
+  provider: "AWS",
+  accessKeyId: CREDENTIALS.accessKeyId,
+  accessSecretKey: CREDENTIALS.secretAccessKey,
+  consoleUsername: CREDENTIALS.consoleUsername,
+  consolePassword: CREDENTIALS.consolePassword,
+  signInLoginUrl: CREDENTIALS.signInUrl,
 };
 
 export const API_KEYS = { accountKey: "acct-key-3f9a7c1e2b4d6f80", userKey: "user-key-0a8c6e4f2d1b3a5c" };
