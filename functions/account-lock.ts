@@ -1,7 +1,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { defineStep, type StepRun } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
-import { lambdaHandler, logger, parseStepInput, type StepRun } from "./lib/handler.ts";
 import { DynamoLockStore, type LockStore } from "./lib/lock-store.ts";
+import { StepInputSchema } from "./lib/step.ts";
 
 const ACQUIRE_STEP = "AcquireAccountLock";
 const RELEASE_STEP = "ReleaseAccountLock";
@@ -61,10 +62,20 @@ export function lockStoreFromEnv(env: Env = process.env): () => LockStore {
  * run one after another. A refusal is the transient OnboardingInProgress: the state machine
  * waits and tries again, and once the holder is done this run finds everything in place.
  */
-export function acquireLockRun(store?: LockStore): StepRun<LockResult> {
-  const locks = store ? () => store : lockStoreFromEnv();
-  return async (event) => {
-    const { target, execution } = parseStepInput(event);
+export function acquireLockRun(store?: LockStore) {
+  return defineStep({
+    name: ACQUIRE_STEP,
+    input: StepInputSchema,
+    deps: () => (store ? () => store : lockStoreFromEnv()),
+    run: (input, locks) => acquire(input, locks),
+  });
+}
+
+async function acquire(
+  { target, execution }: { target: { accountId: string }; execution: string },
+  locks: () => LockStore,
+): Promise<LockResult> {
+  {
     const { accountId } = target;
     const claim = await locks().acquire(accountId, execution, Date.now(), LOCK_TTL_MS);
     if (!claim.acquired) {
@@ -74,26 +85,26 @@ export function acquireLockRun(store?: LockStore): StepRun<LockResult> {
         `${ACQUIRE_STEP}: account ${accountId} is being onboarded by ${holder}; ${execution} waits for it to end`,
       );
     }
-    const result: LockResult = { lockedBy: execution, accountId };
-    logger.info("step done", { step: ACQUIRE_STEP, accountId, result });
-    return result;
-  };
+    return { lockedBy: execution, accountId };
+  }
 }
 
 /**
  * Last step, on success and failure alike: frees the lock if this execution still holds it.
  * Idempotent: releasing a lock that is gone or taken over by another execution changes nothing.
  */
-export function releaseLockRun(store?: LockStore): StepRun<ReleaseResult> {
-  const locks = store ? () => store : lockStoreFromEnv();
-  return async (event) => {
-    const { target, execution } = parseStepInput(event);
-    await locks().release(target.accountId, execution);
-    const result: ReleaseResult = { released: true };
-    logger.info("step done", { step: RELEASE_STEP, accountId: target.accountId, result });
-    return result;
-  };
+export function releaseLockRun(store?: LockStore) {
+  return defineStep({
+    name: RELEASE_STEP,
+    input: StepInputSchema,
+    deps: () => (store ? () => store : lockStoreFromEnv()),
+    run: async ({ target, execution }, locks): Promise<ReleaseResult> => {
+      await locks().release(target.accountId, execution);
+      return { released: true };
+    },
+  });
 }
 
-export const handler = lambdaHandler(ACQUIRE_STEP, acquireLockRun());
-export const releaseHandler = lambdaHandler(RELEASE_STEP, releaseLockRun());
+export const { handler } = acquireLockRun();
+export const { handler: releaseHandler } = releaseLockRun();
+export type { StepRun };

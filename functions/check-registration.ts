@@ -4,15 +4,13 @@ import {
   type SecretsManagerClient,
   TagResourceCommand,
 } from "@aws-sdk/client-secrets-manager";
-import { invalidInput, WorkflowError } from "./lib/errors.ts";
-import { lambdaHandler } from "./lib/handler.ts";
+import { defineStep } from "./lib/define-step.ts";
+import { WorkflowError } from "./lib/errors.ts";
 import {
-  parseRedisStepInput,
-  type RedisCloudSource,
   type RedisStepDeps,
   type RedisStepInput,
+  RedisStepInputSchema,
   readAccountCredentials,
-  redisCloudFromEnv,
   redisStep,
 } from "./lib/redis-api-keys.ts";
 import {
@@ -24,26 +22,20 @@ import {
   RedisCloudError,
   type RedisTask,
 } from "./lib/redis-cloud.ts";
+import { type Registration, RegistrationSchema } from "./lib/registration.ts";
 import { StepRecorder } from "./lib/step.ts";
 
 const STEP = "CheckRegistration";
 
+export type { Registration };
+
 /** The secret's tag that names its cloud account, so that a re-run or an offboarding finds it. */
 export const CLOUD_ACCOUNT_TAG = "redis-cloud:cloud-account-id";
 
-/** RegisterCloudAccount's output, or this step's previous one. */
-export interface Registration {
-  taskId?: string;
-  cloudAccountId?: number;
-  /** Checks made so far. */
-  attempt?: number;
-  /** The cloud account existed before this run (passed through for the rollback). */
-  reused?: boolean;
-}
+/** The state machine passes RegisterCloudAccount's output (then this step's) as `registration`. */
+export const CheckInputSchema = RedisStepInputSchema.extend({ registration: RegistrationSchema });
 
-export interface CheckInput extends RedisStepInput {
-  registration: Registration;
-}
+export type CheckInput = RedisStepInput & { registration: Registration };
 
 export interface CheckResult {
   status: "pending" | "active";
@@ -90,7 +82,8 @@ export async function checkRegistration(input: CheckInput, deps: CheckDeps): Pro
   let cloudAccountId = input.registration.cloudAccountId;
   let adopted = false;
   if (cloudAccountId === undefined) {
-    if (taskId === undefined) throw invalidInput("registration", "has neither taskId nor cloudAccountId");
+    if (taskId === undefined)
+      throw new WorkflowError("InvalidInput", "registration: has neither taskId nor cloudAccountId");
     const task = await lookUp(() => deps.redis.getTask(taskId));
     if (!task || WAITING.has(task.status)) {
       if (attempt >= maxAttempts) {
@@ -198,7 +191,7 @@ async function recordCloudAccount(
   const arn = input.credentialsSecretArn;
   const value = await readAccountCredentials(secrets, arn, rec, ["accessKeyId"]);
   if (value.cloudAccountId === cloudAccountId) return;
-  await rec.call("TagResource", arn, () =>
+  await rec.change("TagResource", arn, () =>
     secrets.send(
       new TagResourceCommand({
         SecretId: arn,
@@ -206,7 +199,7 @@ async function recordCloudAccount(
       }),
     ),
   );
-  await rec.call("PutSecretValue", arn, () =>
+  await rec.change("PutSecretValue", arn, () =>
     secrets.send(
       new PutSecretValueCommand({
         SecretId: arn,
@@ -277,31 +270,9 @@ function omitUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-/** The state machine passes RegisterCloudAccount's output (then this step's) as `registration`. */
-export function parseCheckInput(event: unknown): CheckInput {
-  const input = parseRedisStepInput(event);
-  const raw = input.registration;
-  if (raw === null || typeof raw !== "object") {
-    throw invalidInput("registration", "missing (the RegisterCloudAccount step's output)");
-  }
-  const r = raw as Record<string, unknown>;
-  const registration: Registration = {};
-  if (typeof r.taskId === "string" && r.taskId !== "") registration.taskId = r.taskId;
-  if (isCount(r.cloudAccountId)) registration.cloudAccountId = r.cloudAccountId;
-  if (isCount(r.attempt)) registration.attempt = r.attempt;
-  if (typeof r.reused === "boolean") registration.reused = r.reused;
-  if (registration.taskId === undefined && registration.cloudAccountId === undefined) {
-    throw invalidInput("registration", "has neither taskId nor cloudAccountId");
-  }
-  return { ...input, registration };
-}
-
-const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
-
-export const checkRun = (
-  source: RedisCloudSource = redisCloudFromEnv(),
-  random: () => number = Math.random,
-) => redisStep(STEP, parseCheckInput, (input, deps) => checkRegistration(input, { ...deps, random }), source);
-
-export const run = checkRun();
-export const handler = lambdaHandler(STEP, run);
+export const { run, handler } = defineStep({
+  ...redisStep,
+  name: STEP,
+  input: CheckInputSchema,
+  run: checkRegistration,
+});

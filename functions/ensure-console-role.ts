@@ -1,10 +1,11 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Home } from "./lib/aws.ts";
 import { CONSOLE_ROLE_NAME, type Config } from "./lib/config.ts";
-import { iamStep, lambdaHandler } from "./lib/handler.ts";
+import { defineStep } from "./lib/define-step.ts";
 import { ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
 import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
 import { type StepInput, StepRecorder, type StepReport } from "./lib/step.ts";
+import { targetDeps, targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureConsoleRole";
 
@@ -34,7 +35,10 @@ export async function ensureConsoleRole(
   return { roleName: CONSOLE_ROLE_NAME, roleArn, policyArn: attached, ...rec.report() };
 }
 
-export const run = iamStep(STEP, (input, deps, runtime) =>
-  ensureConsoleRole(input, { ...deps, config: runtime.config }),
-);
-export const handler = lambdaHandler(STEP, run);
+export const { run, handler } = defineStep({
+  ...targetStep,
+  name: STEP,
+  settings: [...targetStep.settings, "consoleRolePolicyName"],
+  deps: async (context) => ({ ...(await targetDeps(context)), config: context.runtime.config }),
+  run: ensureConsoleRole,
+});

@@ -1,10 +1,11 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Home } from "./lib/aws.ts";
 import { INSTANCE_POLICY_NAME, NODE_ROLE_NAME } from "./lib/config.ts";
-import { iamStep, lambdaHandler } from "./lib/handler.ts";
+import { defineStep } from "./lib/define-step.ts";
 import { ensureInstanceProfile, ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
 import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
 import { type StepInput, StepRecorder, type StepReport } from "./lib/step.ts";
+import { targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureNodeRole";
 
@@ -34,5 +35,4 @@ export async function ensureNodeRole(
   return { roleArn, instanceProfileArn, ...rec.report() };
 }
 
-export const run = iamStep(STEP, ensureNodeRole);
-export const handler = lambdaHandler(STEP, run);
+export const { run, handler } = defineStep({ ...targetStep, name: STEP, run: ensureNodeRole });

@@ -1,9 +1,10 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Home } from "./lib/aws.ts";
 import { USER_POLICY_NAME } from "./lib/config.ts";
-import { iamStep, lambdaHandler } from "./lib/handler.ts";
+import { defineStep } from "./lib/define-step.ts";
 import { ensureShippedPolicy, type PolicyStepResult } from "./lib/policy-step.ts";
 import type { StepInput } from "./lib/step.ts";
+import { targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureUserPolicy";
 
@@ -21,5 +22,4 @@ export function ensureUserPolicy(
   );
 }
 
-export const run = iamStep(STEP, ensureUserPolicy);
-export const handler = lambdaHandler(STEP, run);
+export const { run, handler } = defineStep({ ...targetStep, name: STEP, run: ensureUserPolicy });

@@ -22,8 +22,8 @@ import {
   signInUrl,
   writeCredentials,
 } from "./lib/credentials-secret.ts";
+import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
-import { iamStep, lambdaHandler } from "./lib/handler.ts";
 import { ensureUserPolicyAttached, lostRace } from "./lib/iam.ts";
 import { generatePassword } from "./lib/password.ts";
 import { policyArn } from "./lib/policies.ts";
@@ -35,6 +35,7 @@ import {
   type StepReport,
   type Tag,
 } from "./lib/step.ts";
+import { targetDeps, targetStepWithSecrets } from "./lib/target-step.ts";
 
 const STEP = "EnsureUser";
 
@@ -102,7 +103,7 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
       rec,
     );
   } else {
-    rec.found.push(`secret ${secretArn}`);
+    rec.markFound(`secret ${secretArn}`);
   }
   return { userName: USER_NAME, userArn: user.arn, secretArn, accessKeyId: key.accessKeyId, ...rec.report() };
 }
@@ -145,7 +146,7 @@ async function ensureConsolePassword(
   );
   const known = stored?.value.consolePassword;
   if (profile?.LoginProfile && known) {
-    rec.found.push(`login profile of ${USER_NAME}`);
+    rec.markFound(`login profile of ${USER_NAME}`);
     return { value: known, changed: false };
   }
   const policy = await rec.read("GetAccountPasswordPolicy", "account password policy", () =>
@@ -154,7 +155,7 @@ async function ensureConsolePassword(
   const password = generatePassword(policy?.PasswordPolicy);
   if (profile?.LoginProfile) {
     // A profile the secret does not know (made by hand or by a crashed run): its password is lost.
-    await rec.call("UpdateLoginProfile", USER_NAME, () =>
+    await rec.change("UpdateLoginProfile", USER_NAME, () =>
       iam.send(
         new UpdateLoginProfileCommand({
           UserName: USER_NAME,
@@ -204,7 +205,7 @@ async function planAccessKey(
   const keys = (listed.AccessKeyMetadata ?? []).flatMap((k) => (k.AccessKeyId ? [k.AccessKeyId] : []));
   const { accessKeyId, secretAccessKey } = stored?.value ?? {};
   if (accessKeyId && secretAccessKey && keys.includes(accessKeyId)) {
-    rec.found.push(`access key ${accessKeyId}`);
+    rec.markFound(`access key ${accessKeyId}`);
     return { keep: { accessKeyId, secretAccessKey } };
   }
   if (userManagedByUs) return { deleteFirst: keys };
@@ -220,14 +221,14 @@ async function planAccessKey(
 async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder) {
   if (plan.keep) return plan.keep;
   for (const orphan of plan.deleteFirst) {
-    await rec.call("DeleteAccessKey", `${orphan} of ${USER_NAME}`, () =>
+    await rec.delete("DeleteAccessKey", `${orphan} of ${USER_NAME}`, () =>
       iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: orphan })),
     );
   }
-  const made = await rec.call("CreateAccessKey", USER_NAME, () =>
+  const made = await rec.create("CreateAccessKey", USER_NAME, () =>
     iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME })),
   );
-  const key = made.AccessKey;
+  const key = made?.AccessKey;
   if (!key?.AccessKeyId || !key.SecretAccessKey) {
     throw new WorkflowError("UnexpectedError", `${rec.step}: CreateAccessKey ${USER_NAME} returned no key`);
   }
@@ -235,7 +236,14 @@ async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder)
   return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
 }
 
-export const run = iamStep(STEP, (input, deps, runtime) =>
-  ensureUser(input, { ...deps, secrets: runtime.clients.secrets(), config: runtime.config }),
-);
-export const handler = lambdaHandler(STEP, run);
+export const { run, handler } = defineStep({
+  ...targetStepWithSecrets,
+  name: STEP,
+  settings: [...targetStepWithSecrets.settings, "secretNamePrefix"],
+  deps: async (context) => ({
+    ...(await targetDeps(context)),
+    secrets: context.runtime.clients.secrets(),
+    config: context.runtime.config,
+  }),
+  run: ensureUser,
+});

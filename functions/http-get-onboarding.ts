@@ -14,7 +14,7 @@ import {
   loadStateMachineArn,
   problemsAsJson,
 } from "./lib/executions.ts";
-import { logger } from "./lib/handler.ts";
+import { logger } from "./lib/powertools.ts";
 
 export interface GetRequestDeps {
   sfn: SFNClient;

@@ -20,7 +20,7 @@ import {
   startUnlessRunning,
   statusUrl,
 } from "./lib/executions.ts";
-import { logger } from "./lib/handler.ts";
+import { logger } from "./lib/powertools.ts";
 
 /** The body is three short fields; anything bigger is not an onboarding request. */
 export const MAX_BODY_BYTES = 4096;

@@ -1,12 +1,10 @@
+import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
-import { lambdaHandler } from "./lib/handler.ts";
 import {
-  parseRedisStepInput,
-  type RedisCloudSource,
   type RedisStepDeps,
   type RedisStepInput,
+  RedisStepInputSchema,
   readAccountCredentials,
-  redisCloudFromEnv,
   redisStep,
 } from "./lib/redis-api-keys.ts";
 import {
@@ -78,8 +76,9 @@ function isAlreadyRegistered(error: unknown): error is RedisCloudError {
   );
 }
 
-export const registerRun = (source: RedisCloudSource = redisCloudFromEnv()) =>
-  redisStep(STEP, parseRedisStepInput, registerCloudAccount, source);
-
-export const run = registerRun();
-export const handler = lambdaHandler(STEP, run);
+export const { run, handler } = defineStep({
+  ...redisStep,
+  name: STEP,
+  input: RedisStepInputSchema,
+  run: registerCloudAccount,
+});

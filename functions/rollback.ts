@@ -27,7 +27,8 @@ import {
   DescribeSecretCommand,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import type { Registration } from "./check-registration.ts";
+import * as z from "zod";
+
 import type { Home } from "./lib/aws.ts";
 import {
   CONSOLE_ROLE_NAME,
@@ -38,21 +39,25 @@ import {
   USER_POLICY_NAME,
 } from "./lib/config.ts";
 import { secretName } from "./lib/credentials-secret.ts";
+import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
-import { iamStep, lambdaHandler, logger } from "./lib/handler.ts";
 import { policyArn } from "./lib/policies.ts";
-import { type RedisCloudSource, redisCloudFromEnv } from "./lib/redis-api-keys.ts";
+import { logger } from "./lib/powertools.ts";
+import { redisCloudOf, redisStep } from "./lib/redis-api-keys.ts";
 import type { RedisCloud } from "./lib/redis-cloud.ts";
-import { type Change, type StepInput, StepRecorder } from "./lib/step.ts";
+import { type Registration, RegistrationSchema } from "./lib/registration.ts";
+import { type Change, ChangeSchema, StepInputSchema, StepRecorder } from "./lib/step.ts";
+import { targetDeps, targetStepWithSecrets } from "./lib/target-step.ts";
 
 const STEP = "Rollback";
 
-export interface RollbackInput extends StepInput {
+export const RollbackInputSchema = StepInputSchema.extend({
   /** The outputs of the steps that completed: each lists what it changed. */
-  steps?: Record<string, { changes?: Change[] } | undefined>;
+  steps: z.record(z.string(), z.looseObject({ changes: z.array(ChangeSchema).optional() })).optional(),
   /** The whole state at the failure: its `registration` says whether this run registered at Redis. */
-  state?: { registration?: Registration };
-}
+  state: z.looseObject({ registration: RegistrationSchema.optional() }).optional(),
+});
+export type RollbackInput = z.output<typeof RollbackInputSchema>;
 
 export interface RollbackResult {
   undone: string[];
@@ -238,7 +243,7 @@ function describe(change: Change): string {
 /** Undo one change; an entity already gone counts as undone. */
 async function undo(change: Change, deps: RollbackDeps, rec: StepRecorder): Promise<void> {
   const { iam } = deps;
-  const gone = <T>(op: string, resource: string, send: () => Promise<T>) => rec.read(op, resource, send);
+  const gone = <T>(op: string, resource: string, send: () => Promise<T>) => rec.delete(op, resource, send);
   switch (change.type) {
     case "Secret":
       // No recovery window: a re-run must be able to create the secret again at once.
@@ -318,22 +323,22 @@ async function deleteUser(iam: IAMClient, name: string, rec: StepRecorder) {
     iam.send(new ListAccessKeysCommand({ UserName: name })),
   );
   for (const key of keys?.AccessKeyMetadata ?? []) {
-    await rec.read("DeleteAccessKey", name, () =>
+    await rec.delete("DeleteAccessKey", name, () =>
       iam.send(new DeleteAccessKeyCommand({ UserName: name, AccessKeyId: key.AccessKeyId })),
     );
   }
-  await rec.read("DeleteLoginProfile", name, () =>
+  await rec.delete("DeleteLoginProfile", name, () =>
     iam.send(new DeleteLoginProfileCommand({ UserName: name })),
   );
   const attached = await rec.read("ListAttachedUserPolicies", name, () =>
     iam.send(new ListAttachedUserPoliciesCommand({ UserName: name })),
   );
   for (const policy of attached?.AttachedPolicies ?? []) {
-    await rec.read("DetachUserPolicy", name, () =>
+    await rec.delete("DetachUserPolicy", name, () =>
       iam.send(new DetachUserPolicyCommand({ UserName: name, PolicyArn: policy.PolicyArn })),
     );
   }
-  await rec.read("DeleteUser", name, () => iam.send(new DeleteUserCommand({ UserName: name })));
+  await rec.delete("DeleteUser", name, () => iam.send(new DeleteUserCommand({ UserName: name })));
 }
 
 async function deleteRole(iam: IAMClient, name: string, rec: StepRecorder) {
@@ -341,7 +346,7 @@ async function deleteRole(iam: IAMClient, name: string, rec: StepRecorder) {
     iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: name })),
   );
   for (const profile of profiles?.InstanceProfiles ?? []) {
-    await rec.read("RemoveRoleFromInstanceProfile", name, () =>
+    await rec.delete("RemoveRoleFromInstanceProfile", name, () =>
       iam.send(
         new RemoveRoleFromInstanceProfileCommand({
           InstanceProfileName: profile.InstanceProfileName,
@@ -354,11 +359,11 @@ async function deleteRole(iam: IAMClient, name: string, rec: StepRecorder) {
     iam.send(new ListAttachedRolePoliciesCommand({ RoleName: name })),
   );
   for (const policy of attached?.AttachedPolicies ?? []) {
-    await rec.read("DetachRolePolicy", name, () =>
+    await rec.delete("DetachRolePolicy", name, () =>
       iam.send(new DetachRolePolicyCommand({ RoleName: name, PolicyArn: policy.PolicyArn })),
     );
   }
-  await rec.read("DeleteRole", name, () => iam.send(new DeleteRoleCommand({ RoleName: name })));
+  await rec.delete("DeleteRole", name, () => iam.send(new DeleteRoleCommand({ RoleName: name })));
 }
 
 async function deleteInstanceProfile(iam: IAMClient, name: string, rec: StepRecorder) {
@@ -366,13 +371,13 @@ async function deleteInstanceProfile(iam: IAMClient, name: string, rec: StepReco
     iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })),
   );
   for (const role of profile?.InstanceProfile?.Roles ?? []) {
-    await rec.read("RemoveRoleFromInstanceProfile", name, () =>
+    await rec.delete("RemoveRoleFromInstanceProfile", name, () =>
       iam.send(
         new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: name, RoleName: role.RoleName }),
       ),
     );
   }
-  await rec.read("DeleteInstanceProfile", name, () =>
+  await rec.delete("DeleteInstanceProfile", name, () =>
     iam.send(new DeleteInstanceProfileCommand({ InstanceProfileName: name })),
   );
 }
@@ -387,19 +392,27 @@ async function deletePolicy(iam: IAMClient, arn: string, rec: StepRecorder) {
   );
   for (const version of versions?.Versions ?? []) {
     if (version.IsDefaultVersion) continue;
-    await rec.read("DeletePolicyVersion", arn, () =>
+    await rec.delete("DeletePolicyVersion", arn, () =>
       iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: version.VersionId })),
     );
   }
-  await rec.read("DeletePolicy", arn, () => iam.send(new DeletePolicyCommand({ PolicyArn: arn })));
+  await rec.delete("DeletePolicy", arn, () => iam.send(new DeletePolicyCommand({ PolicyArn: arn })));
 }
 
-export const rollbackRun = (source: RedisCloudSource = redisCloudFromEnv()) =>
-  iamStep(STEP, (input, deps, runtime) => {
-    const secrets = runtime.clients.secrets();
-    const redis = () => source(secrets, STEP);
-    return rollback(input as RollbackInput, { ...deps, secrets, config: runtime.config, redis });
-  });
-
-export const run = rollbackRun();
-export const handler = lambdaHandler(STEP, run);
+export const { run, handler } = defineStep({
+  name: STEP,
+  input: RollbackInputSchema,
+  settings: [...targetStepWithSecrets.settings, ...redisStep.settings, "secretNamePrefix"],
+  clients: targetStepWithSecrets.clients,
+  deps: async (context): Promise<RollbackDeps> => {
+    const { runtime, step } = context;
+    return {
+      ...(await targetDeps(context)),
+      secrets: runtime.clients.secrets(),
+      config: runtime.config,
+      // Asked for only when this run registered a cloud account.
+      redis: () => redisCloudOf(runtime, step),
+    };
+  },
+  run: rollback,
+});

@@ -9,7 +9,7 @@ import {
   startUnlessRunning,
   vendingExecutionName,
 } from "./lib/executions.ts";
-import { logger } from "./lib/handler.ts";
+import { logger } from "./lib/powertools.ts";
 import {
   type Decision,
   decide,

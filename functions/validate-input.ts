@@ -1,16 +1,20 @@
+import * as z from "zod";
 import type { Home } from "./lib/aws.ts";
 import type { Config } from "./lib/config.ts";
+import { defineStep } from "./lib/define-step.ts";
 import { invalidInput } from "./lib/errors.ts";
-import { lambdaHandler, type StepRun } from "./lib/handler.ts";
 import {
   FIELD_NAMES,
   type InputProblem,
   inputProblem,
-  validateOnboardingInput,
+  OnboardingInputSchema,
 } from "./lib/onboarding-input.ts";
 import type { Target } from "./lib/step.ts";
 
 export type { OnboardingInput } from "./lib/onboarding-input.ts";
+
+/** The state hands the execution's input as it came; this step is what checks it. */
+const ValidateInputEvent = z.object({ input: z.unknown() });
 
 /**
  * The first state: refuses a bad input before anything is created, with an error that names
@@ -20,17 +24,18 @@ export function validateInput(
   raw: unknown,
   deps: { home: Home; config: Pick<Config, "defaultTargetRoleName" | "allowedTargetRoleNames"> },
 ): { target: Target; steps: Record<string, never> } {
-  if (!validateOnboardingInput(raw))
-    throw invalidInput(...describe(inputProblem(validateOnboardingInput.errors?.[0])));
-  const accountId = raw.accountId ?? deps.home.accountId;
-  const roleName = raw.roleName ?? deps.config.defaultTargetRoleName;
+  const parsed = OnboardingInputSchema.safeParse(raw);
+  if (!parsed.success) throw invalidInput(...describe(inputProblem(parsed.error)));
+  const input = parsed.data;
+  const accountId = input.accountId ?? deps.home.accountId;
+  const roleName = input.roleName ?? deps.config.defaultTargetRoleName;
   if (!deps.config.allowedTargetRoleNames.includes(roleName)) {
     throw invalidInput(
       "roleName",
       `this deployment may only assume ${deps.config.allowedTargetRoleNames.join(" or ")} (setting TARGET_ROLE_NAMES)`,
     );
   }
-  return { target: { accountId, roleName, accountName: raw.accountName ?? `aws-${accountId}` }, steps: {} };
+  return { target: { accountId, roleName, accountName: input.accountName ?? `aws-${accountId}` }, steps: {} };
 }
 
 function describe(problem: InputProblem): [string, string] {
@@ -48,6 +53,10 @@ function describe(problem: InputProblem): [string, string] {
   }
 }
 
-export const run: StepRun<ReturnType<typeof validateInput>> = async (event, runtime) =>
-  validateInput((event as { input?: unknown } | null)?.input, { home: runtime, config: runtime.config });
-export const handler = lambdaHandler("ValidateInput", run);
+export const { run, handler } = defineStep({
+  name: "ValidateInput",
+  input: ValidateInputEvent,
+  settings: ["defaultTargetRoleName", "allowedTargetRoleNames"],
+  deps: ({ runtime }) => ({ home: runtime, config: runtime.config }),
+  run: async ({ input }, deps) => validateInput(input, deps),
+});

@@ -1,9 +1,10 @@
-import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { lambdaClients } from "./lib/clients.ts";
 import { USER_NAME } from "./lib/config.ts";
+import { defineStep } from "./lib/define-step.ts";
 import { describeAwsFailure, WorkflowError } from "./lib/errors.ts";
-import { lambdaHandler, logger, type StepRun } from "./lib/handler.ts";
-import { parseRedisStepInput, type RedisStepInput, readAccountCredentials } from "./lib/redis-api-keys.ts";
+import { type RedisStepInput, RedisStepInputSchema, readAccountCredentials } from "./lib/redis-api-keys.ts";
 import { StepRecorder } from "./lib/step.ts";
 
 const STEP = "VerifyAccessKey";
@@ -73,21 +74,14 @@ function isRedisUserOf(arn: string, accountId: string): boolean {
   return match?.[1] === accountId && match[2] === USER_NAME;
 }
 
-/** The region's STS endpoint, signed with the key under test. */
-export function verifyRun(
-  stsFor: (credentials: AccessKeyCredentials, region: string) => STSClient = (credentials, region) =>
-    new STSClient({ region, credentials }),
-): StepRun<VerifyResult> {
-  return async (event, runtime) => {
-    const input = parseRedisStepInput(event);
-    const result = await verifyAccessKey(input, {
-      secrets: runtime.clients.secrets(),
-      stsFor: (credentials) => stsFor(credentials, runtime.region),
-    });
-    logger.info("step done", { step: STEP, accountId: input.target.accountId, result });
-    return result;
-  };
-}
-
-export const run = verifyRun();
-export const handler = lambdaHandler(STEP, run);
+export const { run, handler } = defineStep({
+  name: STEP,
+  input: RedisStepInputSchema,
+  clients: lambdaClients({ sts: STSClient, secrets: SecretsManagerClient }),
+  deps: ({ runtime }): VerifyDeps => ({
+    secrets: runtime.clients.secrets(),
+    // STS of the function's region, signed with the key under test (not the function's role).
+    stsFor: (credentials) => runtime.clients.sts(credentials),
+  }),
+  run: verifyAccessKey,
+});

@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "../functions/lib/aws.ts";
 import { loadConfig } from "../functions/lib/config.ts";
-import { createRuntime, type Runtime, type StepRun } from "../functions/lib/handler.ts";
+import { createRuntime, type Runtime, type StepRun } from "../functions/lib/define-step.ts";
 import { MemoryLockStore } from "../functions/lib/lock-store.ts";
-import { redisCloudFromEnv } from "../functions/lib/redis-api-keys.ts";
+import { redisCloudFrom } from "../functions/lib/redis-api-keys.ts";
 import { FakeAws, type FakeAwsOptions } from "./aws/index.ts";
 import { stepRuns } from "./functions.ts";
 import {
@@ -61,17 +61,10 @@ export async function startLocalEnvironment(
   await clients
     .secrets()
     .send(new CreateSecretCommand({ Name: API_KEYS_SECRET, SecretString: JSON.stringify(LOCAL_KEYS) }));
-  const runtime = createRuntime(HOME, clients, loadConfig({}));
-  const source = redisCloudFromEnv(
-    { REDIS_API_KEYS_SECRET: API_KEYS_SECRET, REDIS_CLOUD_API_URL: redis.url },
-    undefined,
-    0,
-  );
-  const runs = stepRuns({
-    redis: source,
-    stsFor: (credentials) => clients.sts(credentials),
-    locks: new MemoryLockStore(),
-  });
+  // No pacing: the local API has no rate limit to keep under.
+  const source = redisCloudFrom({ apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url }, { minIntervalMs: 0 });
+  const runtime = createRuntime(HOME, clients, loadConfig({}), source);
+  const runs = stepRuns({ locks: new MemoryLockStore() });
   const published: unknown[] = [];
   return {
     aws,

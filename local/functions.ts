@@ -1,24 +1,18 @@
-import type { STSClient } from "@aws-sdk/client-sts";
 import { acquireLockRun, releaseLockRun } from "../functions/account-lock.ts";
-import { checkRun } from "../functions/check-registration.ts";
+import { run as checkRegistration } from "../functions/check-registration.ts";
 import { run as ensureConsoleRole } from "../functions/ensure-console-role.ts";
 import { run as ensureInstancePolicy } from "../functions/ensure-instance-policy.ts";
 import { run as ensureNodeRole } from "../functions/ensure-node-role.ts";
 import { run as ensureUser } from "../functions/ensure-user.ts";
 import { run as ensureUserPolicy } from "../functions/ensure-user-policy.ts";
-import type { StepRun } from "../functions/lib/handler.ts";
+import type { StepRun } from "../functions/lib/define-step.ts";
 import type { LockStore } from "../functions/lib/lock-store.ts";
-import type { RedisCloudSource } from "../functions/lib/redis-api-keys.ts";
-import { registerRun } from "../functions/register-cloud-account.ts";
-import { rollbackRun } from "../functions/rollback.ts";
+import { run as registerCloudAccount } from "../functions/register-cloud-account.ts";
+import { run as rollback } from "../functions/rollback.ts";
 import { run as validateInput } from "../functions/validate-input.ts";
-import { type AccessKeyCredentials, verifyRun } from "../functions/verify-access-key.ts";
+import { run as verifyAccessKey } from "../functions/verify-access-key.ts";
 
 export interface LocalWiring {
-  /** Where the Redis Cloud steps get their client (the local API, or the real one). */
-  redis: RedisCloudSource;
-  /** An STS client signing with a given key (the new user's), for VerifyAccessKey. */
-  stsFor: (credentials: AccessKeyCredentials) => STSClient;
   /** The per-account lock (DynamoDB in AWS). */
   locks: LockStore;
 }
@@ -30,17 +24,17 @@ export interface LocalWiring {
 export function stepRuns(wiring: LocalWiring): Record<string, StepRun<unknown>> {
   return {
     validateInput,
-    acquireAccountLock: acquireLockRun(wiring.locks),
-    releaseAccountLock: releaseLockRun(wiring.locks),
+    acquireAccountLock: acquireLockRun(wiring.locks).run,
+    releaseAccountLock: releaseLockRun(wiring.locks).run,
     ensureInstancePolicy,
     ensureNodeRole,
     ensureUserPolicy,
     ensureUser,
     ensureConsoleRole,
-    verifyAccessKey: verifyRun((credentials) => wiring.stsFor(credentials)),
-    registerCloudAccount: registerRun(wiring.redis),
+    verifyAccessKey,
+    registerCloudAccount,
     // Polling jitter is the step's own; locally the Wait states take no time anyway.
-    checkRegistration: checkRun(wiring.redis),
-    rollback: rollbackRun(wiring.redis),
+    checkRegistration,
+    rollback,
   };
 }

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import { type Config, loadConfig } from "../functions/lib/config.ts";
 import { WorkflowError } from "../functions/lib/errors.ts";
-import { logger } from "../functions/lib/handler.ts";
+import { logger } from "../functions/lib/powertools.ts";
 import { type OnboardingInput, validateInput } from "../functions/validate-input.ts";
 import { type CliOptions, LOCAL_TARGET, parseCli, USAGE, UsageError } from "./cli/args.ts";
 import { type Backend, liveBackend, localBackend, type StartLocal } from "./cli/backends.ts";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ExecutionError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import type { Runtime, StepRun } from "../functions/lib/define-step.ts";
 import { describeAwsFailure } from "../functions/lib/errors.ts";
-import type { Runtime, StepRun } from "../functions/lib/handler.ts";
 import definition from "../statemachine/onboarding.asl.json" with { type: "json" };
 
 /** One entry of the execution's event log (the package does not export the type by name). */

@@ -20,7 +20,7 @@ export function homeFromFunctionArn(invokedFunctionArn: string): Home {
   return { partition, region, accountId };
 }
 
-type Credentials = ConstructorParameters<typeof IAMClient>[0] extends infer C
+export type Credentials = ConstructorParameters<typeof IAMClient>[0] extends infer C
   ? C extends { credentials?: infer K }
     ? K
     : never
@@ -28,19 +28,29 @@ type Credentials = ConstructorParameters<typeof IAMClient>[0] extends infer C
 
 /** How clients are made: real SDK clients in Lambda, the same clients wired to a fake in tests. */
 export interface ClientFactory {
+  /** The home account's IAM, or another's with the given credentials. */
   iam(credentials?: Credentials): IAMClient;
-  sts(): STSClient;
+  /** The home account's STS, or STS signing with the given key (to prove a new key works). */
+  sts(credentials?: Credentials): STSClient;
   secrets(): SecretsManagerClient;
 }
 
-/** Real SDK clients; the home account's are made once per container and reused. */
-export function sdkClients(): ClientFactory {
+/**
+ * Every SDK client, for local live runs against a real AWS (Lambda functions declare theirs:
+ * see clients.ts). The home account's are made once and reused.
+ */
+export function sdkClients(region?: string): ClientFactory {
+  const base = region ? { region } : {};
   let sts: STSClient | undefined;
   let secrets: SecretsManagerClient | undefined;
   return {
-    iam: (credentials) => new IAMClient(credentials ? { credentials } : {}),
-    sts: () => (sts ??= new STSClient({})),
-    secrets: () => (secrets ??= new SecretsManagerClient({})),
+    iam: (credentials) => new IAMClient(credentials ? { ...base, credentials } : base),
+    sts: (credentials) => {
+      if (credentials) return new STSClient({ ...base, credentials });
+      sts ??= new STSClient(base);
+      return sts;
+    },
+    secrets: () => (secrets ??= new SecretsManagerClient(base)),
   };
 }
 
@@ -116,4 +126,21 @@ function targetFailure(step: string, roleArn: string, error: unknown): WorkflowE
     "TargetAccessDenied",
     `${failure.message}; check that the role exists in the target account and trusts this account`,
   );
+}
+
+/** One TargetClients per client factory: a warm container reuses the credentials it assumed. */
+const targetClients = new WeakMap<ClientFactory, TargetClients>();
+
+/** IAM in the step's target account: the home account's own, or through its access role. */
+export function targetIam(
+  runtime: Home & { clients: ClientFactory },
+  input: { target: Target; execution: string },
+  step: string,
+): Promise<IAMClient> {
+  let targets = targetClients.get(runtime.clients);
+  if (!targets) {
+    targets = new TargetClients(runtime.clients);
+    targetClients.set(runtime.clients, targets);
+  }
+  return targets.iamFor(runtime, input.target, input.execution, step);
 }

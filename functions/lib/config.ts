@@ -1,3 +1,4 @@
+import * as z from "zod";
 import { WorkflowError } from "./errors.ts";
 
 /** The two managed policies of Redis's procedure; the console role gets one of them. */
@@ -8,101 +9,199 @@ export const USER_NAME = "redislabs-user";
 export const CONSOLE_ROLE_NAME = "redislabs-role";
 export const REDIS_AWS_ACCOUNT_ID = "168085023892";
 
-export interface Config {
-  /** Secrets are named `<prefix><accountId>`; the functions may only touch this prefix. */
-  secretNamePrefix: string;
-  /** Policy attached to `redislabs-role` (Redis corrected its docs back to the user policy). */
-  consoleRolePolicyName: typeof INSTANCE_POLICY_NAME | typeof USER_POLICY_NAME;
-  /** Role assumed in a target account when the input names none. */
-  defaultTargetRoleName: string;
-  /** The only role names the functions may assume; the deployment's IAM grants exactly these. */
-  allowedTargetRoleNames: string[];
-}
-
 type Env = Record<string, string | undefined>;
 
+/*
+ * Every setting of every function, once: its environment variable, its rule and its default.
+ * A function reads the settings it needs with `readSettings` at cold start; a missing or bad one
+ * stops it with ConfigurationError naming the variable. A blank value counts as unset.
+ */
+
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
-const SECRET_PREFIX = /^[\w/+=.@-]{1,400}\/$/;
-
-function setting(env: Env, name: string, fallback: string): string {
-  const value = env[name]?.trim();
-  return value === undefined || value === "" ? fallback : value;
-}
-
-function bad(name: string, problem: string): WorkflowError {
-  return new WorkflowError("ConfigurationError", `setting ${name}: ${problem}`);
-}
-
-/** Reads and checks every setting once; a bad one stops the function at cold start, by name. */
-export function loadConfig(env: Env): Config {
-  const secretNamePrefix = setting(env, "SECRET_NAME_PREFIX", "redis-cloud/byoc/");
-  if (!SECRET_PREFIX.test(secretNamePrefix)) {
-    throw bad("SECRET_NAME_PREFIX", "must be a Secrets Manager name path ending with '/'");
-  }
-  const consoleRolePolicyName = setting(env, "CONSOLE_ROLE_POLICY", USER_POLICY_NAME);
-  if (consoleRolePolicyName !== USER_POLICY_NAME && consoleRolePolicyName !== INSTANCE_POLICY_NAME) {
-    throw bad("CONSOLE_ROLE_POLICY", `must be ${USER_POLICY_NAME} or ${INSTANCE_POLICY_NAME}`);
-  }
-  const allowedTargetRoleNames = setting(
-    env,
-    "TARGET_ROLE_NAMES",
-    "OrganizationAccountAccessRole,AWSControlTowerExecution",
-  )
-    .split(",")
-    .map((name) => name.trim())
-    .filter((name) => name !== "");
-  const invalidRole = allowedTargetRoleNames.find((name) => !ROLE_NAME.test(name));
-  if (invalidRole !== undefined || allowedTargetRoleNames.length === 0) {
-    throw bad("TARGET_ROLE_NAMES", "must be a comma-separated list of IAM role names");
-  }
-  const defaultTargetRoleName = setting(env, "DEFAULT_TARGET_ROLE", "OrganizationAccountAccessRole");
-  if (!allowedTargetRoleNames.includes(defaultTargetRoleName)) {
-    throw bad("DEFAULT_TARGET_ROLE", "must be one of TARGET_ROLE_NAMES");
-  }
-  return {
-    secretNamePrefix,
-    consoleRolePolicyName,
-    defaultTargetRoleName,
-    allowedTargetRoleNames,
-  };
-}
-
-/** Where the Redis Cloud API is and which secret holds its keys. */
-export interface RedisCloudConfig {
-  /** Name or ARN of the secret holding `{"accountKey": "…", "userKey": "…"}`. */
-  apiKeysSecret: string;
-  /** Base URL of the API, without a trailing slash; paths such as `/cloud-accounts` follow it. */
-  apiUrl: string;
-}
-
 const SECRET_ID = /^([\w/+=.@-]{1,512}|arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]{1,512})$/;
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+const OU_ID = /^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$/;
+const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
 
-/**
- * Settings of the Redis Cloud steps, checked the way loadConfig checks its own. The URL must be
- * https: the API keys travel in headers. Plain http is only for a local API on this machine.
- */
-export function loadRedisCloudConfig(env: Env): RedisCloudConfig {
-  const apiKeysSecret = setting(env, "REDIS_API_KEYS_SECRET", "");
-  if (apiKeysSecret === "") {
-    throw bad("REDIS_API_KEYS_SECRET", "is required: the name or ARN of the API keys secret");
-  }
-  if (!SECRET_ID.test(apiKeysSecret)) {
-    throw bad("REDIS_API_KEYS_SECRET", "must be a Secrets Manager secret name or ARN");
-  }
-  const raw = setting(env, "REDIS_CLOUD_API_URL", "https://api.redislabs.com/v1");
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw bad("REDIS_CLOUD_API_URL", "must be an absolute URL such as https://api.redislabs.com/v1");
+export const VENDING_SOURCES = ["controltower", "organizations"] as const;
+export type VendingSource = (typeof VENDING_SOURCES)[number];
+
+const csv = <T extends string>(rule: z.ZodType<T>, problem: string) =>
+  z
+    .string()
+    .transform((value) =>
+      value
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== ""),
+    )
+    // The items are strings already; only the rule's output type matters here.
+    .pipe(z.array(rule, { error: problem }) as unknown as z.ZodType<T[], string[]>);
+
+/** Redis's API keys travel in headers: https, or plain http to this machine only. */
+const apiUrl = z.string().transform((raw, ctx) => {
+  const url = URL.parse(raw);
+  if (url === null) {
+    ctx.addIssue({ code: "custom", message: "must be an absolute URL such as https://api.redislabs.com/v1" });
+    return z.NEVER;
   }
   const local = url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname);
   if (url.protocol !== "https:" && !local) {
-    throw bad("REDIS_CLOUD_API_URL", "must use https (http only for 127.0.0.1 or localhost)");
+    ctx.addIssue({ code: "custom", message: "must use https (http only for 127.0.0.1 or localhost)" });
+  } else if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    ctx.addIssue({ code: "custom", message: "must not carry credentials, a query or a fragment" });
   }
-  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
-    throw bad("REDIS_CLOUD_API_URL", "must not carry credentials, a query or a fragment");
-  }
-  return { apiKeysSecret, apiUrl: url.href.replace(/\/+$/, "") };
+  return url.href.replace(/\/+$/, "");
+});
+
+const LOG_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL", "SILENT"] as const;
+
+interface Setting<T> {
+  env: string;
+  schema: z.ZodType<T, string>;
+  /** Absent: the setting is required. */
+  fallback?: string;
 }
+
+const setting = <T>(env: string, schema: z.ZodType<T, string>, fallback?: string): Setting<T> =>
+  fallback === undefined ? { env, schema } : { env, schema, fallback };
+
+export const SETTINGS = {
+  /** Powertools reads it too, but falls back to INFO silently: a typo must fail instead. */
+  logLevel: setting(
+    "POWERTOOLS_LOG_LEVEL",
+    z
+      .string()
+      .transform((level) => level.toUpperCase())
+      .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })),
+    "INFO",
+  ),
+  /** Secrets are named `<prefix><accountId>`; the functions may only touch this prefix. */
+  secretNamePrefix: setting(
+    "SECRET_NAME_PREFIX",
+    z.string().regex(/^[\w/+=.@-]{1,400}\/$/, "must be a Secrets Manager name path ending with '/'"),
+    "redis-cloud/byoc/",
+  ),
+  /** Policy attached to `redislabs-role` (Redis corrected its docs back to the user policy). */
+  consoleRolePolicyName: setting(
+    "CONSOLE_ROLE_POLICY",
+    z.enum([USER_POLICY_NAME, INSTANCE_POLICY_NAME], {
+      error: `must be ${USER_POLICY_NAME} or ${INSTANCE_POLICY_NAME}`,
+    }),
+    USER_POLICY_NAME,
+  ),
+  /** The only role names the functions may assume; the deployment's IAM grants exactly these. */
+  allowedTargetRoleNames: setting(
+    "TARGET_ROLE_NAMES",
+    csv(z.string().regex(ROLE_NAME), "must be a comma-separated list of IAM role names").refine(
+      (names) => names.length > 0,
+      "must be a comma-separated list of IAM role names",
+    ),
+    "OrganizationAccountAccessRole,AWSControlTowerExecution",
+  ),
+  /** Role assumed in a target account when the input names none (one of TARGET_ROLE_NAMES). */
+  defaultTargetRoleName: setting(
+    "DEFAULT_TARGET_ROLE",
+    z.string().regex(ROLE_NAME),
+    "OrganizationAccountAccessRole",
+  ),
+  /** Name or ARN of the secret holding `{"accountKey": "…", "userKey": "…"}`. */
+  apiKeysSecret: setting(
+    "REDIS_API_KEYS_SECRET",
+    z.string().regex(SECRET_ID, "must be a Secrets Manager secret name or ARN"),
+  ),
+  /** Base URL of the Redis Cloud API, without a trailing slash. */
+  apiUrl: setting("REDIS_CLOUD_API_URL", apiUrl, "https://api.redislabs.com/v1"),
+  /** The onboarding state machine the starters start. */
+  stateMachineArn: setting(
+    "STATE_MACHINE_ARN",
+    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
+  ),
+  /** Which account-vending events start onboardings. */
+  vendingSources: setting(
+    "VENDING_SOURCES",
+    csv(z.enum(VENDING_SOURCES), `must be a comma-separated list of ${VENDING_SOURCES.join(", ")}`).refine(
+      (sources) => sources.length > 0,
+      `must be a comma-separated list of ${VENDING_SOURCES.join(", ")}`,
+    ),
+    VENDING_SOURCES.join(","),
+  ),
+  controlTowerRoleName: setting(
+    "CONTROL_TOWER_ROLE_NAME",
+    z.string().regex(ROLE_NAME, "must be an IAM role name"),
+    "AWSControlTowerExecution",
+  ),
+  organizationsRoleName: setting(
+    "ORGANIZATIONS_ROLE_NAME",
+    z.string().regex(ROLE_NAME, "must be an IAM role name"),
+    "OrganizationAccountAccessRole",
+  ),
+  /** Empty: every OU. */
+  allowedOuIds: setting(
+    "ALLOWED_OU_IDS",
+    csv(z.string().regex(OU_ID), "must be a comma-separated list of OU ids (ou-xxxx-yyyyyyyy)"),
+    "",
+  ),
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+export type SettingName = keyof Settings;
+export type SettingsOf<K extends SettingName> = {
+  [P in K]: Settings[P] extends Setting<infer T> ? T : never;
+};
+/** The settings every deployment shares, all with defaults: what local runs hand the steps. */
+const SHARED = [
+  "logLevel",
+  "secretNamePrefix",
+  "consoleRolePolicyName",
+  "allowedTargetRoleNames",
+  "defaultTargetRoleName",
+] as const satisfies readonly SettingName[];
+export type Config = SettingsOf<(typeof SHARED)[number]>;
+
+const bad = (name: string, problem: string): WorkflowError =>
+  new WorkflowError("ConfigurationError", `setting ${name}: ${problem}`);
+
+/** Reads and checks the named settings once; a bad one stops the function, by name. */
+export function readSettings<K extends SettingName>(keys: readonly K[], env: Env): SettingsOf<K> {
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    const { env: name, schema, fallback } = SETTINGS[key] as Setting<unknown>;
+    const raw = env[name]?.trim() || fallback;
+    if (raw === undefined) throw bad(name, "is required");
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw bad(name, parsed.error.issues[0]?.message ?? "is not valid");
+    out[key] = parsed.data;
+  }
+  checkTogether(out as Partial<Config>);
+  return out as SettingsOf<K>;
+}
+
+/** Rules that tie two settings: the roles the deployment may assume bound every other role. */
+function checkTogether(config: Partial<SettingsOf<SettingName>>): void {
+  const allowed = config.allowedTargetRoleNames;
+  if (allowed === undefined) return;
+  const mustBeAllowed = [
+    ["defaultTargetRoleName", "DEFAULT_TARGET_ROLE"],
+    ...(config.vendingSources?.includes("controltower")
+      ? [["controlTowerRoleName", "CONTROL_TOWER_ROLE_NAME"]]
+      : []),
+    ...(config.vendingSources?.includes("organizations")
+      ? [["organizationsRoleName", "ORGANIZATIONS_ROLE_NAME"]]
+      : []),
+  ] as const;
+  for (const [key, name] of mustBeAllowed) {
+    const role = config[key as "defaultTargetRoleName"];
+    if (role !== undefined && !allowed.includes(role)) throw bad(name, "must be one of TARGET_ROLE_NAMES");
+  }
+}
+
+/** The shared settings, with the deployment's defaults for what `env` leaves unset. */
+export function loadConfig(env: Env): Config {
+  return readSettings(SHARED, env);
+}
+
+/** The settings of the steps that act in target accounts. */
+export const TARGET_SETTINGS = ["logLevel", "defaultTargetRoleName", "allowedTargetRoleNames"] as const;
+/** The settings of the steps that call Redis Cloud. */
+export const REDIS_SETTINGS = ["logLevel", "apiKeysSecret", "apiUrl"] as const;

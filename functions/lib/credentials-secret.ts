@@ -95,7 +95,7 @@ export async function writeCredentials(
   const secretString = JSON.stringify(write.value);
   if (write.existing) {
     const arn = write.existing.arn;
-    await rec.call("PutSecretValue", arn, () =>
+    await rec.change("PutSecretValue", arn, () =>
       secrets.send(
         new PutSecretValueCommand({
           SecretId: arn,

@@ -41,12 +41,16 @@ export type TransientErrorName = (typeof TRANSIENT_ERRORS)[number];
 export type PermanentErrorName = (typeof PERMANENT_ERRORS)[number];
 export type WorkflowErrorName = TransientErrorName | PermanentErrorName;
 
-/** An error with a stable name. Its message must never carry a secret. */
+/**
+ * An error with a stable name. Its message must never carry a secret. The error it stands for,
+ * if any, is kept as `cause` for the logs (its AWS request id, its HTTP status); the state
+ * machine sees only the name and the message.
+ */
 export class WorkflowError extends Error {
   override readonly name: WorkflowErrorName;
 
-  constructor(name: WorkflowErrorName, message: string) {
-    super(message);
+  constructor(name: WorkflowErrorName, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = name;
   }
 }
@@ -120,5 +124,27 @@ export function describeAwsFailure(step: string, operation: string, resource: st
   if (error instanceof WorkflowError) return error;
   const name = classifyAwsError(error);
   const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return new WorkflowError(name, `${step}: ${operation} ${resource} failed (${detail})`);
+  return new WorkflowError(name, `${step}: ${operation} ${resource} failed (${detail})`, { cause: error });
+}
+
+interface AwsMetadata {
+  $metadata?: { requestId?: string; httpStatusCode?: number };
+}
+
+/**
+ * What a log line says of a failure: the stable name and message, and of the error behind it
+ * the SDK's name, the AWS request id and the HTTP status, which support cases ask for. Never
+ * the request itself, which may hold a secret.
+ */
+export function errorLogFields(error: unknown): Record<string, string | number> {
+  const fields: Record<string, string | number> = {};
+  if (!(error instanceof Error)) return { errorName: "UnexpectedError", errorMessage: String(error) };
+  fields.errorName = error.name;
+  fields.errorMessage = error.message;
+  const cause = error.cause instanceof Error ? error.cause : undefined;
+  if (cause) fields.causeName = cause.name;
+  const metadata = ((cause ?? error) as AwsMetadata).$metadata;
+  if (metadata?.requestId) fields.awsRequestId = metadata.requestId;
+  if (metadata?.httpStatusCode) fields.httpStatusCode = metadata.httpStatusCode;
+  return fields;
 }

@@ -9,14 +9,14 @@ import {
 import type middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
 import { WorkflowError } from "./errors.ts";
-import { logger } from "./handler.ts";
 import {
   FIELD_NAMES,
   type InputProblem,
   inputProblem,
   type OnboardingInput as SchemaInput,
-  validateStartInput,
+  StartInputSchema,
 } from "./onboarding-input.ts";
+import { logger } from "./powertools.ts";
 
 /*
  * Shared by every way of starting an onboarding other than the console: the account-vending event
@@ -92,9 +92,9 @@ export type OnboardingInput = SchemaInput & { accountId: string };
 
 /** The input rebuilt field by field, in a fixed order, so equal starts are equal JSON. */
 export function parseOnboardingInput(value: unknown): { input: OnboardingInput } | { problem: string } {
-  if (!validateStartInput(value))
-    return { problem: describeProblem(inputProblem(validateStartInput.errors?.[0])) };
-  const { accountId, roleName, accountName } = value;
+  const parsed = StartInputSchema.safeParse(value);
+  if (!parsed.success) return { problem: describeProblem(inputProblem(parsed.error)) };
+  const { accountId, roleName, accountName } = parsed.data;
   return {
     input: {
       accountId,

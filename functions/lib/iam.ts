@@ -74,7 +74,7 @@ export async function ensureManagedPolicy(
     return;
   }
   await pruneOldestVersion(iam, spec.arn, rec);
-  const made = await rec.call("CreatePolicyVersion", spec.arn, () =>
+  const made = await rec.change("CreatePolicyVersion", spec.arn, () =>
     iam.send(
       new CreatePolicyVersionCommand({
         PolicyArn: spec.arn,
@@ -103,7 +103,7 @@ async function pruneOldestVersion(iam: IAMClient, arn: string, rec: StepRecorder
     .sort((a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0))[0];
   if (!oldest?.VersionId) return;
   const versionId = oldest.VersionId;
-  await rec.call("DeletePolicyVersion", `${arn} ${versionId}`, () =>
+  await rec.delete("DeletePolicyVersion", `${arn} ${versionId}`, () =>
     iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: versionId })),
   );
 }
@@ -146,7 +146,7 @@ export async function ensureRole(
   rec.existing(`role ${spec.name}`, role.Tags, { type: "Role", name: spec.name });
   const current = decodePolicyDocument(role.AssumeRolePolicyDocument ?? "{}");
   if (!samePolicy(current, spec.trust)) {
-    await rec.call("UpdateAssumeRolePolicy", spec.name, () =>
+    await rec.change("UpdateAssumeRolePolicy", spec.name, () =>
       iam.send(
         new UpdateAssumeRolePolicyCommand({
           RoleName: spec.name,
@@ -169,10 +169,10 @@ export async function ensureRolePolicyAttached(
     iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role, MaxItems: 1000 })),
   );
   if ((attached.AttachedPolicies ?? []).some((p) => p.PolicyArn === policyArn)) {
-    rec.found.push(`attachment ${policyArn} to role ${role}`);
+    rec.markFound(`attachment ${policyArn} to role ${role}`);
     return;
   }
-  await rec.call("AttachRolePolicy", `${policyArn} to role ${role}`, () =>
+  await rec.change("AttachRolePolicy", `${policyArn} to role ${role}`, () =>
     iam.send(new AttachRolePolicyCommand({ RoleName: role, PolicyArn: policyArn })),
   );
   rec.record({ type: "RolePolicyAttachment", role, policyArn });
@@ -188,10 +188,10 @@ export async function ensureUserPolicyAttached(
     iam.send(new ListAttachedUserPoliciesCommand({ UserName: user, MaxItems: 1000 })),
   );
   if ((attached.AttachedPolicies ?? []).some((p) => p.PolicyArn === policyArn)) {
-    rec.found.push(`attachment ${policyArn} to user ${user}`);
+    rec.markFound(`attachment ${policyArn} to user ${user}`);
     return;
   }
-  await rec.call("AttachUserPolicy", `${policyArn} to user ${user}`, () =>
+  await rec.change("AttachUserPolicy", `${policyArn} to user ${user}`, () =>
     iam.send(new AttachUserPolicyCommand({ UserName: user, PolicyArn: policyArn })),
   );
   rec.record({ type: "UserPolicyAttachment", user, policyArn });
@@ -228,7 +228,7 @@ export async function ensureInstanceProfile(
   }
   const roles = (profile.Roles ?? []).map((r) => r.RoleName);
   if (roles.includes(role)) {
-    rec.found.push(`role ${role} in instance profile ${name}`);
+    rec.markFound(`role ${role} in instance profile ${name}`);
     return profile.Arn ?? "";
   }
   if (roles.length > 0) {
@@ -237,7 +237,7 @@ export async function ensureInstanceProfile(
       `${rec.step}: instance profile ${name} already holds role ${roles.join(", ")}; remove it so that it can hold ${role}`,
     );
   }
-  await rec.call("AddRoleToInstanceProfile", `${role} to ${name}`, () =>
+  await rec.change("AddRoleToInstanceProfile", `${role} to ${name}`, () =>
     iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: name, RoleName: role })),
   );
   rec.record({ type: "InstanceProfileRole", profile: name, role });

@@ -1,28 +1,52 @@
-import { Ajv, type ErrorObject } from "ajv";
-import schema from "../../statemachine/onboarding-input.schema.json" with { type: "json" };
+import * as z from "zod";
 import { isPrintableFieldName } from "./errors.ts";
+import { describeIssue, type InputIssue } from "./input.ts";
+import { ACCOUNT_ID, ROLE_NAME } from "./step.ts";
 
-/** The state machine's input, as statemachine/onboarding-input.schema.json describes it. */
-export interface OnboardingInput {
-  accountId?: string;
-  roleName?: string;
-  accountName?: string;
-}
+/*
+ * The state machine's input, once. statemachine/onboarding-input.schema.json is generated from
+ * it (`npm run schema`) for the console and for users; a test keeps the two equal.
+ */
 
-/** The schema's fields with their descriptions, so that an error can say what a field is for. */
-export const INPUT_FIELDS = schema.properties as Record<string, { description: string }>;
-export const FIELD_NAMES = Object.keys(INPUT_FIELDS).join(", ");
+const FIELDS = {
+  accountId: z
+    .string()
+    .regex(ACCOUNT_ID, "must be 12 digits")
+    .describe("the 12-digit id of the AWS account to onboard (default: the account the stack runs in)"),
+  roleName: z
+    .string()
+    .regex(ROLE_NAME, "must be an IAM role name (letters, digits and +=,.@_-, at most 64)")
+    .describe("the role to assume in that account (default: OrganizationAccountAccessRole)"),
+  accountName: z
+    .string()
+    .min(1, "must not be empty")
+    .max(100, "must be at most 100 characters")
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+    .regex(/^[^\u0000-\u001f]+$/, "must not contain control characters")
+    .describe("the name the account gets in Redis Cloud (default: aws-<accountId>)"),
+};
 
-const ajv = new Ajv({ allErrors: false, strict: true });
-ajv.addSchema(schema);
-
-/** The console's input: every field optional. */
-export const validateOnboardingInput = ajv.compile<OnboardingInput>({ $ref: schema.$id });
+export const OnboardingInputSchema = z
+  .strictObject({
+    accountId: FIELDS.accountId.optional(),
+    roleName: FIELDS.roleName.optional(),
+    accountName: FIELDS.accountName.optional(),
+  })
+  .meta({
+    title: "Redis Cloud BYOC onboarding input",
+    description: "Input of the onboarding state machine. {} onboards the AWS account the stack runs in.",
+  });
+export type OnboardingInput = z.output<typeof OnboardingInputSchema>;
 
 /** A start from outside the console (event, HTTP) always names the account. */
-export const validateStartInput = ajv.compile<OnboardingInput & { accountId: string }>({
-  allOf: [{ $ref: schema.$id }, { type: "object", required: ["accountId"] }],
-});
+export const StartInputSchema = OnboardingInputSchema.extend({ accountId: FIELDS.accountId });
+export type StartInput = z.output<typeof StartInputSchema>;
+
+/** The fields with what each is for, so that an error can say it. */
+export const INPUT_FIELDS: Record<string, string> = Object.fromEntries(
+  Object.entries(FIELDS).map(([name, schema]) => [name, schema.description ?? ""]),
+);
+export const FIELD_NAMES = Object.keys(FIELDS).join(", ");
 
 /**
  * What is wrong, by field, without the value that is wrong: each way in words it its own way.
@@ -34,21 +58,19 @@ export type InputProblem =
   | { kind: "not-an-object" }
   | { kind: "bad-value"; field: string; rule: string; about?: string };
 
-export function inputProblem(error: ErrorObject | undefined): InputProblem {
-  if (error?.keyword === "additionalProperties") {
-    const field = String(error.params.additionalProperty);
-    return isPrintableFieldName(field) ? { kind: "unknown-field", field } : { kind: "unknown-field" };
+export function inputProblem(error: z.ZodError): InputProblem {
+  const issue = error.issues[0];
+  if (issue?.code === "unrecognized_keys") {
+    const field = issue.keys.find(isPrintableFieldName);
+    return field === undefined ? { kind: "unknown-field" } : { kind: "unknown-field", field };
   }
-  if (error?.keyword === "required") {
-    const field = String(error.params.missingProperty);
-    return { kind: "missing", field, ...about(field) };
-  }
-  const field = error?.instancePath.replace(/^\//, "") ?? "";
-  if (field === "") return { kind: "not-an-object" };
-  return { kind: "bad-value", field, rule: error?.message ?? "is not valid", ...about(field) };
+  const { field, problem }: InputIssue = describeIssue(issue);
+  if (field === "input") return { kind: "not-an-object" };
+  if (problem === "is required") return { kind: "missing", field, ...about(field) };
+  return { kind: "bad-value", field, rule: problem, ...about(field) };
 }
 
 function about(field: string): { about?: string } {
-  const description = INPUT_FIELDS[field]?.description;
+  const description = INPUT_FIELDS[field];
   return description === undefined ? {} : { about: description };
 }

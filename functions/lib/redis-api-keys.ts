@@ -1,10 +1,15 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { loadRedisCloudConfig, type RedisCloudConfig } from "./config.ts";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import * as z from "zod";
+import { lambdaClients } from "./clients.ts";
+import { REDIS_SETTINGS, type SettingsOf } from "./config.ts";
+
+type RedisSettings = SettingsOf<"apiKeysSecret" | "apiUrl">;
+
 import type { AccountCredentials } from "./credentials-secret.ts";
-import { describeAwsFailure, invalidInput, WorkflowError } from "./errors.ts";
-import { logger, parseStepInput, type StepRun } from "./handler.ts";
+import type { Runtime, StepContext } from "./define-step.ts";
+import { describeAwsFailure, WorkflowError } from "./errors.ts";
 import { type RedisApiKeys, RedisCloud } from "./redis-cloud.ts";
-import { isNotFound, type StepInput, type StepRecorder } from "./step.ts";
+import { isNotFound, StepInputSchema, type StepRecorder } from "./step.ts";
 
 /*
  * What the Redis Cloud steps read from Secrets Manager (the API keys, the account's credentials)
@@ -65,25 +70,16 @@ export function forgetRedisApiKeys(): void {
   cache.clear();
 }
 
-/** What the state machine hands the Redis Cloud steps. */
-export interface RedisStepInput extends StepInput {
-  /** The secret EnsureUser wrote (its `secretArn`). */
-  credentialsSecretArn: string;
-}
-
 const SECRET_ARN = /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+$/;
 
-export function parseRedisStepInput(event: unknown): RedisStepInput & Record<string, unknown> {
-  const input = parseStepInput(event) as StepInput & Record<string, unknown>;
-  const arn = input.credentialsSecretArn;
-  if (typeof arn !== "string" || !SECRET_ARN.test(arn)) {
-    throw invalidInput(
-      "credentialsSecretArn",
-      "missing or not a secret ARN (the EnsureUser step's secretArn)",
-    );
-  }
-  return { ...input, credentialsSecretArn: arn };
-}
+/** What the state machine hands the Redis Cloud steps. */
+export const RedisStepInputSchema = StepInputSchema.extend({
+  /** The secret EnsureUser wrote (its `secretArn`). */
+  credentialsSecretArn: z
+    .string({ error: "is required (the EnsureUser step's secretArn)" })
+    .regex(SECRET_ARN, "must be a secret ARN (the EnsureUser step's secretArn)"),
+});
+export type RedisStepInput = z.output<typeof RedisStepInputSchema>;
 
 type Credentials<K extends keyof AccountCredentials> = Partial<AccountCredentials> &
   Pick<AccountCredentials, K> &
@@ -131,27 +127,23 @@ export const REDIS_MIN_REQUEST_INTERVAL_MS = 300;
 /** Makes a client for one invocation, from the container's settings and cached keys. */
 export type RedisCloudSource = (secrets: SecretsManagerClient, step: string) => Promise<RedisCloud>;
 
-/**
- * Settings are read at the first invocation, not at import: the step modules are also imported
- * by tests and the local runner, where REDIS_API_KEYS_SECRET is not set. A bad setting still
- * fails that first invocation with ConfigurationError naming it.
- */
-export function redisCloudFromEnv(
-  env: Record<string, string | undefined> = process.env,
-  fetchImpl?: typeof fetch,
-  minIntervalMs = REDIS_MIN_REQUEST_INTERVAL_MS,
-): RedisCloudSource {
-  let config: RedisCloudConfig | undefined;
+export interface RedisSourceOptions {
+  fetch?: typeof fetch;
+  /** Pause between two requests of one invocation (local runs: none). */
+  minIntervalMs?: number;
+}
+
+/** Redis Cloud clients with the given settings; the API keys are read once per container. */
+export function redisCloudFrom(config: RedisSettings, options: RedisSourceOptions = {}): RedisCloudSource {
   return async (secrets, step) => {
-    config ??= loadRedisCloudConfig(env);
     const keys = await cachedRedisApiKeys(secrets, config.apiKeysSecret, step);
     return new RedisCloud({
       baseUrl: config.apiUrl,
       keys,
       // Register and check run with reserved concurrency 1 each: 2 × 60 s / 300 ms = 400 requests
       // a minute at most for the whole deployment, Redis's limit per API key.
-      minIntervalMs,
-      ...(fetchImpl ? { fetch: fetchImpl } : {}),
+      minIntervalMs: options.minIntervalMs ?? REDIS_MIN_REQUEST_INTERVAL_MS,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
     });
   };
 }
@@ -161,27 +153,28 @@ export interface RedisStepDeps {
   redis: RedisCloud;
 }
 
-/** The environment-agnostic code of a Redis Cloud step, like iamStep for the IAM steps. */
-export function redisStep<I extends RedisStepInput, R>(
+/** The Redis Cloud client of this runtime: its own source, else one from its settings. */
+export function redisCloudOf(
+  runtime: Pick<Runtime<RedisSettings>, "redis" | "config" | "clients">,
   step: string,
-  parse: (event: unknown) => I,
-  core: (input: I, deps: RedisStepDeps) => Promise<R>,
-  source: RedisCloudSource,
-): StepRun<R> {
-  return async (event, runtime) => {
-    const input = parse(event);
-    const secrets = runtime.clients.secrets();
-    try {
-      const result = await core(input, { secrets, redis: await source(secrets, step) });
-      logger.info("step done", { step, accountId: input.target.accountId, result });
-      return result;
-    } catch (error) {
-      // Refused keys may have been rotated in the secret: the next invocation reads them again.
-      if (error instanceof WorkflowError && error.name === "RedisCloudUnauthorized") forgetRedisApiKeys();
-      // The execution's cause must name the step, whichever layer made the error.
-      if (error instanceof Error && !error.message.startsWith(`${step}:`))
-        error.message = `${step}: ${error.message}`;
-      throw error;
-    }
-  };
+): Promise<RedisCloud> {
+  runtime.redis ??= redisCloudFrom(runtime.config);
+  return runtime.redis(runtime.clients.secrets(), step);
 }
+
+/**
+ * What every step calling Redis Cloud shares: its settings, Secrets Manager (the API keys, the
+ * account's credentials) and the failure rule below.
+ */
+export const redisStep = {
+  settings: REDIS_SETTINGS,
+  clients: lambdaClients({ secrets: SecretsManagerClient }),
+  deps: async ({ runtime, step }: StepContext<unknown, RedisSettings>): Promise<RedisStepDeps> => ({
+    secrets: runtime.clients.secrets(),
+    redis: await redisCloudOf(runtime, step),
+  }),
+  onError: (error: WorkflowError): void => {
+    // Refused keys may have been rotated in the secret: the next invocation reads them again.
+    if (error.name === "RedisCloudUnauthorized") forgetRedisApiKeys();
+  },
+};

@@ -1,12 +1,12 @@
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { type Home, sdkClients } from "../../functions/lib/aws.ts";
-import { type Config, loadRedisCloudConfig } from "../../functions/lib/config.ts";
-import { createRuntime, type StepRun } from "../../functions/lib/handler.ts";
+import { type Config, readSettings } from "../../functions/lib/config.ts";
+import { createRuntime, type StepRun } from "../../functions/lib/define-step.ts";
 import { MemoryLockStore } from "../../functions/lib/lock-store.ts";
 import {
   REDIS_MIN_REQUEST_INTERVAL_MS,
   type RedisCloudSource,
-  redisCloudFromEnv,
+  redisCloudFrom,
 } from "../../functions/lib/redis-api-keys.ts";
 import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
 import { HOME, type LocalEnvironment, type LocalEnvironmentOptions } from "../environment.ts";
@@ -65,13 +65,9 @@ export async function liveBackend(
   const redis = liveRedisCloud(settings.env, settings.apiKeysSecret);
   const clients = sdkClients();
   const home = await callerHome(clients.sts());
-  const runtime = createRuntime(home, clients, settings.config);
-  const runs = stepRuns({
-    redis,
-    stsFor: (credentials) => new STSClient({ region: home.region, credentials }),
-    // Without a deployed stack there is no lock table: the lock holds within this process only.
-    locks: new MemoryLockStore(),
-  });
+  const runtime = createRuntime(home, sdkClients(home.region), settings.config, redis);
+  // Without a deployed stack there is no lock table: the lock holds within this process only.
+  const runs = stepRuns({ locks: new MemoryLockStore() });
   const services = {
     "arn:aws:states:::events:putEvents": async () =>
       notice("  (events are published only by the deployed stack: skipped)"),
@@ -91,8 +87,12 @@ export function liveRedisCloud(env: Env, apiKeysSecret: string | undefined): Red
   const apiUrl = env.REDIS_CLOUD_API_URL;
   if (apiKeysSecret !== undefined) {
     // The deployed functions' own checks (a secret name or ARN, an https URL).
-    loadRedisCloudConfig({ REDIS_API_KEYS_SECRET: apiKeysSecret, REDIS_CLOUD_API_URL: apiUrl });
-    return redisCloudFromEnv({ REDIS_API_KEYS_SECRET: apiKeysSecret, REDIS_CLOUD_API_URL: apiUrl });
+    return redisCloudFrom(
+      readSettings(["apiKeysSecret", "apiUrl"], {
+        REDIS_API_KEYS_SECRET: apiKeysSecret,
+        REDIS_CLOUD_API_URL: apiUrl,
+      }),
+    );
   }
   const accountKey = env.REDIS_CLOUD_ACCOUNT_KEY?.trim();
   const userKey = env.REDIS_CLOUD_USER_KEY?.trim();
@@ -102,10 +102,7 @@ export function liveRedisCloud(env: Env, apiKeysSecret: string | undefined): Red
     );
   }
   // Same URL checks as the deployed functions; the secret name is a stand-in, the keys are at hand.
-  const { apiUrl: baseUrl } = loadRedisCloudConfig({
-    REDIS_API_KEYS_SECRET: "keys-from-environment",
-    REDIS_CLOUD_API_URL: apiUrl,
-  });
+  const { apiUrl: baseUrl } = readSettings(["apiUrl"], { REDIS_CLOUD_API_URL: apiUrl });
   const keys = { accountKey, userKey };
   return async () => new RedisCloud({ baseUrl, keys, minIntervalMs: REDIS_MIN_REQUEST_INTERVAL_MS });
 }

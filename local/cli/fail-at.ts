@@ -1,5 +1,5 @@
+import type { StepRun } from "../../functions/lib/define-step.ts";
 import { WorkflowError } from "../../functions/lib/errors.ts";
-import type { StepRun } from "../../functions/lib/handler.ts";
 import { HOME } from "../environment.ts";
 import { resolveDefinition, taskStates } from "../workflow.ts";
 import { UsageError } from "./args.ts";
