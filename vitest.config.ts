@@ -9,6 +9,8 @@ export default defineConfig({
     env: {
       POWERTOOLS_DEV: "false",
       POWERTOOLS_LOG_LEVEL: "SILENT",
+      // EMF lines would fill the test output; tests that count metrics spy on the registry.
+      POWERTOOLS_METRICS_DISABLED: "true",
       AWS_REGION: "us-east-1",
       // The trigger handlers read it at import; tests/support/aws.ts exports the same value.
       STATE_MACHINE_ARN:

@@ -270,7 +270,11 @@ function omitUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-export const { run, handler } = defineStep({
+export const {
+  run,
+  handler,
+  parse: parseCheckInput,
+} = defineStep({
   ...redisStep,
   name: STEP,
   input: CheckInputSchema,

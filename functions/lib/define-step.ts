@@ -77,11 +77,13 @@ export function defineStep<S extends z.ZodType, D, R, K extends SettingName = "l
       return result;
     } catch (thrown) {
       const error = describeAwsFailure(name, "step", "", thrown);
+      // The execution's cause must name the step, whichever layer made the error.
+      if (!error.message.startsWith(`${name}:`)) error.message = `${name}: ${error.message}`;
       definition.onError?.(error);
       throw error;
     }
   };
-  const run: StepRun<R> = (event, runtime) =>
+  const run: StepRun<R> = async (event, runtime) =>
     execute(parse(event), runtime as unknown as Runtime<SettingsOf<K | "logLevel">>);
   return { name, parse, run, handler: lambdaHandler(definition, parse, execute) };
 }

@@ -18,8 +18,8 @@ import {
 } from "../../functions/account-lock.ts";
 import { sdkClients } from "../../functions/lib/aws.ts";
 import { loadConfig } from "../../functions/lib/config.ts";
+import { createRuntime } from "../../functions/lib/define-step.ts";
 import { isTransientName, WorkflowError } from "../../functions/lib/errors.ts";
-import { createRuntime } from "../../functions/lib/handler.ts";
 import { MemoryLockStore } from "../../functions/lib/lock-store.ts";
 import { EXECUTION, HOME, lambdaContext, rejectionOf, stepInput, TARGET } from "../support/aws.ts";
 
@@ -46,7 +46,7 @@ describe("acquireLockRun", () => {
 
   it("takes a free lock for the execution", async () => {
     // Act
-    const result = await acquireLockRun(store)(stepInput(), runtime);
+    const result = await acquireLockRun(store).run(stepInput(), runtime);
 
     // Assess
     expect(result).toEqual({ lockedBy: EXECUTION, accountId: TARGET });
@@ -58,7 +58,7 @@ describe("acquireLockRun", () => {
 
   it("takes the lock again when the same execution retries the step", async () => {
     // Prepare
-    const acquire = acquireLockRun(store);
+    const acquire = acquireLockRun(store).run;
     await acquire(stepInput(), runtime);
 
     // Assess
@@ -67,7 +67,7 @@ describe("acquireLockRun", () => {
 
   it("refuses another execution with a transient OnboardingInProgress naming the holder and the account", async () => {
     // Prepare
-    const acquire = acquireLockRun(store);
+    const acquire = acquireLockRun(store).run;
     await acquire(stepInput(), runtime);
 
     // Act
@@ -86,7 +86,7 @@ describe("acquireLockRun", () => {
     await store.acquire(TARGET, OTHER, Date.now() - LOCK_TTL_MS - 1000, LOCK_TTL_MS);
 
     // Assess
-    await expect(acquireLockRun(store)(stepInput(), runtime)).resolves.toEqual({
+    await expect(acquireLockRun(store).run(stepInput(), runtime)).resolves.toEqual({
       lockedBy: EXECUTION,
       accountId: TARGET,
     });
@@ -94,7 +94,7 @@ describe("acquireLockRun", () => {
 
   it("refuses an input without a target before touching the lock", async () => {
     // Act
-    const error = await rejectionOf(acquireLockRun(store)({ execution: EXECUTION }, runtime));
+    const error = await rejectionOf(acquireLockRun(store).run({ execution: EXECUTION }, runtime));
 
     // Assess
     expect(error.name).toBe("InvalidInput");
@@ -106,34 +106,34 @@ describe("releaseLockRun", () => {
   let store: MemoryLockStore;
   beforeEach(async () => {
     store = new MemoryLockStore();
-    await acquireLockRun(store)(stepInput(), runtime);
+    await acquireLockRun(store).run(stepInput(), runtime);
   });
 
   it("frees the execution's lock for the next one", async () => {
     // Act
-    const result = await releaseLockRun(store)(stepInput(), runtime);
+    const result = await releaseLockRun(store).run(stepInput(), runtime);
 
     // Assess
     expect(result).toEqual({ released: true });
-    await expect(acquireLockRun(store)(stepInput(OTHER), runtime)).resolves.toMatchObject({
+    await expect(acquireLockRun(store).run(stepInput(OTHER), runtime)).resolves.toMatchObject({
       lockedBy: OTHER,
     });
   });
 
   it("leaves another execution's lock in place", async () => {
     // Act
-    const result = await releaseLockRun(store)(stepInput(OTHER), runtime);
+    const result = await releaseLockRun(store).run(stepInput(OTHER), runtime);
 
     // Assess
     expect(result).toEqual({ released: true });
-    expect((await rejectionOf(acquireLockRun(store)(stepInput(OTHER), runtime))).name).toBe(
+    expect((await rejectionOf(acquireLockRun(store).run(stepInput(OTHER), runtime))).name).toBe(
       "OnboardingInProgress",
     );
   });
 
   it("answers the same when run again", async () => {
     // Prepare
-    const release = releaseLockRun(store);
+    const release = releaseLockRun(store).run;
     await release(stepInput(), runtime);
 
     // Assess
@@ -144,7 +144,7 @@ describe("releaseLockRun", () => {
 describe("the lock under 200 onboardings of one account at once", () => {
   it("lets exactly one of them in", async () => {
     // Prepare
-    const acquire = acquireLockRun(new MemoryLockStore());
+    const acquire = acquireLockRun(new MemoryLockStore()).run;
 
     // Act
     const outcomes = await Promise.allSettled(
@@ -162,8 +162,8 @@ describe("the lock under 200 onboardings of one account at once", () => {
     // Prepare: each run retries a refusal, as the state machine does, and works while it holds
     // the lock over several turns of the event loop, where a race would show.
     const store = new MemoryLockStore();
-    const acquire = acquireLockRun(store);
-    const release = releaseLockRun(store);
+    const acquire = acquireLockRun(store).run;
+    const release = releaseLockRun(store).run;
     const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
     let inside = 0;
     let mostInside = 0;
@@ -217,7 +217,7 @@ describe("LOCK_TABLE_NAME", () => {
   it("is read at the first invocation and fails it with ConfigurationError", async () => {
     // Prepare
     vi.stubEnv("LOCK_TABLE_NAME", undefined);
-    const acquire = acquireLockRun();
+    const acquire = acquireLockRun().run;
 
     // Act
     const error = await rejectionOf(acquire(stepInput(), runtime));

@@ -27,7 +27,7 @@ describe("ensure-user-policy handler", () => {
 
     // Assess
     expect(error.name).toBe("InvalidInput");
-    expect(error.message).toMatch(/^target: /);
+    expect(error.message).toMatch(/^EnsureUserPolicy: target: /);
     expect(iamMock).not.toHaveReceivedAnyCommand();
   });
 

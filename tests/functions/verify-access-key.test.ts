@@ -3,8 +3,8 @@ import { GetCallerIdentityCommand, STSClient, STSServiceException } from "@aws-s
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../functions/lib/config.ts";
-import { createRuntime } from "../../functions/lib/handler.ts";
-import { type AccessKeyCredentials, verifyAccessKey, verifyRun } from "../../functions/verify-access-key.ts";
+import { createRuntime } from "../../functions/lib/define-step.ts";
+import { type AccessKeyCredentials, run, verifyAccessKey } from "../../functions/verify-access-key.ts";
 import {
   CREDENTIALS,
   leakedSecrets,
@@ -170,19 +170,18 @@ describe("verifyAccessKey", () => {
 });
 
 describe("verify-access-key run", () => {
-  it("signs with the new key in the function's region and refuses an input without the secret ARN", async () => {
+  it("signs with the new key, not the function's role, and refuses an input without the secret ARN", async () => {
     // Prepare
     stsMock.on(GetCallerIdentityCommand).resolves({ Arn: USER_ARN });
-    const regions: string[] = [];
-    const run = verifyRun((credentials, region) => {
-      regions.push(region);
-      return new STSClient({ region, credentials });
-    });
+    const signers: (AccessKeyCredentials | undefined)[] = [];
     const runtime = createRuntime(
       HOME,
       {
         iam: () => undefined as never,
-        sts: () => new STSClient({}),
+        sts: (credentials) => {
+          signers.push(credentials as AccessKeyCredentials | undefined);
+          return new STSClient({ region: HOME.region, ...(credentials ? { credentials } : {}) });
+        },
         secrets: () => new SecretsManagerClient({}),
       },
       loadConfig({}),
@@ -194,7 +193,9 @@ describe("verify-access-key run", () => {
 
     // Assess
     expect(result.verifiedArn).toBe(USER_ARN);
-    expect(regions).toEqual([HOME.region]);
+    expect(signers).toEqual([
+      { accessKeyId: CREDENTIALS.accessKeyId, secretAccessKey: CREDENTIALS.secretAccessKey },
+    ]);
     expect(error.name).toBe("InvalidInput");
     expect(error.message).toContain("credentialsSecretArn");
   });

@@ -11,7 +11,6 @@ import type { STSClient } from "@aws-sdk/client-sts";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getOnboardingRequest } from "../../functions/http-get-onboarding.ts";
 import { startOnboardingRequest } from "../../functions/http-start-onboarding.ts";
-import { TargetClients } from "../../functions/lib/aws.ts";
 import {
   CONSOLE_ROLE_NAME,
   INSTANCE_POLICY_NAME,
@@ -20,13 +19,12 @@ import {
   USER_NAME,
   USER_POLICY_NAME,
 } from "../../functions/lib/config.ts";
+import type { Runtime, StepRun } from "../../functions/lib/define-step.ts";
 import { executionArn } from "../../functions/lib/executions.ts";
-import type { Runtime, StepRun } from "../../functions/lib/handler.ts";
 import { policyArn } from "../../functions/lib/policies.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { loadVendingSettings } from "../../functions/lib/vending-events.ts";
 import { startFromEvent } from "../../functions/start-from-event.ts";
-import { verifyRun } from "../../functions/verify-access-key.ts";
 import { awsError, type FakeCall } from "../../local/aws/index.ts";
 import { key } from "../../local/aws/state.ts";
 import { HOME, type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
@@ -169,7 +167,8 @@ function lookupsOf(session: Session): Lookups {
 function attributed(fn: string, run: StepRun<unknown>, session: Session): StepRun<unknown> {
   return async (event, runtime) => {
     forgetRedisApiKeys();
-    const cold: Runtime = { ...runtime, targets: new TargetClients(runtime.clients) };
+    // A new client factory: its own TargetClients, so its own AssumeRole (see targetIam).
+    const cold: Runtime = { ...runtime, clients: { ...runtime.clients } };
     noteSecrets(session);
     const from = session.env.aws.calls.length;
     try {
@@ -204,9 +203,17 @@ async function openSession(targets: string[] = []): Promise<Session> {
   const session: Session = { env, accounts: [HOME.accountId, ...targets], secretArns: new Map(), runs: {} };
   const steps: Record<string, StepRun<unknown>> = {
     ...env.runs,
-    verifyAccessKey: verifyRun((credentials) =>
-      signedByNewKey(env.aws.clients(HOME).sts(credentials), env.aws.calls),
-    ),
+    verifyAccessKey: (event, runtime) =>
+      env.runs.verifyAccessKey?.(event, {
+        ...runtime,
+        clients: {
+          ...runtime.clients,
+          sts: (credentials) =>
+            credentials
+              ? signedByNewKey(runtime.clients.sts(credentials), env.aws.calls)
+              : runtime.clients.sts(),
+        },
+      }) ?? Promise.reject(new Error("no verifyAccessKey")),
   };
   session.runs = Object.fromEntries(
     Object.entries(steps).map(([fn, run]) => [fn, attributed(fn, run, session)]),

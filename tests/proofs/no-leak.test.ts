@@ -12,6 +12,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handler as getOnboarding } from "../../functions/http-get-onboarding.ts";
 import { handler as startOnboarding } from "../../functions/http-start-onboarding.ts";
+import { targetIam as targetIamOf } from "../../functions/lib/aws.ts";
 import { executionArn } from "../../functions/lib/executions.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { awsError } from "../../local/aws/index.ts";
@@ -129,10 +130,12 @@ beforeAll(async () => {
     undoConsoleRole();
 
     // A redislabs-user made by hand, with both its keys: their secrets are secrets too.
-    const targetIam = await env.runtime.targets.iamFor(
+    const targetIam = await targetIamOf(
       env.runtime,
-      { accountId: ACCOUNTS.keyLimit, roleName: "OrganizationAccountAccessRole", accountName: "" },
-      "arrange",
+      {
+        target: { accountId: ACCOUNTS.keyLimit, roleName: "OrganizationAccountAccessRole", accountName: "" },
+        execution: "arrange",
+      },
       "test",
     );
     await targetIam.send(new CreateUserCommand({ UserName: "redislabs-user" }));

@@ -1,4 +1,4 @@
-import type { StepRun } from "../../functions/lib/handler.ts";
+import type { StepRun } from "../../functions/lib/define-step.ts";
 import type { LocalEnvironment } from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";

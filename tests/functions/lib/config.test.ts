@@ -15,6 +15,7 @@ describe("loadConfig", () => {
   it("has the deployment's defaults when nothing is set", () => {
     // Assess
     expect(loadConfig({})).toEqual({
+      logLevel: "INFO",
       secretNamePrefix: "redis-cloud/byoc/",
       consoleRolePolicyName: "RedislabsIAMUserRestrictedPolicy",
       defaultTargetRoleName: "OrganizationAccountAccessRole",
@@ -40,6 +41,7 @@ describe("loadConfig", () => {
 
     // Assess
     expect(config).toEqual({
+      logLevel: "INFO",
       secretNamePrefix: "team/redis/",
       consoleRolePolicyName: "RedisLabsInstanceRolePolicy",
       defaultTargetRoleName: "BreakGlass",
@@ -56,6 +58,8 @@ describe("loadConfig", () => {
     ["TARGET_ROLE_NAMES", { TARGET_ROLE_NAMES: "A".repeat(65) }],
     ["DEFAULT_TARGET_ROLE", { DEFAULT_TARGET_ROLE: "NotInTheList" }],
     ["DEFAULT_TARGET_ROLE", { TARGET_ROLE_NAMES: "Onboarder" }],
+    // Powertools itself would run at INFO without a word.
+    ["POWERTOOLS_LOG_LEVEL", { POWERTOOLS_LOG_LEVEL: "LOUD" }],
   ])("refuses a bad %s by name", (setting, env) => {
     // Act
     const error = refusal(env);

@@ -53,6 +53,26 @@ describe("secretName and signInUrl", () => {
 });
 
 describe("readCredentials", () => {
+  it("refuses a secret scheduled for deletion, naming the fix, and reads nothing of it", async () => {
+    // Prepare
+    secretsMock.on(DescribeSecretCommand, { SecretId: NAME }).resolves({
+      ARN,
+      Name: NAME,
+      Tags: ourTags(EXECUTION),
+      DeletedDate: new Date("2026-11-29T00:00:00Z"),
+    });
+
+    // Act
+    const error = await rejectionOf(readCredentials(secrets(), NAME, recorder()));
+
+    // Assess
+    expect(error).toBeInstanceOf(WorkflowError);
+    expect(error.name).toBe("ResourceConflict");
+    expect(error.message).toContain("scheduled for deletion");
+    expect(error.message).toContain("RestoreSecret");
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+
   it("answers undefined, without reading a value, when there is no secret", async () => {
     // Prepare
     secretsMock.on(DescribeSecretCommand).rejects(awsError.secretNotFound());

@@ -1,13 +1,13 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { loadRedisCloudConfig } from "../../../functions/lib/config.ts";
+import { readSettings } from "../../../functions/lib/config.ts";
 import { WorkflowError } from "../../../functions/lib/errors.ts";
 import {
   cachedRedisApiKeys,
   forgetRedisApiKeys,
   readRedisApiKeys,
-  redisCloudFromEnv,
+  redisCloudFrom,
 } from "../../../functions/lib/redis-api-keys.ts";
 import { findCloudAccountOfKey, RedisCloud, RedisCloudError } from "../../../functions/lib/redis-cloud.ts";
 import {
@@ -361,7 +361,10 @@ describe("RedisCloud client parsing", () => {
   });
 });
 
-describe("loadRedisCloudConfig", () => {
+/** The Redis Cloud steps' settings, read as their Lambda functions read them. */
+const loadRedisCloudConfig = (env: Record<string, string>) => readSettings(["apiKeysSecret", "apiUrl"], env);
+
+describe("the Redis Cloud settings", () => {
   it("defaults the API URL to Redis Cloud's and requires the keys secret", () => {
     // Act
     const config = loadRedisCloudConfig({ REDIS_API_KEYS_SECRET: API_KEYS_SECRET });
@@ -488,9 +491,9 @@ describe("Redis Cloud API keys secret", () => {
     // Prepare
     secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(API_KEYS) });
     const api = fakeRedisApi({ "GET /cloud-accounts": { body: { cloudAccounts: [] } } });
-    const source = redisCloudFromEnv(
-      { REDIS_API_KEYS_SECRET: API_KEYS_SECRET, REDIS_CLOUD_API_URL: "https://api.redis.test/v1" },
-      api.fetch,
+    const source = redisCloudFrom(
+      { apiKeysSecret: API_KEYS_SECRET, apiUrl: "https://api.redis.test/v1" },
+      { fetch: api.fetch },
     );
 
     // Act

@@ -7,7 +7,7 @@ import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handler as checkHandler } from "../../../functions/check-registration.ts";
-import { logger } from "../../../functions/lib/handler.ts";
+import { logger } from "../../../functions/lib/powertools.ts";
 import { forgetRedisApiKeys } from "../../../functions/lib/redis-api-keys.ts";
 import { handler as registerHandler } from "../../../functions/register-cloud-account.ts";
 import { handler as verifyHandler } from "../../../functions/verify-access-key.ts";
