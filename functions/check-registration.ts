@@ -4,6 +4,7 @@ import {
   type SecretsManagerClient,
   TagResourceCommand,
 } from "@aws-sdk/client-secrets-manager";
+import { ALREADY_REGISTERED, adoptRegisteredAccount, cloudAccountName } from "./lib/cloud-accounts.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
 import {
@@ -13,15 +14,7 @@ import {
   readAccountCredentials,
   redisStep,
 } from "./lib/redis-api-keys.ts";
-import {
-  ALREADY_REGISTERED,
-  adoptRegisteredAccount,
-  type CloudAccount,
-  cloudAccountName,
-  type RateLimit,
-  RedisCloudError,
-  type RedisTask,
-} from "./lib/redis-cloud.ts";
+import { type CloudAccount, type RateLimit, RedisCloudError, type RedisTask } from "./lib/redis-cloud.ts";
 import { type Registration, RegistrationSchema } from "./lib/registration.ts";
 import { StepRecorder } from "./lib/step.ts";
 

@@ -1,3 +1,9 @@
+import {
+  ALREADY_REGISTERED,
+  adoptRegisteredAccount,
+  cloudAccountName,
+  findCloudAccountOfKey,
+} from "./lib/cloud-accounts.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
 import {
@@ -7,13 +13,7 @@ import {
   readAccountCredentials,
   redisStep,
 } from "./lib/redis-api-keys.ts";
-import {
-  ALREADY_REGISTERED,
-  adoptRegisteredAccount,
-  cloudAccountName,
-  findCloudAccountOfKey,
-  RedisCloudError,
-} from "./lib/redis-cloud.ts";
+import { RedisCloudError } from "./lib/redis-cloud.ts";
 import { StepRecorder } from "./lib/step.ts";
 
 const STEP = "RegisterCloudAccount";

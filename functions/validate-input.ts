@@ -24,7 +24,7 @@ export function validateInput(
   raw: unknown,
   deps: { home: Home; config: Pick<Config, "defaultTargetRoleName" | "allowedTargetRoleNames"> },
 ): { target: Target; steps: Record<string, never> } {
-  const parsed = OnboardingInputSchema.safeParse(raw);
+  const parsed = OnboardingInputSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw invalidInput(...describe(inputProblem(parsed.error)));
   const input = parsed.data;
   const accountId = input.accountId ?? deps.home.accountId;

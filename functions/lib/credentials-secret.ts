@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import type { Config } from "./config.ts";
 import { WorkflowError } from "./errors.ts";
+import { parseJsonObject } from "./input.ts";
 import type { StepRecorder } from "./step.ts";
 
 /** What the onboarding keeps for one target account: one secret, in the workflow's account. */
@@ -56,16 +57,9 @@ export async function readCredentials(
   return { arn, value: parse(stored?.SecretString), createdByThisRun: rec.createdByThisRun(described.Tags) };
 }
 
-function parse(text: string | undefined): Partial<AccountCredentials> {
-  if (text === undefined) return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === "object" ? (value as Partial<AccountCredentials>) : {};
-  } catch {
-    // Not ours to understand: it will be replaced by a complete value.
-    return {};
-  }
-}
+/** Not ours to understand when it is not an object: it will be replaced by a complete value. */
+const parse = (text: string | undefined): Partial<AccountCredentials> =>
+  (parseJsonObject(text) ?? {}) as Partial<AccountCredentials>;
 
 /**
  * The same write always carries the same token, so a retried call (by the SDK or by a re-run

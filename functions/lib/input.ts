@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import * as z from "zod";
 import { invalidInput, isPrintableFieldName, type WorkflowError } from "./errors.ts";
 
 /*
@@ -27,14 +27,15 @@ export function describeIssue(issue: z.core.$ZodIssue | undefined): InputIssue {
   // A schema's own words win; zod's defaults ("Invalid input: …") are replaced by plain ones.
   if (issue.code === "invalid_type" && issue.message.startsWith("Invalid input")) {
     if (issue.input === undefined) return { field, problem: "is required" };
-    return { field, problem: `must be ${issue.expected === "object" ? "object" : `a ${issue.expected}`}` };
+    return { field, problem: `must be ${issue.expected}` };
   }
   return { field, problem: issue.message };
 }
 
 /** Parses `value`, or throws InvalidInput naming the field (and the step, when given). */
 export function parseOrRefuse<S extends z.ZodType>(schema: S, value: unknown, step?: string): z.output<S> {
-  const parsed = schema.safeParse(value);
+  // The input is reported only to tell a missing field from a wrong one; it is never printed.
+  const parsed = schema.safeParse(value, { reportInput: true });
   if (parsed.success) return parsed.data;
   throw refusal(parsed.error, step);
 }
@@ -44,4 +45,22 @@ export function refusal(error: z.ZodError, step?: string): WorkflowError {
   const refused = invalidInput(field, problem);
   if (step !== undefined) refused.message = `${step}: ${refused.message}`;
   return refused;
+}
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+/**
+ * The JSON object `text` holds (a secret's value), or undefined for anything else. JSON.parse's
+ * own message quotes the text: it never leaves this function.
+ */
+export function parseJsonObject(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = JsonObject.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }

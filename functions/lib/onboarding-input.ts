@@ -11,11 +11,11 @@ import { ACCOUNT_ID, ROLE_NAME } from "./step.ts";
 const FIELDS = {
   accountId: z
     .string()
-    .regex(ACCOUNT_ID, "must be 12 digits")
+    .regex(ACCOUNT_ID, "must match pattern ^\\d{12}$ (12 digits)")
     .describe("the 12-digit id of the AWS account to onboard (default: the account the stack runs in)"),
   roleName: z
     .string()
-    .regex(ROLE_NAME, "must be an IAM role name (letters, digits and +=,.@_-, at most 64)")
+    .regex(ROLE_NAME, "must match pattern ^[\\w+=,.@-]{1,64}$ (an IAM role name)")
     .describe("the role to assume in that account (default: OrganizationAccountAccessRole)"),
   accountName: z
     .string()

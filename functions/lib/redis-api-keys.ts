@@ -8,6 +8,7 @@ type RedisSettings = SettingsOf<"apiKeysSecret" | "apiUrl">;
 import type { AccountCredentials } from "./credentials-secret.ts";
 import type { Runtime, StepContext } from "./define-step.ts";
 import { describeAwsFailure, WorkflowError } from "./errors.ts";
+import { parseJsonObject } from "./input.ts";
 import { type RedisApiKeys, RedisCloud } from "./redis-cloud.ts";
 import { isNotFound, StepInputSchema, type StepRecorder } from "./step.ts";
 
@@ -32,7 +33,7 @@ export async function readRedisApiKeys(
     if (!isNotFound(error)) throw describeAwsFailure(step, "GetSecretValue", secretId, error);
     throw keysProblem(secretId, "does not exist");
   }
-  const value = parseObject(text);
+  const value = parseJsonObject(text);
   if (!value) throw keysProblem(secretId, "is not a JSON object");
   const missing = (["accountKey", "userKey"] as const).filter(
     (field) => typeof value[field] !== "string" || (value[field] as string).trim() === "",
@@ -98,7 +99,7 @@ export async function readAccountCredentials<K extends keyof AccountCredentials>
   const answer = await rec.call("GetSecretValue", arn, () =>
     secrets.send(new GetSecretValueCommand({ SecretId: arn })),
   );
-  const value = parseObject(answer.SecretString) ?? {};
+  const value = parseJsonObject(answer.SecretString) ?? {};
   const missing = fields.filter((field) => value[field] === undefined || value[field] === "");
   if (missing.length > 0) {
     throw new WorkflowError(
@@ -107,19 +108,6 @@ export async function readAccountCredentials<K extends keyof AccountCredentials>
     );
   }
   return value as Credentials<K>;
-}
-
-/** JSON.parse's own message quotes the text: never let it out. */
-function parseObject(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === "object" && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export const REDIS_MIN_REQUEST_INTERVAL_MS = 300;

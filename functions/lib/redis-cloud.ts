@@ -1,5 +1,14 @@
 import { WorkflowError, type WorkflowErrorName } from "./errors.ts";
-import type { Target } from "./step.ts";
+import {
+  type CloudAccount,
+  parseApiError,
+  parseCloudAccount,
+  parseCloudAccounts,
+  parseTask,
+  type RedisTask,
+} from "./redis-cloud-schemas.ts";
+
+export type { CloudAccount, Link, RedisTask, RedisTaskError, TaskStatus } from "./redis-cloud-schemas.ts";
 
 /** The two keys of a Redis Cloud API key: the account's key and the user's secret key. */
 export interface RedisApiKeys {
@@ -38,55 +47,6 @@ export interface RateLimit {
   remaining?: number;
   /** `Retry-After`, in seconds. */
   retryAfterSeconds?: number;
-}
-
-export type TaskStatus =
-  | "initialized"
-  | "received"
-  | "processing-in-progress"
-  | "processing-completed"
-  | "processing-error";
-
-/** A failed task's error. The spec declares a string; the live API sends an object. */
-export interface RedisTaskError {
-  type: string;
-  status?: string;
-  description?: string;
-}
-
-export interface Link {
-  rel?: string;
-  href?: string;
-  type?: string;
-  title?: string;
-}
-
-export interface RedisTask {
-  taskId: string;
-  commandType?: string;
-  /** One of TaskStatus, or a status this client does not know yet. */
-  status: TaskStatus | (string & {});
-  description?: string;
-  timestamp?: string;
-  /** On `processing-completed`: the id of the resource the task made (the cloud account). */
-  resourceId?: number;
-  /** On `processing-error`. */
-  error?: RedisTaskError;
-  links: Link[];
-}
-
-export interface CloudAccount {
-  id: number;
-  name?: string;
-  /** `draft`, `pending`, `active`, `active-error`, … */
-  status?: string;
-  provider?: string;
-  /** The listing may show it masked (e.g. `A***A`). */
-  accessKeyId?: string;
-  signInLoginUrl?: string;
-  awsUserArn?: string;
-  awsConsoleRoleArn?: string;
-  links: Link[];
 }
 
 export interface CloudAccountCreateRequest {
@@ -137,14 +97,7 @@ export class RedisCloud {
 
   async listCloudAccounts(): Promise<CloudAccount[]> {
     const path = "/cloud-accounts";
-    const body = await this.request("GET", path);
-    // The spec keeps `cloudAccounts` in its example only: accept it, or a bare array.
-    const listed = Array.isArray(body) ? body : asObject(body)?.cloudAccounts;
-    const items: unknown[] = Array.isArray(listed) ? listed : [];
-    return items.flatMap((item) => {
-      const account = parseCloudAccount(item);
-      return account ? [account] : [];
-    });
+    return parseCloudAccounts(await this.request("GET", path));
   }
 
   async getCloudAccount(id: number): Promise<CloudAccount> {
@@ -249,29 +202,9 @@ function httpError(
 
 const MAX_DESCRIPTION = 300;
 
-/**
- * The API's error type and description from an error body, in any of the shapes it uses:
- * `{type, status, description}`, `{error: {…}}`, `{status, message}` or `{error: "…"}`.
- * A body that is not JSON (a proxy's HTML page) is not quoted.
- */
+/** The API's error type and description, with any secret it might echo masked. */
 function readApiError(text: string, secrets: string[]): { type?: string; description?: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  const outer = asObject(json);
-  if (!outer) return {};
-  const inner = asObject(outer.error) ?? outer;
-  const code =
-    typeof outer.error === "string" && /^[A-Z][A-Z0-9_]+$/.test(outer.error) ? outer.error : undefined;
-  const type = asString(inner.type) ?? code;
-  const description =
-    asString(inner.description) ??
-    asString(inner.message) ??
-    asString(outer.message) ??
-    (code === undefined ? asString(outer.error) : undefined);
+  const { type, description } = parseApiError(text);
   return {
     ...(type ? { type: clean(type, secrets).slice(0, 100) } : {}),
     ...(description ? { description: clean(description, secrets).slice(0, MAX_DESCRIPTION) } : {}),
@@ -325,157 +258,4 @@ function requireTask(method: string, path: string, body: unknown): RedisTask {
   const task = parseTask(body);
   if (!task) throw malformed(method, path, "no task id");
   return task;
-}
-
-export function parseTask(value: unknown): RedisTask | undefined {
-  const body = asObject(value);
-  const taskId = asString(body?.taskId);
-  if (!body || !taskId) return undefined;
-  const response = asObject(body.response);
-  const resourceId = asInteger(response?.resourceId);
-  const error = parseTaskError(response?.error);
-  return omitUndefined({
-    taskId,
-    commandType: asString(body.commandType),
-    status: asString(body.status) ?? "unknown",
-    description: asString(body.description),
-    timestamp: asString(body.timestamp),
-    resourceId,
-    error,
-    links: parseLinks(body),
-  });
-}
-
-function parseTaskError(value: unknown): RedisTaskError | undefined {
-  if (typeof value === "string" && value !== "") return { type: value };
-  const error = asObject(value);
-  if (!error) return undefined;
-  return omitUndefined({
-    type: asString(error.type) ?? "UNKNOWN",
-    status: asString(error.status) ?? (typeof error.status === "number" ? String(error.status) : undefined),
-    description: asString(error.description) ?? asString(error.message),
-  });
-}
-
-export function parseCloudAccount(value: unknown): CloudAccount | undefined {
-  const body = asObject(value);
-  const id = asInteger(body?.id);
-  if (!body || id === undefined) return undefined;
-  return omitUndefined({
-    id,
-    name: asString(body.name),
-    status: asString(body.status),
-    provider: asString(body.provider),
-    accessKeyId: asString(body.accessKeyId),
-    signInLoginUrl: asString(body.signInLoginUrl),
-    awsUserArn: asString(body.awsUserArn),
-    awsConsoleRoleArn: asString(body.awsConsoleRoleArn),
-    links: parseLinks(body),
-  });
-}
-
-/** The spec says a `links` array; live answers also carry a `_links` object keyed by relation. */
-function parseLinks(body: Record<string, unknown>): Link[] {
-  const links: Link[] = [];
-  if (Array.isArray(body.links)) {
-    for (const item of body.links) {
-      const link = asObject(item);
-      if (link) links.push(toLink(link, asString(link.rel)));
-    }
-  }
-  const named = asObject(body._links);
-  for (const [rel, item] of Object.entries(named ?? {})) {
-    const link = asObject(item);
-    if (link) links.push(toLink(link, rel));
-  }
-  return links;
-}
-
-function toLink(link: Record<string, unknown>, rel: string | undefined): Link {
-  return omitUndefined({
-    rel,
-    href: asString(link.href),
-    type: asString(link.type),
-    title: asString(link.title),
-  });
-}
-
-function asObject(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
-
-function asString(value: unknown): string | undefined {
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
-/** Ids are int32 in the spec; a numeric string is accepted too. */
-function asInteger(value: unknown): number | undefined {
-  if (typeof value === "number" && Number.isSafeInteger(value)) return value;
-  if (typeof value === "string" && /^\d{1,15}$/.test(value)) return Number(value);
-  return undefined;
-}
-
-function omitUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-/** The account's name at Redis: the input's, else ValidateInput's default. */
-export const cloudAccountName = (target: Target): string => target.accountName || `aws-${target.accountId}`;
-
-/** The errors Redis gives a second cloud account with a name or key already registered. */
-export const ALREADY_REGISTERED = new Set(["CLOUD_ACCOUNT_ACCESS_KEY_EXISTS", "CLOUD_ACCOUNT_NAME_EXISTS"]);
-
-/**
- * Whether a listed access key is ours. The spec's example shows listed keys masked (`A***A`):
- * a masked key matches when its visible ends do, and is trusted only with the same name.
- */
-function maskedMatch(listed: string, ours: string): boolean {
-  const masked = /^([^*]*)\*+([^*]*)$/.exec(listed);
-  if (!masked) return false;
-  const [, head = "", tail = ""] = masked;
-  return head.length + tail.length > 0 && ours.startsWith(head) && ours.endsWith(tail);
-}
-
-/** The cloud account registered with this access key, if Redis has one. */
-export function findCloudAccountOfKey(
-  accounts: CloudAccount[],
-  accessKeyId: string,
-  name: string,
-): CloudAccount | undefined {
-  return (
-    accounts.find((account) => account.accessKeyId === accessKeyId) ??
-    accounts.find(
-      (account) =>
-        account.name === name &&
-        account.accessKeyId !== undefined &&
-        maskedMatch(account.accessKeyId, accessKeyId),
-    )
-  );
-}
-
-/**
- * After Redis refused a second registration (a concurrent run won the race): the winner's cloud
- * account when it holds our key; otherwise the name or key belongs to someone else.
- */
-export async function adoptRegisteredAccount(
-  redis: RedisCloud,
-  accessKeyId: string,
-  name: string,
-  refusal: string,
-): Promise<CloudAccount> {
-  const accounts = await redis.listCloudAccounts();
-  const ours = findCloudAccountOfKey(accounts, accessKeyId, name);
-  if (ours) return ours;
-  const holder = accounts.find((account) => account.name === name);
-  const why = holder
-    ? `cloud account ${holder.id} is already named "${name}" with another access key; rename or delete it at Redis Cloud, or onboard with another accountName`
-    : `no cloud account this API key can see holds access key ${accessKeyId}; it may be registered in another Redis Cloud account`;
-  throw new RedisCloudError(
-    "RedisCloudConflict",
-    `Redis Cloud refused to register cloud account "${name}" (${refusal}): ${why}`,
-    409,
-    refusal,
-  );
 }

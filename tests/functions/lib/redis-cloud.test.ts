@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
+import { findCloudAccountOfKey } from "../../../functions/lib/cloud-accounts.ts";
 import { readSettings } from "../../../functions/lib/config.ts";
 import { WorkflowError } from "../../../functions/lib/errors.ts";
 import {
@@ -9,7 +10,7 @@ import {
   readRedisApiKeys,
   redisCloudFrom,
 } from "../../../functions/lib/redis-api-keys.ts";
-import { findCloudAccountOfKey, RedisCloud, RedisCloudError } from "../../../functions/lib/redis-cloud.ts";
+import { RedisCloud, RedisCloudError } from "../../../functions/lib/redis-cloud.ts";
 import {
   API_KEYS,
   API_KEYS_SECRET,
