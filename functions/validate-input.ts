@@ -2,6 +2,7 @@ import type { Home } from "./lib/aws.ts";
 import type { Config } from "./lib/config.ts";
 import { invalidInput } from "./lib/errors.ts";
 import { lambdaHandler, type StepRun } from "./lib/handler.ts";
+import { type LockExpiry, lockExpiry } from "./lib/lock.ts";
 import {
   FIELD_NAMES,
   type InputProblem,
@@ -48,6 +49,13 @@ function describe(problem: InputProblem): [string, string] {
   }
 }
 
-export const run: StepRun<ReturnType<typeof validateInput>> = async (event, runtime) =>
-  validateInput((event as { input?: unknown } | null)?.input, { home: runtime, config: runtime.config });
+// The account lock's expiry comes from the execution's start; a direct invocation has none, and
+// now is as good (a run enters this state within a second of its start).
+export const run: StepRun<ReturnType<typeof validateInput> & { lock: LockExpiry }> = async (
+  event,
+  runtime,
+) => ({
+  ...validateInput((event as { input?: unknown } | null)?.input, { home: runtime, config: runtime.config }),
+  lock: lockExpiry((event as { startTime?: unknown } | null)?.startTime ?? new Date().toISOString()),
+});
 export const handler = lambdaHandler("ValidateInput", run);
