@@ -3,8 +3,8 @@ import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "../functions/lib/aws.ts";
 import { loadConfig } from "../functions/lib/config.ts";
 import { createRuntime, type Runtime, type StepRun } from "../functions/lib/handler.ts";
-import { MemoryLockStore } from "../functions/lib/lock-store.ts";
 import { redisCloudFromEnv } from "../functions/lib/redis-api-keys.ts";
+import { dynamoIntegrations, FakeDynamoDB } from "./aws/dynamodb.ts";
 import { FakeAws, type FakeAwsOptions } from "./aws/index.ts";
 import { stepRuns } from "./functions.ts";
 import {
@@ -16,6 +16,8 @@ import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "./work
 
 export const HOME: Home = { partition: "aws", region: "us-east-1", accountId: "111111111111" };
 export const API_KEYS_SECRET = "redis-cloud/api-keys";
+/** The per-account lock table, named locally by its logical id in serverless.yml. */
+export const LOCK_TABLE = "AccountLocksTable";
 /** The roles an account made by Organizations or Control Tower has for its management account. */
 export const ACCESS_ROLES = ["OrganizationAccountAccessRole", "AWSControlTowerExecution"];
 
@@ -34,6 +36,10 @@ export interface LocalEnvironment {
   redis: LocalRedisCloud;
   runtime: Runtime;
   runs: Record<string, StepRun<unknown>>;
+  /** The service integrations' stand-ins (EventBridge, DynamoDB), by resource ARN. */
+  services: NonNullable<WorkflowOptions["services"]>;
+  /** The in-memory DynamoDB holding the lock table. */
+  dynamodb: FakeDynamoDB;
   /** Every event the workflow published (the default event bus). */
   published: unknown[];
   /** The API keys, for scans that prove they appear nowhere. */
@@ -67,27 +73,23 @@ export async function startLocalEnvironment(
     undefined,
     0,
   );
-  const runs = stepRuns({
-    redis: source,
-    stsFor: (credentials) => clients.sts(credentials),
-    locks: new MemoryLockStore(),
-  });
+  const runs = stepRuns({ redis: source, stsFor: (credentials) => clients.sts(credentials) });
   const published: unknown[] = [];
+  const dynamodb = localLockTable();
+  const services: LocalEnvironment["services"] = {
+    "arn:aws:states:::events:putEvents": async (request) => void published.push(request),
+    ...dynamoIntegrations(dynamodb),
+  };
   return {
     aws,
     redis,
     runtime,
     runs,
+    services,
+    dynamodb,
     published,
     apiKeys: LOCAL_KEYS,
-    run: (input, more) =>
-      runOnboarding(input, {
-        runtime,
-        runs,
-        services: { "arn:aws:states:::events:putEvents": async (request) => void published.push(request) },
-        pauseMs: 0,
-        ...more,
-      }),
+    run: (input, more) => runOnboarding(input, { runtime, runs, services, pauseMs: 0, ...more }),
     close: () => redis.close(),
   };
 }
@@ -96,4 +98,11 @@ export async function startLocalEnvironment(
 function keyAgeMs(aws: FakeAws, accessKeyId: string): number {
   const key = aws.findAccessKey(accessKeyId);
   return key ? aws.now().getTime() - key.CreateDate.getTime() : Number.NEGATIVE_INFINITY;
+}
+
+/** An in-memory DynamoDB with the lock table of serverless.yml (AccountLocksTable: accountId, S). */
+export function localLockTable(): FakeDynamoDB {
+  const dynamodb = new FakeDynamoDB();
+  dynamodb.createTable(LOCK_TABLE, { partitionKey: { name: "accountId", type: "S" } });
+  return dynamodb;
 }

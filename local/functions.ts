@@ -1,5 +1,4 @@
 import type { STSClient } from "@aws-sdk/client-sts";
-import { acquireLockRun, releaseLockRun } from "../functions/account-lock.ts";
 import { checkRun } from "../functions/check-registration.ts";
 import { run as ensureConsoleRole } from "../functions/ensure-console-role.ts";
 import { run as ensureInstancePolicy } from "../functions/ensure-instance-policy.ts";
@@ -7,7 +6,6 @@ import { run as ensureNodeRole } from "../functions/ensure-node-role.ts";
 import { run as ensureUser } from "../functions/ensure-user.ts";
 import { run as ensureUserPolicy } from "../functions/ensure-user-policy.ts";
 import type { StepRun } from "../functions/lib/handler.ts";
-import type { LockStore } from "../functions/lib/lock-store.ts";
 import type { RedisCloudSource } from "../functions/lib/redis-api-keys.ts";
 import { registerRun } from "../functions/register-cloud-account.ts";
 import { rollbackRun } from "../functions/rollback.ts";
@@ -19,8 +17,6 @@ export interface LocalWiring {
   redis: RedisCloudSource;
   /** An STS client signing with a given key (the new user's), for VerifyAccessKey. */
   stsFor: (credentials: AccessKeyCredentials) => STSClient;
-  /** The per-account lock (DynamoDB in AWS). */
-  locks: LockStore;
 }
 
 /**
@@ -30,8 +26,6 @@ export interface LocalWiring {
 export function stepRuns(wiring: LocalWiring): Record<string, StepRun<unknown>> {
   return {
     validateInput,
-    acquireAccountLock: acquireLockRun(wiring.locks),
-    releaseAccountLock: releaseLockRun(wiring.locks),
     ensureInstancePolicy,
     ensureNodeRole,
     ensureUserPolicy,

@@ -2,14 +2,14 @@ import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { type Home, sdkClients } from "../../functions/lib/aws.ts";
 import { type Config, loadRedisCloudConfig } from "../../functions/lib/config.ts";
 import { createRuntime, type StepRun } from "../../functions/lib/handler.ts";
-import { MemoryLockStore } from "../../functions/lib/lock-store.ts";
 import {
   REDIS_MIN_REQUEST_INTERVAL_MS,
   type RedisCloudSource,
   redisCloudFromEnv,
 } from "../../functions/lib/redis-api-keys.ts";
 import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
-import { HOME, type LocalEnvironment, type LocalEnvironmentOptions } from "../environment.ts";
+import { dynamoIntegrations } from "../aws/dynamodb.ts";
+import { HOME, type LocalEnvironment, type LocalEnvironmentOptions, localLockTable } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
@@ -69,12 +69,12 @@ export async function liveBackend(
   const runs = stepRuns({
     redis,
     stsFor: (credentials) => new STSClient({ region: home.region, credentials }),
-    // Without a deployed stack there is no lock table: the lock holds within this process only.
-    locks: new MemoryLockStore(),
   });
   const services = {
     "arn:aws:states:::events:putEvents": async () =>
       notice("  (events are published only by the deployed stack: skipped)"),
+    // Without a deployed stack there is no lock table: the lock holds within this process only.
+    ...dynamoIntegrations(localLockTable()),
   };
   return {
     mode: "live",
