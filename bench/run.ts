@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,6 +56,10 @@ function table(rows: (string | number)[][]): string {
     .join("\n");
 }
 
+/** The workflow's size as written: the file serverless deploys, anchors and all. */
+const DEFINITION = "statemachine/onboarding.asl.yml";
+const definitionLines = (await readFile(join(ROOT, DEFINITION), "utf8")).trimEnd().split("\n").length;
+
 const benchStart = performance.now();
 const bundles = await measureBundles();
 
@@ -104,6 +108,7 @@ const results = {
       },
     ]),
   ),
+  definition: { file: DEFINITION, lines: figure(definitionLines, "lines") },
   onboarding: {
     settings: { keyPropagationMs: 0, pauseMs: 0 },
     fresh: runFigures(onboarding.fresh),
@@ -151,7 +156,7 @@ console.log();
 const { fresh, rerun } = onboarding;
 console.log(
   table([
-    ["one onboarding (local)", "fresh", "re-run"],
+    [`one onboarding (local; ${DEFINITION}: ${definitionLines} lines)`, "fresh", "re-run"],
     ["status", fresh.status, rerun.status],
     ["IAM writes, target account (floor 12 / 0)", fresh.iamWrites, rerun.iamWrites],
     ["state transitions (StateEntered)", fresh.stateTransitions, rerun.stateTransitions],

@@ -3,6 +3,7 @@ import type { Home } from "./lib/aws.ts";
 import type { Config } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { invalidInput } from "./lib/errors.ts";
+import { lockExpiry } from "./lib/lock.ts";
 import {
   FIELD_NAMES,
   type InputProblem,
@@ -14,7 +15,11 @@ import type { Target } from "./lib/step.ts";
 export type { OnboardingInput } from "./lib/onboarding-input.ts";
 
 /** The state hands the execution's input as it came; this step is what checks it. */
-const ValidateInputEvent = z.object({ input: z.unknown() });
+const ValidateInputEvent = z.object({
+  input: z.unknown(),
+  /** `$$.Execution.StartTime`: when the execution began. */
+  startTime: z.string().optional(),
+});
 
 /**
  * The first state: refuses a bad input before anything is created, with an error that names
@@ -58,5 +63,10 @@ export const { run, handler } = defineStep({
   input: ValidateInputEvent,
   settings: ["defaultTargetRoleName", "allowedTargetRoleNames"],
   deps: ({ runtime }) => ({ home: runtime, config: runtime.config }),
-  run: async ({ input }, deps) => validateInput(input, deps),
+  run: async ({ input, startTime }, deps) => ({
+    ...validateInput(input, deps),
+    // The account lock's expiry comes from the execution's start; a direct invocation has none,
+    // and now is as good (a run enters this state within a second of its start).
+    lock: lockExpiry(startTime ?? new Date().toISOString()),
+  }),
 });

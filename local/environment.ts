@@ -3,8 +3,8 @@ import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "../functions/lib/aws.ts";
 import { loadConfig } from "../functions/lib/config.ts";
 import { createRuntime, type Runtime, type StepRun } from "../functions/lib/define-step.ts";
-import { MemoryLockStore } from "../functions/lib/lock-store.ts";
 import { redisCloudFrom } from "../functions/lib/redis-api-keys.ts";
+import { dynamoIntegrations, FakeDynamoDB } from "./aws/dynamodb.ts";
 import { FakeAws, type FakeAwsOptions } from "./aws/index.ts";
 import { stepRuns } from "./functions.ts";
 import {
@@ -16,6 +16,8 @@ import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "./work
 
 export const HOME: Home = { partition: "aws", region: "us-east-1", accountId: "111111111111" };
 export const API_KEYS_SECRET = "redis-cloud/api-keys";
+/** The per-account lock table, named locally by its logical id in serverless.yml. */
+export const LOCK_TABLE = "AccountLocksTable";
 /** The roles an account made by Organizations or Control Tower has for its management account. */
 export const ACCESS_ROLES = ["OrganizationAccountAccessRole", "AWSControlTowerExecution"];
 
@@ -34,6 +36,10 @@ export interface LocalEnvironment {
   redis: LocalRedisCloud;
   runtime: Runtime;
   runs: Record<string, StepRun<unknown>>;
+  /** The service integrations' stand-ins (EventBridge, DynamoDB), by resource ARN. */
+  services: NonNullable<WorkflowOptions["services"]>;
+  /** The in-memory DynamoDB holding the lock table. */
+  dynamodb: FakeDynamoDB;
   /** Every event the workflow published (the default event bus). */
   published: unknown[];
   /** The API keys, for scans that prove they appear nowhere. */
@@ -64,23 +70,23 @@ export async function startLocalEnvironment(
   // No pacing: the local API has no rate limit to keep under.
   const source = redisCloudFrom({ apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url }, { minIntervalMs: 0 });
   const runtime = createRuntime(HOME, clients, loadConfig({}), source);
-  const runs = stepRuns({ locks: new MemoryLockStore() });
+  const runs = stepRuns();
   const published: unknown[] = [];
+  const dynamodb = localLockTable();
+  const services: LocalEnvironment["services"] = {
+    "arn:aws:states:::events:putEvents": async (request) => void published.push(request),
+    ...dynamoIntegrations(dynamodb),
+  };
   return {
     aws,
     redis,
     runtime,
     runs,
+    services,
+    dynamodb,
     published,
     apiKeys: LOCAL_KEYS,
-    run: (input, more) =>
-      runOnboarding(input, {
-        runtime,
-        runs,
-        services: { "arn:aws:states:::events:putEvents": async (request) => void published.push(request) },
-        pauseMs: 0,
-        ...more,
-      }),
+    run: (input, more) => runOnboarding(input, { runtime, runs, services, pauseMs: 0, ...more }),
     close: () => redis.close(),
   };
 }
@@ -89,4 +95,11 @@ export async function startLocalEnvironment(
 function keyAgeMs(aws: FakeAws, accessKeyId: string): number {
   const key = aws.findAccessKey(accessKeyId);
   return key ? aws.now().getTime() - key.CreateDate.getTime() : Number.NEGATIVE_INFINITY;
+}
+
+/** An in-memory DynamoDB with the lock table of serverless.yml (AccountLocksTable: accountId, S). */
+export function localLockTable(): FakeDynamoDB {
+  const dynamodb = new FakeDynamoDB();
+  dynamodb.createTable(LOCK_TABLE, { partitionKey: { name: "accountId", type: "S" } });
+  return dynamodb;
 }

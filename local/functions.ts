@@ -1,4 +1,3 @@
-import { acquireLockRun, releaseLockRun } from "../functions/account-lock.ts";
 import { run as checkRegistration } from "../functions/check-registration.ts";
 import { run as ensureConsoleRole } from "../functions/ensure-console-role.ts";
 import { run as ensureInstancePolicy } from "../functions/ensure-instance-policy.ts";
@@ -6,26 +5,18 @@ import { run as ensureNodeRole } from "../functions/ensure-node-role.ts";
 import { run as ensureUser } from "../functions/ensure-user.ts";
 import { run as ensureUserPolicy } from "../functions/ensure-user-policy.ts";
 import type { StepRun } from "../functions/lib/define-step.ts";
-import type { LockStore } from "../functions/lib/lock-store.ts";
 import { run as registerCloudAccount } from "../functions/register-cloud-account.ts";
 import { run as rollback } from "../functions/rollback.ts";
 import { run as validateInput } from "../functions/validate-input.ts";
 import { run as verifyAccessKey } from "../functions/verify-access-key.ts";
 
-export interface LocalWiring {
-  /** The per-account lock (DynamoDB in AWS). */
-  locks: LockStore;
-}
-
 /**
  * The code behind each function of serverless.yml, by the name the definition's Fn::GetAtt
- * uses: the same `run` the Lambda handlers wrap, with the endpoints of the local environment.
+ * uses: the same `run` the Lambda handlers wrap; the runtime says where AWS and Redis are.
  */
-export function stepRuns(wiring: LocalWiring): Record<string, StepRun<unknown>> {
+export function stepRuns(): Record<string, StepRun<unknown>> {
   return {
     validateInput,
-    acquireAccountLock: acquireLockRun(wiring.locks).run,
-    releaseAccountLock: releaseLockRun(wiring.locks).run,
     ensureInstancePolicy,
     ensureNodeRole,
     ensureUserPolicy,

@@ -1,8 +1,25 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { ExecutionError, StateMachine, type StateMachineDefinition } from "aws-local-stepfunctions";
+import { parse } from "yaml";
 import type { Runtime, StepRun } from "../functions/lib/define-step.ts";
 import { describeAwsFailure } from "../functions/lib/errors.ts";
-import definition from "../statemachine/onboarding.asl.json" with { type: "json" };
+
+/** The file serverless.yml deploys (`${file(statemachine/onboarding.asl.yml)}`). */
+export const DEFINITION_FILE = new URL("../statemachine/onboarding.asl.yml", import.meta.url);
+
+/**
+ * The definition as serverless reads it: YAML with its aliases expanded. A JSON round trip makes
+ * every alias a copy of its own, as in the packaged template.
+ */
+export function loadDefinition(): { States: Record<string, Record<string, unknown>> } & Record<
+  string,
+  unknown
+> {
+  return JSON.parse(JSON.stringify(parse(readFileSync(DEFINITION_FILE, "utf8"))));
+}
+
+const definition = loadDefinition();
 
 /** One entry of the execution's event log (the package does not export the type by name). */
 export type EventLog =
@@ -11,9 +28,9 @@ export type EventLog =
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /**
- * The deployed definition references each Lambda with `Fn::GetAtt` (serverless-step-functions
- * resolves it at package time). Locally each becomes an ARN naming the function, so that the
- * very same file runs here and in AWS.
+ * The deployed definition references each Lambda with `Fn::GetAtt` and the lock table with `Ref`
+ * (serverless-step-functions resolves them at package time). Locally a function becomes an ARN
+ * naming it and a table is named by its logical id, so that the very same file runs here and in AWS.
  */
 export function resolveDefinition(accountId: string, region = "us-east-1"): StateMachineDefinition {
   const resolve = (value: unknown): unknown => {
@@ -21,6 +38,8 @@ export function resolveDefinition(accountId: string, region = "us-east-1"): Stat
     if (value === null || typeof value !== "object") return value;
     const getAtt = (value as { "Fn::GetAtt"?: unknown })["Fn::GetAtt"];
     if (Array.isArray(getAtt)) return `arn:aws:lambda:${region}:${accountId}:function:${String(getAtt[0])}`;
+    const ref = (value as { Ref?: unknown }).Ref;
+    if (typeof ref === "string") return ref;
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
   };
   return resolve(definition) as StateMachineDefinition;
@@ -66,8 +85,8 @@ export interface WorkflowOptions {
   executionName?: string;
   /** The code of each function, by its serverless.yml name (see local/functions.ts). */
   runs: Record<string, StepRun<unknown>>;
-  /** Local stand-ins of the service integrations, by resource ARN. */
-  services?: Record<string, (parameters: Json) => Promise<void>>;
+  /** Local stand-ins of the service integrations, by resource ARN; what one answers is the state's result. */
+  services?: Record<string, (parameters: Json) => Promise<unknown>>;
   /** Called with every event as it happens (state entered/exited, retries, failures). */
   onEvent?: (event: EventLog) => void;
   /** Pause of every Retry and Wait, in milliseconds (0: as fast as possible; unset: as written). */
@@ -83,7 +102,7 @@ export interface WorkflowResult {
 }
 
 /**
- * Runs statemachine/onboarding.asl.json with aws-local-stepfunctions, each Task backed by the
+ * Runs statemachine/onboarding.asl.yml with aws-local-stepfunctions, each Task backed by the
  * real step code. A step's input and output go through JSON, and a thrown error reaches the
  * state machine the way Lambda reports it (name = errorType, cause = a JSON document), so that
  * Retry, Catch and the states' data behave as in AWS.
@@ -97,10 +116,7 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
     if (!lambda) {
       const service = options.services?.[fn];
       if (!service) throw new Error(`no local stand-in for ${fn} (state ${state})`);
-      handlers[state] = async (parameters) => {
-        await service(parameters);
-        return {};
-      };
+      handlers[state] = async (parameters) => ((await service(parameters)) ?? {}) as Json;
       continue;
     }
     const run = options.runs[fn];
@@ -135,7 +151,15 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
         StartTime: startTime,
       },
       StateMachine: { Id: `arn:aws:states:${runtime.region}:${runtime.accountId}:stateMachine:onboarding` },
-    },
+      // The runner keeps one context for the whole execution and has no State in it. Read as the
+      // state evaluates its paths, the time is that state's entry to within its own work: fresh
+      // on each attempt of a loop, as the lock's wait needs.
+      State: {
+        get EnteredTime() {
+          return new Date().toISOString();
+        },
+      },
+    } as never,
   });
   const events: EventLog[] = [];
   const collecting = (async () => {

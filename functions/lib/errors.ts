@@ -12,7 +12,7 @@ export const TRANSIENT_ERRORS = [
   "KeyNotPropagated",
   // 429, 5xx or a network fault of the Redis Cloud API.
   "RedisCloudUnavailable",
-  // Another execution holds the account's lock: waited out with a long backoff, then reconciled.
+  // Another execution held the account's lock for as long as the state machine waits for it.
   "OnboardingInProgress",
 ] as const;
 

@@ -4,7 +4,7 @@ export const LOCAL_TARGET = "222222222222";
 
 export const USAGE = `Usage: npm start -- [options]
 
-Runs the onboarding workflow (statemachine/onboarding.asl.json) with the real step code: by
+Runs the onboarding workflow (statemachine/onboarding.asl.yml) with the real step code: by
 default against an in-memory AWS and a local Redis Cloud API, with --live against real AWS and
 the real Redis Cloud API.
 

@@ -2,14 +2,14 @@ import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { type Home, sdkClients } from "../../functions/lib/aws.ts";
 import { type Config, readSettings } from "../../functions/lib/config.ts";
 import { createRuntime, type StepRun } from "../../functions/lib/define-step.ts";
-import { MemoryLockStore } from "../../functions/lib/lock-store.ts";
 import {
   REDIS_MIN_REQUEST_INTERVAL_MS,
   type RedisCloudSource,
   redisCloudFrom,
 } from "../../functions/lib/redis-api-keys.ts";
 import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
-import { HOME, type LocalEnvironment, type LocalEnvironmentOptions } from "../environment.ts";
+import { dynamoIntegrations } from "../aws/dynamodb.ts";
+import { HOME, type LocalEnvironment, type LocalEnvironmentOptions, localLockTable } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
@@ -66,11 +66,12 @@ export async function liveBackend(
   const clients = sdkClients();
   const home = await callerHome(clients.sts());
   const runtime = createRuntime(home, sdkClients(home.region), settings.config, redis);
-  // Without a deployed stack there is no lock table: the lock holds within this process only.
-  const runs = stepRuns({ locks: new MemoryLockStore() });
+  const runs = stepRuns();
   const services = {
     "arn:aws:states:::events:putEvents": async () =>
       notice("  (events are published only by the deployed stack: skipped)"),
+    // Without a deployed stack there is no lock table: the lock holds within this process only.
+    ...dynamoIntegrations(localLockTable()),
   };
   return {
     mode: "live",

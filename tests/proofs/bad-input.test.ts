@@ -136,6 +136,7 @@ describe("the state machine's input, refused by its first state", () => {
   it.each(consoleCases.map((c) => [c.case, c] as const))("%s", async (_name, c) => {
     const before = env.aws.snapshot();
     const writes = env.aws.writeCount();
+    const published = env.published.length;
 
     const result = await env.run(c.input);
     const refusal = (() => {
@@ -158,7 +159,13 @@ describe("the state machine's input, refused by its first state", () => {
       expectClearMessage(cause.errorMessage ?? "", c, c.input);
     }
     expectClearMessage(JSON.stringify(result.error), { ...c, field: "" }, c.input);
-    expect(statesEntered(result)).toEqual(["ValidateInput"]);
+    // Nothing runs past the first state but the failure's report; an engine error stops even that.
+    const reported = c.engine === undefined;
+    expect(statesEntered(result)).toEqual(
+      reported ? ["ValidateInput", "InputRefused", "PublishFailed", "OnboardingFailed"] : ["ValidateInput"],
+    );
+    expect(env.published.length - published).toBe(reported ? 1 : 0);
+    expectClearMessage(JSON.stringify(env.published.slice(published)), { ...c, field: "" }, c.input);
     expect(env.aws.snapshot()).toEqual(before);
     expect(env.aws.writeCount()).toBe(writes);
   });

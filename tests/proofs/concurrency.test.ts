@@ -33,31 +33,32 @@ const PAUSE_MS = 20;
 
 /**
  * `pauseMs` makes every Retry interval and every Wait the same few milliseconds, which flattens
- * the definition's ratio between them: AcquireAccountLock retries every 10 s growing to 60 s
- * (full jitter, so 5-30 s on average) while a run's own Wait is 5 s. Flattened, a run waiting for
- * the lock spends its 200 attempts in 200 pauses while each run ahead of it takes a pause plus its
- * own work, so a long enough queue always outlasts them; and without the jitter, the waiters
- * retry in lockstep. Both are put back by holding a refused acquire for 0 to 8 pauses (4 on
- * average, full jitter) before it reports the refusal: the lock code and the definition are
- * unchanged, only the waiting is scaled as in AWS.
+ * the definition's ratio between them: the lock's wait loop pauses 10 s growing to 60 s (full
+ * jitter, so 5-30 s on average) while a run's own Wait is 5 s. Flattened, a run waiting for the
+ * lock spends its 200 pauses while each run ahead of it takes a pause plus its own work, so a long
+ * enough queue always outlasts them; and without the jitter, the waiters try again in lockstep.
+ * Both are put back by holding a refused put for 0 to 8 pauses (4 on average, full jitter) before
+ * it reports the refusal: the table and the definition are unchanged, only the waiting is scaled
+ * as in AWS.
  */
-function lockWaits(e: LocalEnvironment): LocalEnvironment["runs"] {
-  const acquire = e.runs.acquireAccountLock;
-  if (!acquire)
-    throw new Error("no acquireAccountLock function: the per-account lock is not in the workflow");
+function lockWaits(e: LocalEnvironment): LocalEnvironment["services"] {
+  const put = e.services[PUT_ITEM];
+  if (!put) throw new Error(`no ${PUT_ITEM} stand-in: the per-account lock is not in the workflow`);
   return {
-    ...e.runs,
-    acquireAccountLock: async (event, runtime) => {
+    ...e.services,
+    [PUT_ITEM]: async (parameters) => {
       try {
-        return await acquire(event, runtime);
+        return await put(parameters);
       } catch (error) {
-        if ((error as Error).name === "OnboardingInProgress") await sleep(Math.random() * 8 * PAUSE_MS);
+        if ((error as Error).name === "DynamoDB.ConditionalCheckFailedException")
+          await sleep(Math.random() * 8 * PAUSE_MS);
         throw error;
       }
     },
   };
 }
 
+const PUT_ITEM = "arn:aws:states:::dynamodb:putItem";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("200 onboardings of one account started at once", () => {
@@ -73,7 +74,7 @@ describe("200 onboardings of one account started at once", () => {
       Array.from({ length: 200 }, (_, i) =>
         e.run(
           { accountId: TARGET },
-          { executionName: `same-account-${i}`, pauseMs: PAUSE_MS, runs: lockWaits(e) },
+          { executionName: `same-account-${i}`, pauseMs: PAUSE_MS, services: lockWaits(e) },
         ),
       ),
     );

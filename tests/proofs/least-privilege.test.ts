@@ -69,8 +69,8 @@ const TARGET = "222222222222";
 const SECOND_TARGET = "333333333333";
 
 /**
- * The functions proven here, by their serverless.yml names. Not the account-lock ones: locally
- * their lock store is in memory, so they make no AWS call to record.
+ * The functions proven here, by their serverless.yml names: all of them. The account lock is the
+ * state machine's own DynamoDB writes; its role is checked in tests/serverless/template.test.ts.
  */
 const FUNCTIONS = [
   "validateInput",

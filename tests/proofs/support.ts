@@ -1,8 +1,7 @@
 import type { StepRun } from "../../functions/lib/define-step.ts";
 import type { LocalEnvironment } from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
-import type { WorkflowResult } from "../../local/workflow.ts";
-import definition from "../../statemachine/onboarding.asl.json" with { type: "json" };
+import { loadDefinition, type WorkflowResult } from "../../local/workflow.ts";
 
 /*
  * What the proofs share: which state made a call, how to make the local Redis Cloud API refuse
@@ -13,10 +12,12 @@ export const TARGET = "222222222222";
 
 /** The state that invokes each function (`Fn::GetAtt: [ensureUser, Arn]` → EnsureUser). */
 export const STATE_OF_FUNCTION: Record<string, string> = Object.fromEntries(
-  Object.entries(definition.States as Record<string, { Resource?: unknown }>).flatMap(([state, body]) => {
-    const getAtt = (body.Resource as { "Fn::GetAtt"?: unknown[] } | undefined)?.["Fn::GetAtt"];
-    return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
-  }),
+  Object.entries(loadDefinition().States as Record<string, { Resource?: unknown }>).flatMap(
+    ([state, body]) => {
+      const getAtt = (body.Resource as { "Fn::GetAtt"?: unknown[] } | undefined)?.["Fn::GetAtt"];
+      return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
+    },
+  ),
 );
 
 /**

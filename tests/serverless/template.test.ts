@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import definition from "../../statemachine/onboarding.asl.json" with { type: "json" };
+import { loadDefinition } from "../../local/workflow.ts";
 import { resolveIntrinsics } from "../support/cfn.ts";
 import {
   functionRoleId,
@@ -10,6 +10,7 @@ import {
 } from "../support/template.ts";
 
 const template: Template = packagedTemplate();
+const definition = loadDefinition();
 const functions = resourcesOfType(template, "AWS::Lambda::Function");
 const IAM_STEPS = [
   "EnsureInstancePolicyLambdaFunction",
@@ -23,7 +24,7 @@ const actionsOf = (statement: Record<string, unknown>) => [statement.Action].fla
 const text = (value: unknown) => JSON.stringify(value);
 
 describe("the packaged template", () => {
-  it("has one STANDARD state machine that is statemachine/onboarding.asl.json, each Lambda by its function", () => {
+  it("has one STANDARD state machine that is statemachine/onboarding.asl.yml, each Lambda by its function", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
     expect(machines).toHaveLength(1);
     const [, machine] = machines[0] ?? [];
@@ -104,6 +105,29 @@ describe("the packaged template", () => {
       }
       expect(statements).toHaveLength(1);
       expect(text(statements[0]?.Resource)).toContain(":secret:redis-cloud/byoc/*");
+    }
+  });
+
+  it("lets the state machine only put and delete items of the lock table, and no function touch DynamoDB", () => {
+    const [[, machine] = []] = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
+    const roleArn = machine?.Properties.RoleArn as { "Fn::GetAtt"?: [string, string] } | undefined;
+    const roleId = roleArn?.["Fn::GetAtt"]?.[0] ?? "";
+    const dynamo = roleStatements(template, roleId).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith("dynamodb:")),
+    );
+    expect(dynamo).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+        Resource: [{ "Fn::GetAtt": ["AccountLocksTable", "Arn"] }],
+      },
+    ]);
+    for (const [id] of functions) {
+      const actions = roleStatements(template, functionRoleId(template, id)).flatMap(actionsOf);
+      expect(
+        actions.filter((a) => a.startsWith("dynamodb:")),
+        id,
+      ).toEqual([]);
     }
   });
 

@@ -6,7 +6,7 @@ import { resolveDefinition, taskStates } from "../../local/workflow.ts";
 const definition = resolveDefinition("123456789012");
 const states = definition.States as unknown as Record<string, Record<string, unknown>>;
 
-describe("statemachine/onboarding.asl.json", () => {
+describe("statemachine/onboarding.asl.yml", () => {
   it("is valid Amazon States Language", () => {
     const { isValid, errorsText } = aslValidator(definition);
     expect(errorsText("\n")).toBe("");
@@ -64,6 +64,47 @@ describe("statemachine/onboarding.asl.json", () => {
       Type: "Fail",
       ErrorPath: "$.error.Error",
       CausePath: "$.error.Cause",
+    });
+  });
+
+  it("reports every failure: only PublishFailed leads to the Fail state, and nothing skips it", () => {
+    const into = (name: string) =>
+      Object.entries(states).filter(([, body]) => {
+        const catchers = (body.Catch as { Next: string }[] | undefined) ?? [];
+        const choices = (body.Choices as { Next: string }[] | undefined) ?? [];
+        return [
+          body.Next,
+          body.Default,
+          ...catchers.map((c) => c.Next),
+          ...choices.map((c) => c.Next),
+        ].includes(name);
+      });
+    expect(into("OnboardingFailed").map(([name]) => name)).toEqual(["PublishFailed"]);
+    // The first state's failures and the lock's are caught too (nothing to undo, no lock to release).
+    for (const state of ["ValidateInput", "AcquireAccountLock"]) {
+      const catchers = states[state]?.Catch as { ErrorEquals: string[] }[];
+      expect(
+        catchers.flatMap((c) => c.ErrorEquals),
+        state,
+      ).toContain("States.ALL");
+    }
+    expect(
+      into("PublishFailed")
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(["InputRefused", "NothingToRollBack", "ReleaseLockAfterFailure"].sort());
+  });
+
+  it("waits for a held lock in a bounded loop, not a failure", () => {
+    const acquire = states.AcquireAccountLock as { Catch: { ErrorEquals: string[]; Next: string }[] };
+    expect(acquire.Catch[0]).toMatchObject({
+      ErrorEquals: ["DynamoDB.ConditionalCheckFailedException"],
+      Next: "CountLockWait",
+    });
+    expect(states.WaitForLock).toMatchObject({ Type: "Wait", Next: "AcquireAccountLock" });
+    expect(states.MayWaitForLock).toMatchObject({
+      Choices: [{ NumericGreaterThan: 200, Next: "LockStillHeld" }],
+      Default: "WaitForLock",
     });
   });
 

@@ -37,7 +37,7 @@ function expectNoSecretIn(result: WorkflowResult, secrets: string[]) {
   }
 }
 
-describe("the onboarding workflow, run locally from statemachine/onboarding.asl.json", () => {
+describe("the onboarding workflow, run locally from statemachine/onboarding.asl.yml", () => {
   it("onboards a fresh account from input to an active cloud account", async () => {
     const result = await env.run({ accountId: TARGET, accountName: "payments-prod" });
 
@@ -167,6 +167,41 @@ describe("failures", () => {
     expect(JSON.stringify(result.error)).not.toContain("do-not-echo-me");
     expect(env.aws.snapshot()).toEqual(before);
     expect(env.aws.writeCount()).toBe(1); // the API keys secret made by the environment itself
+    // Reported like every failure, with nothing to undo and without the refused values.
+    expect(env.published).toHaveLength(1);
+    const event = JSON.stringify(env.published);
+    expect(event).toContain("Redis Cloud Onboarding Failed");
+    expect(event).toContain('\\"errorType\\":\\"InvalidInput\\"');
+    expect(event).toContain('"rollback":{"undone":[],"leftBehind":[]}');
+    expect(event).not.toContain("do-not-echo-me");
+    expect(env.dynamodb.calls).toEqual([]);
+  });
+
+  it("reports a failure to take the account lock, with nothing to undo and no lock to release", async () => {
+    const services = {
+      ...env.services,
+      "arn:aws:states:::dynamodb:putItem": async () => {
+        throw Object.assign(new Error("User is not authorized to perform dynamodb:PutItem"), {
+          name: "DynamoDB.AmazonDynamoDBException",
+        });
+      },
+    };
+    const before = env.aws.snapshot();
+
+    const result = await env.run({ accountId: TARGET }, { services, pauseMs: 0 });
+
+    expect(result.error?.Error).toBe("DynamoDB.AmazonDynamoDBException");
+    const entered = result.events.flatMap((e) => (e.type === "StateEntered" ? [e.state.name] : []));
+    expect(entered.filter((s) => s !== "AcquireAccountLock")).toEqual([
+      "ValidateInput",
+      "StartLockWait",
+      "NothingToRollBack",
+      "PublishFailed",
+      "OnboardingFailed",
+    ]);
+    expect(env.aws.snapshot()).toEqual(before);
+    expect(JSON.stringify(env.published)).toContain("Redis Cloud Onboarding Failed");
+    expect(JSON.stringify(env.published)).toContain(TARGET);
   });
 
   it("fails with TargetAccessDenied and creates nothing when the role cannot be assumed", async () => {
