@@ -1,20 +1,26 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { SFNClient } from "@aws-sdk/client-sfn";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import type { SFNClient } from "@aws-sdk/client-sfn";
 import middy from "@middy/core";
 import httpErrorHandler from "@middy/http-error-handler";
 import httpEventNormalizer from "@middy/http-event-normalizer";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { readSettings } from "./lib/config.ts";
+import { ExecutionNameSchema } from "./lib/execution-names.ts";
 import {
   type ApiAnswer,
   ApiProblem,
-  describeOnboarding,
+  correlateRequest,
   INTERNAL_ERROR,
-  isExecutionName,
   json,
-  loadStateMachineArn,
   problemsAsJson,
-} from "./lib/executions.ts";
-import { logger } from "./lib/powertools.ts";
+} from "./lib/http.ts";
+import { describeOnboarding } from "./lib/onboarding-status.ts";
+import { logger, metrics } from "./lib/powertools.ts";
+import { tracer } from "./lib/tracing.ts";
+import { countStatusRead } from "./lib/trigger-metrics.ts";
+import { atColdStart, sfnClient } from "./lib/trigger-runtime.ts";
 
 export interface GetRequestDeps {
   sfn: SFNClient;
@@ -26,25 +32,45 @@ export interface GetRequestDeps {
  * so no other state machine's execution can be read through it).
  */
 export async function getOnboardingRequest(id: unknown, deps: GetRequestDeps): Promise<ApiAnswer> {
-  if (!isExecutionName(id)) {
+  const name = ExecutionNameSchema.safeParse(id);
+  if (!name.success) {
     throw new ApiProblem(
       400,
       'id: not an onboarding id (1 to 80 characters, no spaces, brackets or any of ?*"#%\\^|~`$&,;:/)',
     );
   }
-  const status = await describeOnboarding(deps.sfn, deps.stateMachineArn, id);
+  const status = await describeOnboarding(deps.sfn, deps.stateMachineArn, name.data);
   if (!status) throw new ApiProblem(404, "id: no onboarding has this id");
   return { statusCode: 200, body: { ...status } };
 }
 
-const stateMachineArn = loadStateMachineArn(process.env);
-const sfn = new SFNClient({});
+/** The function's environment, one schema: a bad setting stops it with ConfigurationError naming it. */
+export const GET_REQUEST_SETTINGS = ["logLevel", "stateMachineArn"] as const;
 
-export const handler = middy<APIGatewayProxyEventV2>()
-  .use(injectLambdaContext(logger))
-  .use(httpEventNormalizer())
-  .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
-  .use(problemsAsJson())
-  .handler(async (event) =>
-    json(await getOnboardingRequest(event.pathParameters?.id, { sfn, stateMachineArn })),
+export function getRequestDeps(env: Record<string, string | undefined>): GetRequestDeps {
+  const { stateMachineArn } = readSettings(GET_REQUEST_SETTINGS, env);
+  return { sfn: sfnClient(), stateMachineArn };
+}
+
+/** The Lambda handler around `getOnboardingRequest`, with its dependencies loaded on first use. */
+export function createHandler(load: () => GetRequestDeps) {
+  const deps = atColdStart(load);
+  return (
+    middy<APIGatewayProxyEventV2>()
+      .use(injectLambdaContext(logger, { resetKeys: true }))
+      .use(logMetrics(metrics))
+      .use(captureLambdaHandler(tracer))
+      .use(correlateRequest())
+      .use(httpEventNormalizer())
+      .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
+      // A 404 is a refusal too, but its own outcome: an id mistyped, or of another stage.
+      .use(problemsAsJson((outcome, status) => countStatusRead(status === 404 ? "notFound" : outcome)))
+      .handler(async (event) => {
+        const answer = await getOnboardingRequest(event.pathParameters?.id, deps());
+        countStatusRead("answered");
+        return json(answer);
+      })
   );
+}
+
+export const handler = createHandler(() => getRequestDeps(process.env));

@@ -1,26 +1,30 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { SFNClient } from "@aws-sdk/client-sfn";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import type { SFNClient } from "@aws-sdk/client-sfn";
 import middy from "@middy/core";
 import httpErrorHandler from "@middy/http-error-handler";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { loadConfig } from "./lib/config.ts";
+import { readSettings } from "./lib/config.ts";
+import { apiExecutionName, executionName } from "./lib/execution-names.ts";
 import {
   type ApiAnswer,
   ApiProblem,
-  apiExecutionName,
   bodyLimit,
-  executionName,
+  correlateRequest,
   INTERNAL_ERROR,
   json,
-  loadStateMachineArn,
-  parseOnboardingInput,
   problemsAsJson,
-  startUnlessRunning,
   statusUrl,
-} from "./lib/executions.ts";
-import { logger } from "./lib/powertools.ts";
+} from "./lib/http.ts";
+import { logger, metrics } from "./lib/powertools.ts";
+import { type StartOutcome, startUnlessRunning } from "./lib/start-execution.ts";
+import { parseStartInput } from "./lib/start-input.ts";
+import { tracer } from "./lib/tracing.ts";
+import { countStart } from "./lib/trigger-metrics.ts";
+import { atColdStart, sfnClient } from "./lib/trigger-runtime.ts";
 
 /** The body is three short fields; anything bigger is not an onboarding request. */
 export const MAX_BODY_BYTES = 4096;
@@ -33,18 +37,22 @@ export interface StartRequestDeps {
   statusUrl: (id: string) => string;
 }
 
+/** The answer, and which start it was (for the metric of its outcome). */
+export interface StartAnswer extends ApiAnswer {
+  outcome: StartOutcome["kind"];
+}
+
 /**
  * POST /onboardings: starts an onboarding of `accountId`, or answers the one already running for
  * it (200, same id) instead of starting a second. The body is checked against the state machine's
  * own input schema (with accountId required) and the deployment's role names, so nothing starts
  * that its first state would refuse. How concurrent requests are collapsed: startUnlessRunning.
  */
-export async function startOnboardingRequest(body: unknown, deps: StartRequestDeps): Promise<ApiAnswer> {
-  const parsed = parseOnboardingInput(body);
+export async function startOnboardingRequest(body: unknown, deps: StartRequestDeps): Promise<StartAnswer> {
+  const parsed = parseStartInput(body);
   if ("problem" in parsed) throw new ApiProblem(400, parsed.problem);
   const { input } = parsed;
-  const roleName = input.roleName;
-  if (roleName !== undefined && !deps.allowedRoleNames.includes(roleName)) {
+  if (input.roleName !== undefined && !deps.allowedRoleNames.includes(input.roleName)) {
     throw new ApiProblem(
       400,
       `roleName: this deployment may only assume ${deps.allowedRoleNames.join(" or ")} (setting TARGET_ROLE_NAMES)`,
@@ -60,6 +68,7 @@ export async function startOnboardingRequest(body: unknown, deps: StartRequestDe
     // A run of this minute has already ended (it failed fast): its name cannot be reused yet.
     const retryAfter = 60 - now.getUTCSeconds();
     return {
+      outcome: outcome.kind,
       statusCode: 409,
       headers: { "Retry-After": String(retryAfter) },
       body: {
@@ -69,33 +78,49 @@ export async function startOnboardingRequest(body: unknown, deps: StartRequestDe
     };
   }
   return {
+    outcome: outcome.kind,
     statusCode: outcome.kind === "started" ? 202 : 200,
     headers: { Location: location },
     body: reference,
   };
 }
 
-const config = loadConfig(process.env);
-const stateMachineArn = loadStateMachineArn(process.env);
-const sfn = new SFNClient({});
+/** What the handler keeps for the container's life: the client and its settings. */
+export type StartHandlerDeps = Pick<StartRequestDeps, "sfn" | "stateMachineArn" | "allowedRoleNames">;
+
+/** The function's environment, one schema: a bad setting stops it with ConfigurationError naming it. */
+export const START_REQUEST_SETTINGS = ["logLevel", "stateMachineArn", "allowedTargetRoleNames"] as const;
+
+export function startHandlerDeps(env: Record<string, string | undefined>): StartHandlerDeps {
+  const { stateMachineArn, allowedTargetRoleNames } = readSettings(START_REQUEST_SETTINGS, env);
+  return { sfn: sfnClient(), stateMachineArn, allowedRoleNames: allowedTargetRoleNames };
+}
 
 type ParsedEvent = Omit<APIGatewayProxyEventV2, "body"> & { body?: unknown };
 
-export const handler = middy<APIGatewayProxyEventV2>()
-  .use(injectLambdaContext(logger))
-  .use(httpHeaderNormalizer())
-  .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
-  .use(problemsAsJson())
-  .use(bodyLimit(MAX_BODY_BYTES))
-  .use(httpJsonBodyParser())
-  .handler(async (event) => {
-    const answer = await startOnboardingRequest((event as ParsedEvent).body, {
-      sfn,
-      stateMachineArn,
-      allowedRoleNames: config.allowedTargetRoleNames,
-      now: () => new Date(),
-      statusUrl: (id) => statusUrl(event, id),
+/** The Lambda handler around `startOnboardingRequest`, with its dependencies loaded on first use. */
+export function createHandler(load: () => StartHandlerDeps) {
+  const deps = atColdStart(load);
+  return middy<APIGatewayProxyEventV2>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(captureLambdaHandler(tracer))
+    .use(correlateRequest())
+    .use(httpHeaderNormalizer())
+    .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
+    .use(problemsAsJson((outcome) => countStart("api", outcome)))
+    .use(bodyLimit(MAX_BODY_BYTES))
+    .use(httpJsonBodyParser())
+    .handler(async (event) => {
+      const answer = await startOnboardingRequest((event as ParsedEvent).body, {
+        ...deps(),
+        now: () => new Date(),
+        statusUrl: (id) => statusUrl(event, id),
+      });
+      countStart("api", answer.outcome);
+      logger.info("onboarding requested", { statusCode: answer.statusCode, id: answer.body.id });
+      return json(answer);
     });
-    logger.info("onboarding requested", { statusCode: answer.statusCode, id: answer.body.id });
-    return json(answer);
-  });
+}
+
+export const handler = createHandler(() => startHandlerDeps(process.env));

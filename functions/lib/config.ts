@@ -20,7 +20,7 @@ type Env = Record<string, string | undefined>;
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const SECRET_ID = /^([\w/+=.@-]{1,512}|arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]{1,512})$/;
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-const OU_ID = /^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$/;
+export const OU_ID = /^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$/;
 const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
 
 export const VENDING_SOURCES = ["controltower", "organizations"] as const;

@@ -7,9 +7,10 @@ import {
 } from "@aws-sdk/client-sfn";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
-import { handler } from "../../functions/http-get-onboarding.ts";
-import { executionArn } from "../../functions/lib/executions.ts";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createHandler, getRequestDeps, handler } from "../../functions/http-get-onboarding.ts";
+import { executionArn } from "../../functions/lib/execution-names.ts";
+import { logger, metrics } from "../../functions/lib/powertools.ts";
 import get from "../fixtures/http/get-onboarding.json" with { type: "json" };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 
@@ -41,6 +42,10 @@ async function call(event: APIGatewayProxyEventV2) {
 
 beforeEach(() => {
   sfnMock.reset();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 describe("GET /onboardings/{id}", () => {
@@ -186,5 +191,71 @@ describe("GET /onboardings/{id}", () => {
     // Assess
     expect(response.statusCode).toBe(500);
     expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
+  });
+});
+
+describe("GET /onboardings/{id}'s metrics and logs", () => {
+  async function metricsOf(event: APIGatewayProxyEventV2) {
+    const added = vi.spyOn(metrics, "addMetric");
+    await call(event);
+    return added.mock.calls.map(([name]) => name);
+  }
+
+  it.each([
+    [
+      "an answer",
+      () =>
+        sfnMock
+          .on(DescribeExecutionCommand)
+          .resolves({ executionArn: ARN, status: "SUCCEEDED", startDate: STARTED }),
+      ID,
+      "OnboardingStatusAnswered",
+    ],
+    [
+      "an id no execution has",
+      () =>
+        sfnMock
+          .on(DescribeExecutionCommand)
+          .rejects(new ExecutionDoesNotExist({ message: "Execution Does Not Exist", $metadata: {} })),
+      ID,
+      "OnboardingStatusNotFound",
+    ],
+    ["a bad id", () => {}, "a:b", "OnboardingStatusRefused"],
+    [
+      "a Step Functions failure",
+      () => sfnMock.on(DescribeExecutionCommand).rejects(new Error("connect ECONNREFUSED")),
+      ID,
+      "OnboardingStatusFailed",
+    ],
+  ])("counts %s once", async (_case, arrange, id, metric) => {
+    // Arrange
+    arrange();
+
+    // Act / Assess
+    expect(await metricsOf(request(id))).toEqual([metric]);
+  });
+
+  it("answers 500 while the state machine's ARN is missing, and logs the setting's name", async () => {
+    // Arrange
+    const get = createHandler(() => getRequestDeps({}));
+    const logged = vi.spyOn(logger, "error");
+
+    // Act
+    const response = (await get(
+      request() as Parameters<typeof get>[0],
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(response.statusCode).toBe(500);
+    expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
+    expect(logged).toHaveBeenCalledWith(
+      "request failed",
+      expect.objectContaining({
+        errorName: "ConfigurationError",
+        errorMessage: "setting STATE_MACHINE_ARN: is required",
+      }),
+    );
+    expect(sfnMock.calls()).toHaveLength(0);
   });
 });

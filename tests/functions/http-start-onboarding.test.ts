@@ -2,13 +2,20 @@ import {
   ExecutionAlreadyExists,
   ListExecutionsCommand,
   SFNClient,
+  SFNServiceException,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { handler, MAX_BODY_BYTES } from "../../functions/http-start-onboarding.ts";
-import { executionArn } from "../../functions/lib/executions.ts";
+import {
+  createHandler,
+  handler,
+  MAX_BODY_BYTES,
+  startHandlerDeps,
+} from "../../functions/http-start-onboarding.ts";
+import { executionArn } from "../../functions/lib/execution-names.ts";
+import { logger, metrics } from "../../functions/lib/powertools.ts";
 import post from "../fixtures/http/post-onboardings.json" with { type: "json" };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 
@@ -50,6 +57,7 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe("POST /onboardings", () => {
@@ -189,5 +197,142 @@ describe("POST /onboardings", () => {
     // Assess
     expect(response.statusCode).toBe(500);
     expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
+  });
+});
+
+describe("POST /onboardings' metrics and logs", () => {
+  /** The metrics one request added, by name, and the origins they were counted under. */
+  async function metricsOf(event: APIGatewayProxyEventV2) {
+    const added = vi.spyOn(metrics, "addMetric");
+    const dimensions = vi.spyOn(metrics, "addDimension");
+    await call(event);
+    return { names: added.mock.calls.map(([name]) => name), dimensions: dimensions.mock.calls };
+  }
+
+  it.each([
+    ["a start", () => {}, request(), "OnboardingsStarted"],
+    [
+      "a start collapsed into the running one",
+      () =>
+        sfnMock.on(ListExecutionsCommand).resolves({
+          executions: [
+            {
+              executionArn: executionArn(MACHINE, NAME),
+              stateMachineArn: MACHINE,
+              name: NAME,
+              status: "RUNNING",
+              startDate: NOW,
+            },
+          ],
+        }),
+      request(),
+      "OnboardingsAlreadyRunning",
+    ],
+    [
+      "a start whose run of this minute has ended",
+      () =>
+        sfnMock
+          .on(StartExecutionCommand)
+          .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} })),
+      request(),
+      "OnboardingsAlreadyHandled",
+    ],
+    [
+      "a bad body",
+      () => {},
+      request(JSON.stringify({ accountId: "2222QxValue" })),
+      "OnboardingStartsRefused",
+    ],
+    ["malformed JSON", () => {}, request("{"), "OnboardingStartsRefused"],
+    [
+      "a Step Functions failure",
+      () => sfnMock.on(StartExecutionCommand).rejects(new Error("connect ECONNREFUSED")),
+      request(),
+      "OnboardingStartsFailed",
+    ],
+  ])("counts %s once, as an API start", async (_case, arrange, event, metric) => {
+    // Arrange
+    arrange();
+
+    // Act
+    const { names, dimensions } = await metricsOf(event);
+
+    // Assess
+    expect(names).toEqual([metric]);
+    expect(dimensions).toEqual([["origin", "api"]]);
+  });
+
+  it("logs every line of a request with API Gateway's request id", async () => {
+    // Arrange
+    const logged = vi.spyOn(logger, "info");
+    let correlation: unknown;
+    logged.mockImplementation(() => {
+      correlation = logger.getCorrelationId();
+    });
+
+    // Act
+    await call(request());
+
+    // Assess
+    expect(logged).toHaveBeenCalledWith("onboarding requested", expect.anything());
+    expect(correlation).toBe(post.requestContext.requestId);
+  });
+
+  it("answers 500 to every request while a setting is bad, and logs the setting's name", async () => {
+    // Arrange
+    const start = createHandler(() => startHandlerDeps({ STATE_MACHINE_ARN: "OnboardingStateMachine" }));
+    const logged = vi.spyOn(logger, "error");
+    const added = vi.spyOn(metrics, "addMetric");
+
+    // Act
+    const responses = [
+      (await start(request(), context)) as APIGatewayProxyStructuredResultV2,
+      (await start(request(), context)) as APIGatewayProxyStructuredResultV2,
+    ];
+
+    // Assess
+    for (const response of responses) {
+      expect(response.statusCode).toBe(500);
+      expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
+    }
+    expect(logged).toHaveBeenCalledWith(
+      "request failed",
+      expect.objectContaining({
+        errorName: "ConfigurationError",
+        errorMessage: "setting STATE_MACHINE_ARN: must be a state machine ARN",
+      }),
+    );
+    expect(added.mock.calls.map(([name]) => name)).toEqual([
+      "OnboardingStartsFailed",
+      "OnboardingStartsFailed",
+    ]);
+    expect(sfnMock.calls()).toHaveLength(0);
+  });
+
+  it("logs a Step Functions failure with its AWS request id and HTTP status", async () => {
+    // Arrange
+    const logged = vi.spyOn(logger, "error");
+    sfnMock.on(StartExecutionCommand).rejects(
+      new SFNServiceException({
+        name: "ServiceUnavailable",
+        $fault: "server",
+        message: "Service unavailable",
+        $metadata: { httpStatusCode: 503, requestId: "req-0001" },
+      }),
+    );
+
+    // Act
+    const response = await call(request());
+
+    // Assess
+    expect(response.statusCode).toBe(500);
+    expect(logged).toHaveBeenCalledWith(
+      "request failed",
+      expect.objectContaining({
+        errorName: "ServiceUnavailable",
+        awsRequestId: "req-0001",
+        httpStatusCode: 503,
+      }),
+    );
   });
 });

@@ -6,11 +6,10 @@ import {
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../functions/lib/config.ts";
-import { executionArn } from "../../functions/lib/executions.ts";
-import { loadVendingSettings } from "../../functions/lib/vending-events.ts";
-import { handler, startFromEvent } from "../../functions/start-from-event.ts";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { executionArn } from "../../functions/lib/execution-names.ts";
+import { logger, metrics } from "../../functions/lib/powertools.ts";
+import { createHandler, handler, starterDeps } from "../../functions/start-from-event.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
 import ctCreateFailed from "../fixtures/events/controltower-create-managed-account-failed.json" with {
   type: "json",
@@ -37,6 +36,10 @@ const context = lambdaContext("111111111111", "redis-cloud-byoc-test-startFromEv
 
 const SUCCEEDED = { ctCreate, ctUpdate, orgCreate };
 const STARTS_NOTHING = { ctCreateFailed, ctUpdateFailed, orgCreateFailed, ouRegistered };
+
+/** A starter of its own container, with these settings besides the state machine's ARN. */
+const starterWith = (env: Record<string, string>) =>
+  createHandler(() => starterDeps({ STATE_MACHINE_ARN: MACHINE, ...env }));
 
 beforeEach(() => {
   sfnMock.reset();
@@ -222,16 +225,9 @@ describe("the starter", () => {
   });
 
   describe("with an OU allow-list", () => {
-    const config = loadConfig({});
-    const deps = (allowed: string) => ({
-      sfn: new SFNClient({}),
-      stateMachineArn: MACHINE,
-      settings: loadVendingSettings({ ALLOWED_OU_IDS: allowed }, config),
-    });
-
     it("starts nothing for a Control Tower account of another OU", async () => {
       // Act
-      const result = await startFromEvent(ctCreate, deps("ou-abcd-99999999"));
+      const result = await starterWith({ ALLOWED_OU_IDS: "ou-abcd-99999999" })(ctCreate, context);
 
       // Assess
       expect(result).toEqual({ outcome: "ignored", reason: "OU ou-abcd-l3zc8b3h is not in ALLOWED_OU_IDS" });
@@ -240,10 +236,156 @@ describe("the starter", () => {
 
     it("starts the onboarding of a Control Tower account of a listed OU", async () => {
       // Act
-      const result = await startFromEvent(ctCreate, deps("ou-abcd-99999999,ou-abcd-l3zc8b3h"));
+      const result = await starterWith({ ALLOWED_OU_IDS: "ou-abcd-99999999,ou-abcd-l3zc8b3h" })(
+        ctCreate,
+        context,
+      );
 
       // Assess
       expect(result).toMatchObject({ outcome: "started", accountId: "222222222222" });
     });
+  });
+});
+
+describe("the starter's metrics", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** The metrics one invocation added, by name, each with the origin it was counted under. */
+  async function metricsOf(event: unknown) {
+    const added = vi.spyOn(metrics, "addMetric");
+    const dimensions = vi.spyOn(metrics, "addDimension");
+    await handler(event, context).catch(() => undefined);
+    return { names: added.mock.calls.map(([name]) => name), dimensions: dimensions.mock.calls };
+  }
+
+  const sfnError = (name: string) =>
+    new SFNServiceException({ name, $fault: "client", message: "QxValue", $metadata: {} });
+
+  it.each([
+    ["a start", ctCreate, () => {}, "OnboardingsStarted"],
+    ["an ignored event", ctCreateFailed, () => {}, "OnboardingStartsIgnored"],
+    [
+      "a start collapsed into the running one",
+      ctCreate,
+      () =>
+        sfnMock.on(ListExecutionsCommand).resolves({
+          executions: [
+            {
+              executionArn: executionArn(MACHINE, "222222222222-vending-controltower"),
+              stateMachineArn: MACHINE,
+              name: "222222222222-vending-controltower",
+              status: "RUNNING",
+              startDate: new Date(),
+            },
+          ],
+        }),
+      "OnboardingsAlreadyRunning",
+    ],
+    [
+      "a start handled before",
+      ctUpdate,
+      () =>
+        sfnMock
+          .on(StartExecutionCommand)
+          .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} })),
+      "OnboardingsAlreadyHandled",
+    ],
+    [
+      "a Step Functions failure",
+      ctCreate,
+      () => sfnMock.on(StartExecutionCommand).rejects(sfnError("ThrottlingException")),
+      "OnboardingStartsFailed",
+    ],
+  ])("counts %s once, as a vending start", async (_case, event, arrange, metric) => {
+    // Arrange
+    arrange();
+
+    // Act
+    const { names, dimensions } = await metricsOf(event);
+
+    // Assess
+    expect(names).toEqual([metric]);
+    expect(dimensions).toEqual([["origin", "vending"]]);
+  });
+
+  it("counts a SUCCEEDED event without an account id as refused", async () => {
+    // Arrange
+    const broken = structuredClone(orgCreate);
+    broken.detail.serviceEventDetails.createAccountStatus.accountId = "";
+
+    // Act
+    const { names } = await metricsOf(broken);
+
+    // Assess
+    expect(names).toEqual(["OnboardingStartsRefused"]);
+  });
+
+  it("logs a failure with its AWS request id and HTTP status", async () => {
+    // Arrange
+    const logged = vi.spyOn(logger, "error");
+    sfnMock.on(StartExecutionCommand).rejects(
+      new SFNServiceException({
+        name: "ThrottlingException",
+        $fault: "client",
+        message: "Rate exceeded",
+        $metadata: { httpStatusCode: 400, requestId: "req-0001" },
+      }),
+    );
+
+    // Act
+    await expect(handler(ctCreate, context)).rejects.toThrow();
+
+    // Assess
+    expect(logged).toHaveBeenCalledWith(
+      expect.stringContaining("dead-letter queue"),
+      expect.objectContaining({
+        errorName: "ThrottlingException",
+        awsRequestId: "req-0001",
+        httpStatusCode: 400,
+      }),
+    );
+  });
+});
+
+describe("the starter's settings", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("stop every invocation on a bad VENDING_SOURCES, by name, before any Step Functions call", async () => {
+    // Arrange
+    const starter = starterWith({ VENDING_SOURCES: "foo" });
+    const added = vi.spyOn(metrics, "addMetric");
+    const logged = vi.spyOn(logger, "error");
+    const refusal = {
+      name: "ConfigurationError",
+      message: expect.stringMatching(/^setting VENDING_SOURCES: /),
+    };
+
+    // Act / Assess: read again on the next invocation, it fails again.
+    await expect(starter(ctCreate, context)).rejects.toMatchObject(refusal);
+    await expect(starter(ctCreate, context)).rejects.toMatchObject(refusal);
+    expect(sfnMock.calls()).toHaveLength(0);
+    expect(added.mock.calls.map(([name]) => name)).toEqual([
+      "OnboardingStartsFailed",
+      "OnboardingStartsFailed",
+    ]);
+    expect(logged).toHaveBeenCalledWith(
+      expect.any(String),
+      expect.objectContaining({
+        errorName: "ConfigurationError",
+        errorMessage: expect.stringContaining("VENDING_SOURCES"),
+      }),
+    );
+  });
+
+  it("take an empty ALLOWED_OU_IDS as every OU", async () => {
+    // Act
+    const result = await starterWith({ ALLOWED_OU_IDS: "" })(ctCreate, context);
+
+    // Assess
+    expect(result).toMatchObject({ outcome: "started", accountId: "222222222222" });
   });
 });

@@ -5,8 +5,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handler as startOnboarding } from "../../functions/http-start-onboarding.ts";
 import { loadConfig } from "../../functions/lib/config.ts";
-import { loadVendingSettings } from "../../functions/lib/vending-events.ts";
-import { startFromEvent } from "../../functions/start-from-event.ts";
+import { createHandler, starterDeps } from "../../functions/start-from-event.ts";
 import { validateInput } from "../../functions/validate-input.ts";
 import { HOME, type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
@@ -214,13 +213,14 @@ function eventOf(c: VendingCase): unknown {
   return event;
 }
 
+const vendingContext = lambdaContext("111111111111", "redis-cloud-byoc-test-startFromEvent");
+
 describe("account-vending events, refused or ignored by the starter", () => {
   it.each(vendingCases.map((c) => [c.case, c] as const))("%s", async (_name, c) => {
     const event = eventOf(c);
-    const settings = loadVendingSettings(c.settings ?? {}, loadConfig({}));
-    const deps = { sfn: new SFNClient({}), stateMachineArn: MACHINE, settings };
+    const starter = createHandler(() => starterDeps({ STATE_MACHINE_ARN: MACHINE, ...c.settings }));
 
-    const outcome = await startFromEvent(event, deps).then(
+    const outcome = await starter(event, vendingContext).then(
       (result) => ({ result }),
       (error: unknown) => ({ error: error as Error }),
     );

@@ -1,0 +1,44 @@
+import * as z from "zod";
+import type { VendingSource } from "./config.ts";
+
+/*
+ * How the starters name executions. One rule holds every start together: an account never has two
+ * onboardings running at once. Every execution started outside the console is named
+ * `<accountId>-<origin>`, so the running one of an account is found by name prefix.
+ */
+
+/** Every execution started here begins with the account id: the key of the "already running" check. */
+export const accountPrefix = (accountId: string): string => `${accountId}-`;
+
+/**
+ * One name per account and vending source, for ever: a duplicate delivery or a Create followed by
+ * an Update reuse it, and Step Functions itself collapses them (same name and input: the running
+ * execution is returned; a closed one: ExecutionAlreadyExists). The source is part of the name
+ * because in a Control Tower landing zone Organizations also reports every account Control Tower
+ * creates, earlier and with a role that does not exist there; sharing the name would let that
+ * doomed run block the Control Tower one.
+ */
+export const vendingExecutionName = (accountId: string, source: VendingSource): string =>
+  `${accountId}-vending-${source}`;
+
+/**
+ * `<accountId>-api-<UTC minute>`, e.g. `222222222222-api-20261121T1956Z`: identical requests of the
+ * same minute collide on the name, so Step Functions collapses them even before ListExecutions
+ * (eventually consistent) shows the first one.
+ */
+export function apiExecutionName(accountId: string, now: Date): string {
+  const minute = now.toISOString().slice(0, 16).replace(/[-:]/g, "");
+  return `${accountId}-api-${minute}Z`;
+}
+
+/** Step Functions' rule for execution names: 1–80 characters, none of these, no control character. */
+export const ExecutionNameSchema = z.string().regex(/^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]{1,80}$/u);
+
+export const isExecutionName = (name: unknown): name is string => ExecutionNameSchema.safeParse(name).success;
+
+/** `…:stateMachine:<machine>` → `…:execution:<machine>:<name>`. */
+export const executionArn = (stateMachineArn: string, name: string): string =>
+  `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+
+/** The name is the last field of an execution ARN. */
+export const executionName = (arn: string): string => arn.slice(arn.lastIndexOf(":") + 1);
