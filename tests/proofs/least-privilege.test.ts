@@ -16,15 +16,16 @@ import {
   INSTANCE_POLICY_NAME,
   loadConfig,
   NODE_ROLE_NAME,
+  readSettings,
   USER_NAME,
   USER_POLICY_NAME,
 } from "../../functions/lib/config.ts";
 import type { Runtime, StepRun } from "../../functions/lib/define-step.ts";
-import { executionArn } from "../../functions/lib/executions.ts";
+import { executionArn } from "../../functions/lib/execution-names.ts";
 import { policyArn } from "../../functions/lib/policies.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
-import { loadVendingSettings } from "../../functions/lib/vending-events.ts";
-import { startFromEvent } from "../../functions/start-from-event.ts";
+import { VENDING_SETTINGS } from "../../functions/lib/vending-decision.ts";
+import { createHandler } from "../../functions/start-from-event.ts";
 import { awsError, type FakeCall } from "../../local/aws/index.ts";
 import { key } from "../../local/aws/state.ts";
 import { HOME, type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
@@ -32,7 +33,7 @@ import type { WorkflowResult } from "../../local/workflow.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
 import ctUpdate from "../fixtures/events/controltower-update-managed-account.json" with { type: "json" };
 import orgCreate from "../fixtures/events/organizations-create-account-result.json" with { type: "json" };
-import { STATE_MACHINE_ARN } from "../support/aws.ts";
+import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { resolveIntrinsics, type Stack } from "../support/cfn.ts";
 import {
   type AuthRequest,
@@ -347,13 +348,14 @@ const running = (name: string) => ({
 const nothingRunning = { executions: [] };
 
 async function driveTriggers() {
-  const settings = loadVendingSettings({}, loadConfig({}));
+  const settings = readSettings(VENDING_SETTINGS, {});
+  // Through the handler, as Lambda runs it: the event is parsed as in AWS.
   const starts = async (event: unknown, answer: SfnAnswer) =>
-    startFromEvent(event, {
+    createHandler(() => ({
       sfn: recordingSfn("startFromEvent", answer),
       stateMachineArn: MACHINE,
       settings,
-    });
+    }))(event, lambdaContext(HOME.accountId, "startFromEvent"));
   const outcomes = [
     // A new account: nothing running, so it starts one.
     await starts(ctCreate, (command, input) =>
@@ -471,6 +473,15 @@ function platformRequests(fn: FunctionName): AuthRequest[] {
         };
       });
     });
+}
+
+/** What Lambda's X-Ray integration sends for every traced function: its code never calls X-Ray. */
+function isTracing(statement: PolicyStatement): boolean {
+  const actions = [statement.Action].flat();
+  return (
+    actions.every((action) => action === "xray:PutTraceSegments" || action === "xray:PutTelemetryRecords") &&
+    [statement.Resource].flat().every((resource) => resource === "*")
+  );
 }
 
 /** The statement serverless adds to every role: logs, of the function's own log group only. */
@@ -601,7 +612,9 @@ describe("least privilege of every function, from the packaged template", () => 
     const { identity, results } = await evaluated(fn);
     const used = new Set(results.flatMap(({ verdict }) => verdict.usedGrants.map(grantKey)));
     const logs = new Set(
-      identity.policy.Statement.flatMap((s, i) => (isFrameworkLogs(identity, s) ? [i + 1] : [])),
+      identity.policy.Statement.flatMap((s, i) =>
+        isFrameworkLogs(identity, s) || isTracing(s) ? [i + 1] : [],
+      ),
     );
     const granted = grantsOf(identity.policy).filter((grant) => !logs.has(grant.statement));
     const covered = granted.filter((grant) => used.has(grantKey(grant)));

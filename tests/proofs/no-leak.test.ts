@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handler as getOnboarding } from "../../functions/http-get-onboarding.ts";
 import { handler as startOnboarding } from "../../functions/http-start-onboarding.ts";
 import { targetIam as targetIamOf } from "../../functions/lib/aws.ts";
-import { executionArn } from "../../functions/lib/executions.ts";
+import { executionArn } from "../../functions/lib/execution-names.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { awsError } from "../../local/aws/index.ts";
 import {

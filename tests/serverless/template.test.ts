@@ -3,6 +3,7 @@ import { loadDefinition } from "../../local/workflow.ts";
 import { resolveIntrinsics } from "../support/cfn.ts";
 import {
   functionRoleId,
+  isRuntimeStatement,
   packagedTemplate,
   resourcesOfType,
   roleStatements,
@@ -84,7 +85,10 @@ describe("the packaged template", () => {
 
   it("grants no wildcard IAM or Secrets Manager action and no action on all resources but the password policy read", () => {
     for (const fn of IAM_STEPS) {
-      for (const statement of roleStatements(template, functionRoleId(template, fn))) {
+      const statements = roleStatements(template, functionRoleId(template, fn)).filter(
+        (statement) => !isRuntimeStatement(statement),
+      );
+      for (const statement of statements) {
         expect(actionsOf(statement).some((a) => a.endsWith(":*") || a === "*")).toBe(false);
         if (statement.Resource === "*")
           expect(actionsOf(statement)).toEqual(["iam:GetAccountPasswordPolicy"]);
@@ -131,8 +135,20 @@ describe("the packaged template", () => {
     }
   });
 
-  it("lets the validation step do nothing but write its logs", () => {
+  it("lets the validation step do nothing but write its logs and traces", () => {
     const statements = roleStatements(template, functionRoleId(template, "ValidateInputLambdaFunction"));
-    expect(statements.flatMap(actionsOf).every((a) => a.startsWith("logs:"))).toBe(true);
+    expect(statements.length).toBeGreaterThan(0);
+    expect(statements.every(isRuntimeStatement)).toBe(true);
+  });
+
+  it("traces every function with X-Ray, each role allowed to send its segments", () => {
+    for (const [id, fn] of functions) {
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: "Active" });
+      const statements = roleStatements(template, functionRoleId(template, id));
+      expect(
+        statements.some((s) => isRuntimeStatement(s) && [s.Action].flat().includes("xray:PutTraceSegments")),
+        id,
+      ).toBe(true);
+    }
   });
 });

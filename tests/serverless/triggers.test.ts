@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   functionRoleId,
+  isRuntimeStatement,
   packagedTemplate,
   type Resource,
   resourcesOfType,
@@ -26,11 +27,9 @@ const GET = "HttpGetOnboardingLambdaFunction";
 const rules = resourcesOfType(template, "AWS::Events::Rule").map(([, rule]) => rule);
 const targetsOf = (rule: Resource) => rule.Properties.Targets as Record<string, unknown>[];
 
-/** A role's statements other than its own log writing. */
+/** A role's statements other than its own log writing and tracing. */
 const grants = (fn: string) =>
-  roleStatements(template, functionRoleId(template, fn)).filter(
-    (s) => ![s.Action].flat().every((a) => String(a).startsWith("logs:")),
-  );
+  roleStatements(template, functionRoleId(template, fn)).filter((s) => !isRuntimeStatement(s));
 
 /** A function's environment variables. */
 const environmentOf = (fn: string): Record<string, unknown> => {

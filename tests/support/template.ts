@@ -30,6 +30,19 @@ export function roleStatements(template: Template, roleId: string): Record<strin
   return policies.flatMap((p) => p.PolicyDocument.Statement);
 }
 
+/**
+ * Lambda's own statements in every function's role: writing the function's logs and sending its
+ * X-Ray segments. The code never calls either; tests of what the code may do leave them out.
+ */
+export function isRuntimeStatement(statement: Record<string, unknown>): boolean {
+  const actions = [statement.Action].flat().map(String);
+  return (
+    actions.every((a) => a.startsWith("logs:")) ||
+    (actions.every((a) => a === "xray:PutTraceSegments" || a === "xray:PutTelemetryRecords") &&
+      statement.Resource === "*")
+  );
+}
+
 /** The logical id of the role a function runs with. */
 export function functionRoleId(template: Template, functionId: string): string {
   const role = template.Resources[functionId]?.Properties.Role as
