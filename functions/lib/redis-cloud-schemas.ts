@@ -11,16 +11,14 @@ import * as z from "zod";
 const text = z.string().min(1).optional().catch(undefined);
 
 /** Ids are int32 in the spec; a numeric string is accepted too. */
-const id = z
-  .union([
-    z.number().int().refine(Number.isSafeInteger),
-    z
-      .string()
-      .regex(/^\d{1,15}$/)
-      .transform(Number),
-  ])
-  .optional()
-  .catch(undefined);
+const integer = z.union([
+  z.number().int().refine(Number.isSafeInteger),
+  z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .transform(Number),
+]);
+const id = integer.optional().catch(undefined);
 
 const record = z.record(z.string(), z.unknown());
 
@@ -142,13 +140,7 @@ export interface CloudAccount {
 
 const CloudAccountSchema = z
   .object({
-    id: z.union([
-      z.number().int().refine(Number.isSafeInteger),
-      z
-        .string()
-        .regex(/^\d{1,15}$/)
-        .transform(Number),
-    ]),
+    id: integer,
     name: text,
     status: text,
     provider: text,

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { TaskStatus } from "../../functions/lib/redis-cloud-schemas.ts";
 
 /*
  * A local, stateful stand-in for the few Redis Cloud API endpoints the onboarding uses
@@ -35,12 +36,7 @@ export interface LocalRedisCloudOptions {
   fault?: (request: RecordedRequest) => { status: number } | "reset" | undefined;
 }
 
-export type TaskStatus =
-  | "initialized"
-  | "received"
-  | "processing-in-progress"
-  | "processing-completed"
-  | "processing-error";
+export type { TaskStatus };
 
 export interface MockTask {
   taskId: string;
