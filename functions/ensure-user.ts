@@ -12,9 +12,10 @@ import {
 } from "@aws-sdk/client-iam";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "./lib/aws.ts";
-import { type Config, USER_NAME, USER_POLICY_NAME } from "./lib/config.ts";
+import { type Config, SECRET_SETTINGS, type SettingsOf, USER_NAME, USER_POLICY_NAME } from "./lib/config.ts";
 import {
   type AccountCredentials,
+  ensureReadersOnly,
   readCredentials,
   requestToken,
   type StoredCredentials,
@@ -54,7 +55,7 @@ export interface UserDeps {
   iam: IAMClient;
   secrets: SecretsManagerClient;
   home: Home;
-  config: Pick<Config, "secretNamePrefix">;
+  config: Pick<Config, "secretNamePrefix"> & Partial<SettingsOf<"credentialsKeyArn" | "secretReaderArns">>;
 }
 
 /**
@@ -99,12 +100,14 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
         existing: stored,
         value,
         token: requestToken(name, input.execution, key.accessKeyId, password.changed),
+        kmsKeyId: deps.config.credentialsKeyArn ?? "",
       },
       rec,
     );
   } else {
     rec.markFound(`secret ${secretArn}`);
   }
+  await ensureReadersOnly(deps.secrets, secretArn, deps.config.secretReaderArns ?? [], rec);
   return { userName: USER_NAME, userArn: user.arn, secretArn, accessKeyId: key.accessKeyId, ...rec.report() };
 }
 
@@ -239,7 +242,7 @@ async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder)
 export const { run, handler } = defineStep({
   ...targetStepWithSecrets,
   name: STEP,
-  settings: [...targetStepWithSecrets.settings, "secretNamePrefix"],
+  settings: [...targetStepWithSecrets.settings, ...SECRET_SETTINGS],
   deps: async (context) => ({
     ...(await targetDeps(context)),
     secrets: context.runtime.clients.secrets(),

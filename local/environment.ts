@@ -16,6 +16,16 @@ import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "./work
 
 export const HOME: Home = { partition: "aws", region: "us-east-1", accountId: "111111111111" };
 export const API_KEYS_SECRET = "redis-cloud/api-keys";
+
+/**
+ * The deployment's settings that name its own resources, as serverless.yml would set them: the
+ * credentials secrets are readable only by the functions that read them (and no reader role).
+ */
+export const LOCAL_SETTINGS = {
+  SECRET_READER_ARNS: ["ensureUser", "verifyAccessKey", "registerCloudAccount", "checkRegistration"]
+    .map((fn) => `arn:aws:iam::111111111111:role/redis-cloud-byoc-local-${fn}-us-east-1-lambdaRole`)
+    .join(","),
+};
 /** The per-account lock table, named locally by its logical id in serverless.yml. */
 export const LOCK_TABLE = "AccountLocksTable";
 /** The roles an account made by Organizations or Control Tower has for its management account. */
@@ -69,7 +79,7 @@ export async function startLocalEnvironment(
     .send(new CreateSecretCommand({ Name: API_KEYS_SECRET, SecretString: JSON.stringify(LOCAL_KEYS) }));
   // No pacing: the local API has no rate limit to keep under.
   const source = redisCloudFrom({ apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url }, { minIntervalMs: 0 });
-  const runtime = createRuntime(HOME, clients, loadConfig({}), source);
+  const runtime = createRuntime(HOME, clients, loadConfig(LOCAL_SETTINGS), source);
   const runs = stepRuns();
   const published: unknown[] = [];
   const dynamodb = localLockTable();

@@ -82,6 +82,27 @@ export const SETTINGS = {
     z.string().regex(/^[\w/+=.@-]{1,400}\/$/, "must be a Secrets Manager name path ending with '/'"),
     "redis-cloud/byoc/",
   ),
+  /**
+   * The stack's customer-managed KMS key for the credentials secrets; unset (local runs): the
+   * account's default key for Secrets Manager.
+   */
+  credentialsKeyArn: setting(
+    "CREDENTIALS_KEY_ARN",
+    z.string().regex(/^(arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]+)?$/, "must be a KMS key ARN"),
+    "",
+  ),
+  /**
+   * The only principals that may read a credentials secret (its resource policy denies everyone
+   * else): the product's functions that read it, and the optional reader role.
+   */
+  secretReaderArns: setting(
+    "SECRET_READER_ARNS",
+    csv(
+      z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/),
+      "must be a comma-separated list of IAM role ARNs",
+    ),
+    "",
+  ),
   /** Policy attached to `redislabs-role` (Redis corrected its docs back to the user policy). */
   consoleRolePolicyName: setting(
     "CONSOLE_ROLE_POLICY",
@@ -153,6 +174,8 @@ export type SettingsOf<K extends SettingName> = {
 const SHARED = [
   "logLevel",
   "secretNamePrefix",
+  "credentialsKeyArn",
+  "secretReaderArns",
   "consoleRolePolicyName",
   "allowedTargetRoleNames",
   "defaultTargetRoleName",
@@ -200,6 +223,9 @@ function checkTogether(config: Partial<SettingsOf<SettingName>>): void {
 export function loadConfig(env: Env): Config {
   return readSettings(SHARED, env);
 }
+
+/** The settings of the step that writes the credentials secrets. */
+export const SECRET_SETTINGS = ["secretNamePrefix", "credentialsKeyArn", "secretReaderArns"] as const;
 
 /** The settings of the steps that act in target accounts. */
 export const TARGET_SETTINGS = ["logLevel", "defaultTargetRoleName", "allowedTargetRoleNames"] as const;

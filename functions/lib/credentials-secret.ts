@@ -2,13 +2,16 @@ import { createHash } from "node:crypto";
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
+  GetResourcePolicyCommand,
   GetSecretValueCommand,
+  PutResourcePolicyCommand,
   PutSecretValueCommand,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import type { Config } from "./config.ts";
 import { WorkflowError } from "./errors.ts";
 import { parseJsonObject } from "./input.ts";
+import { decodePolicyDocument, samePolicy } from "./policies.ts";
 import type { StepRecorder } from "./step.ts";
 
 /** What the onboarding keeps for one target account: one secret, in the workflow's account. */
@@ -78,6 +81,62 @@ export interface CredentialsWrite {
   existing: StoredCredentials | undefined;
   value: AccountCredentials;
   token: string;
+  /** The stack's key for the credentials secrets (unset or "": Secrets Manager's default key). */
+  kmsKeyId?: string;
+}
+
+/**
+ * The secret's resource policy: nobody but `readers` may read the value, whatever their IAM
+ * policies say (an administrator of the stack's account included). Managing the secret (describe,
+ * delete, restore) stays with IAM.
+ */
+export function readersOnlyPolicy(readers: readonly string[]): object {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "OnlyTheOnboardingAndItsReaders",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: "*",
+        Condition: { StringNotLike: { "aws:PrincipalArn": [...readers] } },
+      },
+    ],
+  };
+}
+
+/**
+ * Puts the readers-only policy on a secret this product made, unless it is there already. With no
+ * readers configured (local runs) there is nothing to restrict to, and nothing is written.
+ */
+export async function ensureReadersOnly(
+  secrets: SecretsManagerClient,
+  arn: string,
+  readers: readonly string[],
+  rec: StepRecorder,
+): Promise<void> {
+  if (readers.length === 0) return;
+  const desired = readersOnlyPolicy(readers);
+  const current = await rec.read("GetResourcePolicy", arn, () =>
+    secrets.send(new GetResourcePolicyCommand({ SecretId: arn })),
+  );
+  const policy =
+    current?.ResourcePolicy === undefined ? undefined : decodePolicyDocument(current.ResourcePolicy);
+  if (policy !== undefined && samePolicy(policy, desired)) {
+    rec.markFound(`resource policy of secret ${arn}`);
+    return;
+  }
+  await rec.change("PutResourcePolicy", arn, () =>
+    secrets.send(
+      new PutResourcePolicyCommand({
+        SecretId: arn,
+        ResourcePolicy: JSON.stringify(desired),
+        // Refused if it would let anyone outside the account read the secret.
+        BlockPublicPolicy: true,
+      }),
+    ),
+  );
 }
 
 /** Stores the credentials; answers the secret's ARN. */
@@ -108,6 +167,7 @@ export async function writeCredentials(
         SecretString: secretString,
         ClientRequestToken: write.token,
         Tags: rec.tags,
+        ...(write.kmsKeyId ? { KmsKeyId: write.kmsKeyId } : {}),
       }),
     ),
   );

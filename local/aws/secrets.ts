@@ -55,6 +55,7 @@ export const secretsHandlers: Handlers<typeof sm> = {
       Tags: tagsOf(i.Tags),
       CreatedDate: now,
       versions: [],
+      ...(i.KmsKeyId ? { KmsKeyId: i.KmsKeyId } : {}),
     };
     a.secrets.set(Name, secret);
     if (i.SecretString === undefined) return { ARN, Name };
@@ -91,4 +92,24 @@ export const secretsHandlers: Handlers<typeof sm> = {
     return { ARN: secret.ARN, Name: secret.Name, DeletionDate };
   },
   TagResource: (a, i) => addTags(find(a, i.SecretId), need(i.Tags, "Tags")),
+  /** A secret without a policy answers no ResourcePolicy, as AWS does. */
+  GetResourcePolicy: (a, i) => {
+    const { ARN, Name, ResourcePolicy } = find(a, i.SecretId);
+    return ResourcePolicy === undefined ? { ARN, Name } : { ARN, Name, ResourcePolicy };
+  },
+  /** AWS checks the document's grammar; here it must at least be JSON. */
+  PutResourcePolicy: (a, i) => {
+    const secret = find(a, i.SecretId);
+    const policy = need(i.ResourcePolicy, "ResourcePolicy");
+    try {
+      JSON.parse(policy);
+    } catch {
+      throw new sm.MalformedPolicyDocumentException({
+        message: "This resource policy contains a syntax error.",
+        ...meta,
+      });
+    }
+    secret.ResourcePolicy = policy;
+    return { ARN: secret.ARN, Name: secret.Name };
+  },
 };

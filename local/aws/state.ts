@@ -37,6 +37,9 @@ export type Secret = { ARN: string; Name: string; Description?: string | undefin
   CreatedDate: Date;
   DeletedDate?: Date;
   versions: SecretVersion[];
+  /** The KMS key named at creation (none: the account's default key). */
+  KmsKeyId?: string;
+  ResourcePolicy?: string;
 };
 
 /** One account. IAM maps are keyed by lower-case name (IAM names ignore case), secrets by name. */
