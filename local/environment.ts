@@ -34,6 +34,8 @@ export interface LocalEnvironment {
   redis: LocalRedisCloud;
   runtime: Runtime;
   runs: Record<string, StepRun<unknown>>;
+  /** The stand-ins of the service integrations, by resource ARN (a --fail-at run replaces one). */
+  services: NonNullable<WorkflowOptions["services"]>;
   /** Every event the workflow published (the default event bus). */
   published: unknown[];
   /** The API keys, for scans that prove they appear nowhere. */
@@ -73,18 +75,22 @@ export async function startLocalEnvironment(
     locks: new MemoryLockStore(),
   });
   const published: unknown[] = [];
+  const services = {
+    "arn:aws:states:::events:putEvents": async (request: unknown) => void published.push(request),
+  };
   return {
     aws,
     redis,
     runtime,
     runs,
+    services,
     published,
     apiKeys: LOCAL_KEYS,
     run: (input, more) =>
       runOnboarding(input, {
         runtime,
         runs,
-        services: { "arn:aws:states:::events:putEvents": async (request) => void published.push(request) },
+        services,
         pauseMs: 0,
         ...more,
       }),
