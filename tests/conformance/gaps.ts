@@ -23,3 +23,9 @@ export const MOTO_GAPS: Record<string, string> = {
   "AssumeRole without MFA of a role whose trust requires it":
     "moto's AssumeRole evaluates no trust policy, so no MFA condition; STS refuses with AccessDenied",
 };
+
+/** What of moto the suite does not use, and why. */
+export const MOTO_UNUSED: Record<string, string> = {
+  TestEventPattern:
+    "moto 5.2.1 does not implement it (the answer has no Result); event-patterns.test.ts lets moto's EventBridge judge by delivery instead: PutRule with the packaged pattern, a CloudWatch Logs target, PutEvents",
+};
