@@ -27,7 +27,7 @@ export interface Backend {
   services: Services;
   run(
     input: unknown,
-    options: Pick<WorkflowOptions, "runs" | "services" | "onEvent">,
+    options: Pick<WorkflowOptions, "runs" | "services" | "onEvent" | "executionName">,
   ): Promise<WorkflowResult>;
   /** Everything AWS holds, to prove a rollback restored it; only the in-memory AWS can tell. */
   snapshot?: () => unknown;
