@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
+    // The conformance suite needs moto_server: `npm run test:conformance` (vitest.conformance.config.ts).
+    exclude: ["tests/conformance/**", "**/node_modules/**"],
     setupFiles: ["tests/setup.ts"],
     globalSetup: ["tests/global-setup.ts"],
     // Handlers read their settings at import; tests get the deployment's defaults.

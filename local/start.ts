@@ -97,16 +97,17 @@ async function onboard(plan: Plan, backend: Backend, io: Io, progress: (text: st
     backend.mode === "local" ? "in-memory AWS, local Redis Cloud API" : "real AWS and Redis Cloud";
   progress(`Onboarding account ${account} from ${backend.home.accountId} (${where})\n`);
   const states = new Progress((line) => progress(`${formatLine(line)}\n`));
-  const runs = plan.failAt ? failingAt(plan.failAt, backend.runs) : backend.runs;
-  const before = backend.snapshot?.();
-  const started = Date.now();
-  const result = await backend.run(plan.input, {
-    runs,
-    onEvent: (event) => {
+  const wiring = {
+    runs: backend.runs,
+    services: backend.services,
+    onEvent: (event: EventLog) => {
       states.handle(event);
       plan.record?.(event);
     },
-  });
+  };
+  const before = backend.snapshot?.();
+  const started = Date.now();
+  const result = await backend.run(plan.input, plan.failAt ? failingAt(plan.failAt, wiring) : wiring);
   const summary = summarize(result, {
     mode: backend.mode,
     accountId: account,
@@ -115,6 +116,11 @@ async function onboard(plan: Plan, backend: Backend, io: Io, progress: (text: st
     accountRestored: before === undefined ? null : isDeepStrictEqual(before, backend.snapshot?.()),
   });
   io.stdout(plan.options.json ? `${JSON.stringify(summary, null, 2)}\n` : `\n${formatSummary(summary)}\n`);
+  const target = plan.failAt?.state;
+  if (target && !result.events.some((e) => e.type === "StateEntered" && e.state.name === target)) {
+    // A state of the failure path (or a loop not taken) may never run: say so, not "it worked".
+    io.stderr(`note: --fail-at ${target}: the execution never entered that state, so nothing was failed\n`);
+  }
   return result.status === "SUCCEEDED" ? 0 : 1;
 }
 

@@ -15,6 +15,50 @@ const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" 
 const listOf = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
 export const statementsOf = (document: Json): Json[] => listOf(document.Statement).filter(isObject);
 
+/**
+ * IAM's size quotas, counted as IAM counts them: characters other than whitespace. A managed
+ * policy's document may have 6,144; a role's trust policy 2,048 (the default quota).
+ */
+const SIZE_QUOTAS = { policy: ["PolicySize", 6144], trust: ["ACLSizePerRole", 2048] } as const;
+export function checkSize(text: string, kind: "policy" | "trust"): void {
+  const [quota, max] = SIZE_QUOTAS[kind];
+  if (text.replace(/\s/g, "").length > max) throw limit(`Cannot exceed quota for ${quota}: ${max}`);
+}
+
+/** The condition operators IAM knows; ForAnyValue:/ForAllValues: and …IfExists may wrap them. */
+const OPERATORS = new Set(
+  [
+    ...["StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"],
+    ...["StringLike", "StringNotLike", "Bool", "BinaryEquals", "IpAddress", "NotIpAddress", "Null"],
+    ...["Equals", "NotEquals", "LessThan", "LessThanEquals", "GreaterThan", "GreaterThanEquals"].flatMap(
+      (test) => [`Numeric${test}`, `Date${test}`],
+    ),
+    ...["ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"],
+  ].map((operator) => operator.toLowerCase()),
+);
+const operatorOf = (name: string) =>
+  name
+    .replace(/^For(AnyValue|AllValues):/i, "")
+    .replace(/IfExists$/i, "")
+    .toLowerCase();
+
+/**
+ * A Condition block as IAM accepts it: known operators, each mapping condition keys to a string,
+ * boolean, number or a list of them. This is how a trust policy's MFA condition is checked.
+ */
+function checkCondition(condition: unknown): void {
+  if (condition === undefined) return;
+  if (!isObject(condition)) throw malformed("Syntax errors in policy.");
+  for (const [operator, tests] of Object.entries(condition)) {
+    if (!OPERATORS.has(operatorOf(operator))) throw malformed(`Invalid Condition type : ${operator}.`);
+    if (!isObject(tests)) throw malformed("Syntax errors in policy.");
+    const values = Object.values(tests).flatMap(listOf);
+    if (!values.every((v) => ["string", "boolean", "number"].includes(typeof v))) {
+      throw malformed("Syntax errors in policy.");
+    }
+  }
+}
+
 /** IAM's grammar as far as a reconcile can trip it: JSON, a Version, statements with their fields. */
 function parseDocument(text: string | undefined, kind: "policy" | "trust"): Json {
   let doc: unknown;
@@ -37,7 +81,9 @@ function parseDocument(text: string | undefined, kind: "policy" | "trust"): Json
     if (trust && resource !== undefined) throw malformed("Has prohibited field Resource");
     if (!trust && principal !== undefined) throw malformed("Policy document should not specify a principal.");
     if (!trust && resource === undefined) throw malformed("Missing required field Resource");
+    checkCondition(s.Condition);
   }
+  checkSize(need(text, "policyDocument"), kind);
   return doc;
 }
 

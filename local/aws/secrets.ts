@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import * as sm from "@aws-sdk/client-secrets-manager";
 import type { AccountState, Handlers, Secret } from "./state.ts";
-import { addTags, randomText, required, tagsOf } from "./state.ts";
+import { addTags, awsError, randomText, required, tagsOf } from "./state.ts";
 
 const meta = { $metadata: {} };
 const invalidRequest = (message: string) => new sm.InvalidRequestException({ message, ...meta });
@@ -15,6 +15,14 @@ function find(a: AccountState, id: string | undefined, deleted = false): Secret 
   if (!secret) throw notFound("Secrets Manager can't find the specified secret.");
   if (secret.DeletedDate && !deleted) throw invalidRequest("The secret is marked for deletion.");
   return secret;
+}
+
+/** A ClientRequestToken has 32 to 64 characters; AWS refuses any other before looking further. */
+function checkToken(token: string | undefined): void {
+  if (token === undefined || (token.length >= 32 && token.length <= 64)) return;
+  const bound = token.length < 32 ? "greater than or equal to 32" : "less than or equal to 64";
+  const message = `1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length ${bound}`;
+  throw awsError("secretsmanager", "ValidationException", message);
 }
 
 /**
@@ -37,6 +45,7 @@ function putValue(secret: Secret, token: string | undefined, value: string, now:
 export const secretsHandlers: Handlers<typeof sm> = {
   CreateSecret: (a, i, { region, now }) => {
     const Name = need(i.Name, "Name");
+    checkToken(i.ClientRequestToken);
     const existing = a.secrets.get(Name);
     if (existing?.DeletedDate) throw invalidRequest(`The secret ${Name} is scheduled for deletion.`);
     const same = existing?.versions.find((v) => v.VersionId === i.ClientRequestToken);
@@ -76,6 +85,7 @@ export const secretsHandlers: Handlers<typeof sm> = {
     return { ARN, Name, ...version };
   },
   PutSecretValue: (a, i, { now }) => {
+    checkToken(i.ClientRequestToken);
     const secret = find(a, i.SecretId);
     const value = need(i.SecretString, "SecretString");
     const { VersionId, VersionStages } = putValue(secret, i.ClientRequestToken, value, now);

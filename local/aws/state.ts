@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { randomInt, randomUUID } from "node:crypto";
 import { IAMServiceException, type PasswordPolicy } from "@aws-sdk/client-iam";
 import { SecretsManagerServiceException } from "@aws-sdk/client-secrets-manager";
 import { STSServiceException } from "@aws-sdk/client-sts";
@@ -80,16 +80,59 @@ const BASES = {
 };
 
 /**
- * An error the SDK has no class for (Throttling, AccessDenied, InvalidClientTokenId, …), built as
- * the SDK builds it from a response: the service's base exception, named by the error code.
+ * The HTTP status AWS answers each error code with, by service protocol: IAM and STS (query) use
+ * 4xx by kind, Secrets Manager (JSON) answers every client error 400. The SDK keeps it in
+ * `$metadata.httpStatusCode` and classifies by it (a 5xx is transient, a 429 a throttle), so a
+ * fake error without it is classified as no AWS error ever is.
  */
-export function awsError(
-  service: Service,
-  name: string,
-  message = name,
-  fault: "client" | "server" = "client",
-) {
-  return new BASES[service]({ name, $fault: fault, message, $metadata: {} });
+const QUERY_STATUS: Record<string, number> = {
+  AccessDenied: 403,
+  InvalidClientTokenId: 403,
+  RegionDisabled: 403,
+  NoSuchEntity: 404,
+  EntityAlreadyExists: 409,
+  DeleteConflict: 409,
+  LimitExceeded: 409,
+  ConcurrentModification: 409,
+  ServiceFailure: 500,
+  InternalFailure: 500,
+  ServiceUnavailable: 503,
+};
+const JSON_STATUS: Record<string, number> = { InternalServiceError: 500, ServiceUnavailable: 503 };
+
+export function statusOf(service: Service, name: string, fault?: "client" | "server"): number {
+  const code = service === "secretsmanager" ? name : name.replace(/Exception$/, "");
+  const known = (service === "secretsmanager" ? JSON_STATUS : QUERY_STATUS)[code];
+  return known ?? (fault === "server" ? 500 : 400);
+}
+
+/** What every AWS answer carries: its status and a request id (what support asks for). */
+export const metadataOf = (httpStatusCode: number) => ({
+  httpStatusCode,
+  requestId: randomUUID(),
+  attempts: 1,
+  totalRetryDelay: 0,
+});
+
+/** An error the fake throws gets the status AWS would have answered it with, unless it has one. */
+export function answered<E>(service: Service, error: E): E {
+  const sdkError = error as { name?: unknown; $fault?: "client" | "server"; $metadata?: object };
+  if (!(error instanceof Error) || typeof sdkError.$metadata !== "object") return error;
+  const given = sdkError.$metadata as { httpStatusCode?: number };
+  if (given.httpStatusCode !== undefined) return error;
+  sdkError.$metadata = metadataOf(statusOf(service, error.name, sdkError.$fault));
+  return error;
+}
+
+/**
+ * An error the SDK has no class for (Throttling, AccessDenied, InvalidClientTokenId, …), built as
+ * the SDK builds it from a response: the service's base exception, named by the error code, with
+ * the HTTP status AWS answers it with. The fault follows the status unless given.
+ */
+export function awsError(service: Service, name: string, message = name, fault?: "client" | "server") {
+  const status = statusOf(service, name, fault);
+  const $fault = fault ?? (status >= 500 ? "server" : "client");
+  return new BASES[service]({ name, $fault, message, $metadata: metadataOf(status) });
 }
 
 /** The SDK types required members as optional; AWS answers a missing one with a validation error. */

@@ -1,4 +1,5 @@
 import type * as sts from "@aws-sdk/client-sts";
+import { assumeRoleContext, conditionHolds, type RequestContext } from "./conditions.ts";
 import { statementsOf } from "./iam.ts";
 import type { Caller, Handlers, Role } from "./state.ts";
 import { awsError, key, required } from "./state.ts";
@@ -9,16 +10,15 @@ const ROLE_ARN = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/;
 
 /**
  * Whether the role's trust policy lets the caller in: an Allow of sts:AssumeRole to "*", the caller's
- * account root or the caller itself. Conditions (MFA, external id) are not evaluated.
+ * account root or the caller itself, whose conditions (MFA, external id) the request meets.
  */
-function trusts(role: Role, caller: Caller): boolean {
+function trusts(role: Role, caller: Caller, context: RequestContext): boolean {
   const accepted = ["*", `arn:aws:iam::${caller.accountId}:root`, caller.principal];
-  return statementsOf(JSON.parse(role.trust)).some(({ Effect, Action, Principal: p }) => {
+  return statementsOf(JSON.parse(role.trust)).some(({ Effect, Action, Principal: p, Condition }) => {
     const principals = p === "*" ? ["*"] : list(typeof p === "object" && p && "AWS" in p ? p.AWS : []);
     const assumes = list(Action).some((a) => ACTIONS.includes(String(a).toLowerCase()));
-    return (
-      Effect === "Allow" && assumes && principals.some((principal) => accepted.includes(String(principal)))
-    );
+    const named = principals.some((principal) => accepted.includes(String(principal)));
+    return Effect === "Allow" && assumes && named && conditionHolds(Condition, context);
   });
 }
 
@@ -31,7 +31,8 @@ export const stsHandlers: Handlers<typeof sts> = {
       throw awsError("sts", "ValidationError", "Invalid roleSessionName");
     const [, accountId = "", name = ""] = ROLE_ARN.exec(arn) ?? [];
     const role = world.findAccount(accountId)?.roles.get(key(name));
-    if (!role || !trusts(role, caller)) {
+    const context = assumeRoleContext(i, caller.kind === "role");
+    if (!role || !trusts(role, caller, context)) {
       const message = `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${arn}`;
       throw awsError("sts", "AccessDenied", message);
     }

@@ -6,7 +6,7 @@ import { createRole, iamHandlers } from "./iam.ts";
 import { secretsHandlers } from "./secrets.ts";
 import { type AccountSnapshot, snapshotOf } from "./snapshot.ts";
 import type { AccountState, Caller, Request, Role, Service } from "./state.ts";
-import { awsError, key, newAccount, randomId, randomSecret } from "./state.ts";
+import { answered, awsError, key, metadataOf, newAccount, randomId, randomSecret } from "./state.ts";
 import { stsHandlers } from "./sts.ts";
 
 /** One request the fake received, refused ones too (`error` is then the error's name). */
@@ -26,6 +26,13 @@ export type FakeAwsOptions = {
   now?: () => number;
   /** How long IAM refuses a new access key, until it has propagated (default 10 s). */
   keyPropagationMs?: number;
+  /**
+   * Answer where the HTTP request would be sent, after the SDK's retry middleware, so that the SDK
+   * retries a throttle or a 5xx itself as it does against AWS (each attempt is then a call). Off by
+   * default: an injected fault then stands for one that outlasted the SDK's attempts, which is what
+   * the workflow's own Retry sees, and the fault matrix stays fast.
+   */
+  sdkRetries?: boolean;
 };
 
 export type Credentials = Parameters<ClientFactory["iam"]>[0];
@@ -87,10 +94,12 @@ export class FakeAws {
   private readonly sessions = new Map<string, { keys: Keys; expires: number; caller: Caller }>();
   private readonly faults: Fault[] = [];
   private readonly clock: () => number;
+  private readonly sdkRetries: boolean;
   private skew = 0;
 
   constructor(options: FakeAwsOptions = {}) {
     this.clock = options.now ?? Date.now;
+    this.sdkRetries = options.sdkRetries ?? false;
     this.keyPropagationMs = options.keyPropagationMs ?? 10_000;
   }
 
@@ -182,7 +191,11 @@ export class FakeAws {
     const [service, wirable] = [serviceOf(client), client as unknown as Wirable];
     const middleware = (_next: unknown, context: { commandName?: string }) => (args: { input: object }) =>
       this.handle(service, wirable, (context.commandName ?? "").replace(/Command$/, ""), args.input);
-    wirable.middlewareStack.add(middleware, { step: "initialize", name: "fakeAws", priority: "high" });
+    // The retry middleware is the first of the finalizeRequest step; "low" comes after it and signing.
+    const at = this.sdkRetries
+      ? { step: "finalizeRequest", name: "fakeAws", priority: "low" }
+      : { step: "initialize", name: "fakeAws", priority: "high" };
+    wirable.middlewareStack.add(middleware, at);
     return client;
   }
 
@@ -214,10 +227,10 @@ export class FakeAws {
       const request = { world: this, caller, region: await client.config.region(), now: this.now() };
       // Copies both ways, so that neither the caller nor the fake can change the other's objects.
       const answer = handler(this.account(caller.accountId), structuredClone(input) as never, request);
-      return { output: { ...structuredClone(answer), $metadata: { httpStatusCode: 200 } }, response: {} };
+      return { output: { ...structuredClone(answer), $metadata: metadataOf(200) }, response: {} };
     } catch (error) {
       call.error = error instanceof Error ? error.name : String(error);
-      throw error;
+      throw answered(service, error);
     }
   }
 

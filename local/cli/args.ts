@@ -14,10 +14,13 @@ Options:
                           "this account".
   --role <name>           the role to assume in that account (default OrganizationAccountAccessRole)
   --name <accountName>    the cloud account's name at Redis (default aws-<account>)
-  --fail-at <State>       make that state fail for good (AccessDenied), to watch the rollback
-  --json                  print the summary as one JSON document on stdout (progress on stderr)
+  --fail-at <State>       make that state fail for good (AccessDenied), to watch the rollback: any
+                          Task state but RollBack, service integrations (PublishSucceeded) too
+  --json                  print the summary as one JSON document on stdout (progress on stderr);
+                          through npm, \`npm start --silent -- --json\` keeps npm's banner off stdout
   --events <file>         write every state event, with its input and output, as JSON lines
-  --live                  real AWS (default credential chain) and the real Redis Cloud API: keys from
+  --live                  real AWS (default credential chain and region, e.g. AWS_REGION=us-east-1)
+                          and the real Redis Cloud API: keys from
                           REDIS_CLOUD_ACCOUNT_KEY and REDIS_CLOUD_USER_KEY, or --api-keys-secret;
                           REDIS_CLOUD_API_URL (default https://api.redislabs.com/v1)
   --api-keys-secret <id>  with --live: the Secrets Manager secret holding

@@ -1,5 +1,5 @@
 import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
-import { type Home, sdkClients } from "../../functions/lib/aws.ts";
+import { type ClientFactory, type Home, sdkClients } from "../../functions/lib/aws.ts";
 import { type Config, readSettings } from "../../functions/lib/config.ts";
 import { createRuntime, type StepRun } from "../../functions/lib/define-step.ts";
 import {
@@ -8,20 +8,27 @@ import {
   redisCloudFrom,
 } from "../../functions/lib/redis-api-keys.ts";
 import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
+import type { AccessKeyCredentials } from "../../functions/verify-access-key.ts";
 import { dynamoIntegrations } from "../aws/dynamodb.ts";
 import { HOME, type LocalEnvironment, type LocalEnvironmentOptions, localLockTable } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
 
+type Services = NonNullable<WorkflowOptions["services"]>;
+
 /** Where a run happens: everything the command does differently between local and live. */
 export interface Backend {
   mode: "local" | "live";
   /** The account the workflow runs from; its Secrets Manager keeps the credentials secret. */
   home: Home;
-  /** The code of each function, by name (a --fail-at run replaces one). */
+  /** The code of each function, by name, and the stand-ins of service integrations (--fail-at replaces one). */
   runs: Record<string, StepRun<unknown>>;
-  run(input: unknown, options: Pick<WorkflowOptions, "runs" | "onEvent">): Promise<WorkflowResult>;
+  services: Services;
+  run(
+    input: unknown,
+    options: Pick<WorkflowOptions, "runs" | "services" | "onEvent" | "executionName">,
+  ): Promise<WorkflowResult>;
   /** Everything AWS holds, to prove a rollback restored it; only the in-memory AWS can tell. */
   snapshot?: () => unknown;
   close(): Promise<void>;
@@ -45,6 +52,7 @@ export async function localBackend(account: string, start: StartLocal): Promise<
     mode: "local",
     home: HOME,
     runs: env.runs,
+    services: env.services,
     run: (input, options) => env.run(input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
     snapshot: () => env.aws.snapshot(),
     close: () => env.close(),
@@ -53,34 +61,62 @@ export async function localBackend(account: string, start: StartLocal): Promise<
 
 type Env = Record<string, string | undefined>;
 
+/** What a run against AWS's own endpoints (AWS itself, or an emulator at AWS_ENDPOINT_URL) is made of. */
+export interface AwsWiring {
+  /** SDK clients of the default chain; they honour AWS_ENDPOINT_URL. */
+  clients: ClientFactory;
+  config: Config;
+  redis: RedisCloudSource;
+  services: Services;
+  /** An STS client that signs with the new user's key (default: a plain client in the home region). */
+  stsFor?: (credentials: AccessKeyCredentials, home: Home) => STSClient;
+  /** Pause of every Retry and Wait (unset: the definition's own backoff, jitter and waits, as in AWS). */
+  pauseMs?: number;
+}
+
 /**
- * Real AWS through the default credential chain, the caller's account as home, and the real
- * Redis Cloud API. The only difference from the local path is this wiring. Events are not
- * published: that is the deployed stack's job, and its consumers would take a laptop's run for it.
+ * The workflow with the real step code and real SDK clients: the caller's account (STS) is home.
+ * Used by --live, and by the conformance suite against an AWS emulator.
  */
-export async function liveBackend(
-  settings: { env: Env; config: Config; apiKeysSecret: string | undefined },
-  notice: (text: string) => void,
-): Promise<Backend> {
-  const redis = liveRedisCloud(settings.env, settings.apiKeysSecret);
-  const clients = sdkClients();
-  const home = await callerHome(clients.sts());
-  const runtime = createRuntime(home, sdkClients(home.region), settings.config, redis);
+export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
+  const home = await callerHome(wiring.clients.sts());
+  const { stsFor } = wiring;
+  const clients: ClientFactory = stsFor
+    ? {
+        ...wiring.clients,
+        sts: (credentials) =>
+          credentials ? stsFor(credentials as AccessKeyCredentials, home) : wiring.clients.sts(),
+      }
+    : wiring.clients;
+  const runtime = createRuntime(home, clients, wiring.config, wiring.redis);
   const runs = stepRuns();
-  const services = {
-    "arn:aws:states:::events:putEvents": async () =>
-      notice("  (events are published only by the deployed stack: skipped)"),
-    // Without a deployed stack there is no lock table: the lock holds within this process only.
-    ...dynamoIntegrations(localLockTable()),
-  };
+  const pause = wiring.pauseMs === undefined ? {} : { pauseMs: wiring.pauseMs };
   return {
     mode: "live",
     home,
     runs,
-    // No pause override: the definition's own backoff, jitter and waits apply, as in AWS.
-    run: (input, options) => runOnboarding(input, { runtime, services, ...options }),
+    // Without a deployed stack there is no lock table: the lock holds within this process only.
+    services: { ...dynamoIntegrations(localLockTable()), ...wiring.services },
+    run: (input, options) => runOnboarding(input, { runtime, ...pause, ...options }),
     close: async () => {},
   };
+}
+
+/**
+ * Real AWS through the default credential chain, the caller's account as home, and the real
+ * Redis Cloud API. Events are not published: that is the deployed stack's job, and its consumers
+ * would take a laptop's run for it.
+ */
+export function liveBackend(
+  settings: { env: Env; config: Config; apiKeysSecret: string | undefined },
+  notice: (text: string) => void,
+): Promise<Backend> {
+  const redis = liveRedisCloud(settings.env, settings.apiKeysSecret);
+  const services = {
+    "arn:aws:states:::events:putEvents": async () =>
+      notice("  (events are published only by the deployed stack: skipped)"),
+  };
+  return awsBackend({ clients: sdkClients(), config: settings.config, redis, services });
 }
 
 /** Checks the Redis Cloud settings before anything is asked of AWS: a bad one is a usage error. */
@@ -110,8 +146,15 @@ export function liveRedisCloud(env: Env, apiKeysSecret: string | undefined): Red
 
 /** The caller's account and partition (STS), and the region of the default chain. */
 async function callerHome(sts: STSClient): Promise<Home> {
+  // Without one the SDK says only "Region is missing": name the setting and the fix.
+  const region = await sts.config.region().catch(() => undefined);
+  if (!region) {
+    throw new UsageError(
+      "--live needs an AWS region: set AWS_REGION (e.g. AWS_REGION=us-east-1 npm start -- --live) or region in your AWS profile",
+    );
+  }
   const identity = await sts.send(new GetCallerIdentityCommand({}));
   const partition = identity.Arn?.split(":")[1];
   if (!identity.Account || !partition) throw new Error("STS GetCallerIdentity did not name the account");
-  return { partition, region: await sts.config.region(), accountId: identity.Account };
+  return { partition, region, accountId: identity.Account };
 }

@@ -92,6 +92,10 @@ export function summarize(
   const target = latest(result.events, "target");
   const user = isData(steps.user) ? steps.user : {};
   const cloudAccountId = registration?.cloudAccountId;
+  const rollback = result.status === "FAILED" ? rollbackOf(result.events) : null;
+  const secretArn = typeof user.secretArn === "string" ? user.secretArn : null;
+  // A secret the rollback deleted is gone: naming it would send the reader to nothing.
+  const secretDeleted = rollback?.undone.includes(`Secret ${secretArn}`) ?? false;
   return {
     mode: facts.mode,
     status: result.status,
@@ -100,13 +104,13 @@ export function summarize(
     accountName: typeof target?.accountName === "string" ? target.accountName : null,
     cloudAccountId: typeof cloudAccountId === "number" ? cloudAccountId : null,
     cloudAccount: registration ? (registration.reused ? "found" : "registered") : null,
-    credentialsSecretArn: typeof user.secretArn === "string" ? user.secretArn : null,
+    credentialsSecretArn: secretDeleted ? null : secretArn,
     created: stepReports.flatMap((report) =>
       Array.isArray(report.changes) ? report.changes.map(label) : [],
     ),
     found: stepReports.flatMap((report) => (Array.isArray(report.found) ? report.found.map(String) : [])),
     error: errorOf(result),
-    rollback: result.status === "FAILED" ? rollbackOf(result.events) : null,
+    rollback,
     accountRestored: result.status === "FAILED" ? facts.accountRestored : null,
     durationMs: facts.durationMs,
     states: facts.states,
@@ -143,5 +147,19 @@ export function formatSummary(s: Summary): string {
     );
   }
   if (s.accountRestored !== null) lines.push(`  account restored: ${s.accountRestored ? "yes" : "no"}`);
+  if (s.status === "SUCCEEDED") lines.push("", ...nextSteps(s));
   return lines.join("\n");
+}
+
+/** What a reader does after a run that worked: where it ran decides. */
+function nextSteps(s: Summary): string[] {
+  const read = `aws secretsmanager get-secret-value --secret-id ${s.credentialsSecretArn ?? `redis-cloud/byoc/${s.accountId}`} --query SecretString`;
+  if (s.mode === "live")
+    return ["The credentials Redis uses are in the secret; read them with:", `  ${read}`];
+  return [
+    "This was a local run: an in-memory AWS and a local Redis Cloud API, nothing was created anywhere.",
+    "Next: deploy the stack (npx serverless deploy --stage prod --region us-east-1), start an",
+    "onboarding (README: Three ways to start an onboarding), then read the credentials secret with:",
+    `  aws secretsmanager get-secret-value --secret-id redis-cloud/byoc/${s.accountId} --query SecretString`,
+  ];
 }

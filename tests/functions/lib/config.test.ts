@@ -17,6 +17,8 @@ describe("loadConfig", () => {
     expect(loadConfig({})).toEqual({
       logLevel: "INFO",
       secretNamePrefix: "redis-cloud/byoc/",
+      credentialsKeyArn: "",
+      secretReaderArns: [],
       consoleRolePolicyName: "RedislabsIAMUserRestrictedPolicy",
       defaultTargetRoleName: "OrganizationAccountAccessRole",
       allowedTargetRoleNames: ["OrganizationAccountAccessRole", "AWSControlTowerExecution"],
@@ -43,6 +45,8 @@ describe("loadConfig", () => {
     expect(config).toEqual({
       logLevel: "INFO",
       secretNamePrefix: "team/redis/",
+      credentialsKeyArn: "",
+      secretReaderArns: [],
       consoleRolePolicyName: "RedisLabsInstanceRolePolicy",
       defaultTargetRoleName: "BreakGlass",
       allowedTargetRoleNames: ["Onboarder", "BreakGlass"],

@@ -1,7 +1,9 @@
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
+  GetResourcePolicyCommand,
   GetSecretValueCommand,
+  PutResourcePolicyCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
@@ -9,7 +11,9 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   type AccountCredentials,
+  ensureReadersOnly,
   readCredentials,
+  readersOnlyPolicy,
   requestToken,
   secretName,
   signInUrl,
@@ -254,5 +258,75 @@ describe("writeCredentials", () => {
     expect(error.name).toBe("LimitExceeded");
     expect(error.message).not.toContain(VALUE.secretAccessKey);
     expect(error.message).not.toContain(VALUE.consolePassword);
+  });
+});
+
+describe("the stack's KMS key and the readers-only policy", () => {
+  const KEY = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+  const READERS = [
+    "arn:aws:iam::111111111111:role/redis-cloud-byoc-prod-ensureUser-eu-west-1-lambdaRole",
+    "arn:aws:iam::111111111111:role/support-readers",
+  ];
+
+  it("creates the secret under the configured key", async () => {
+    // Prepare
+    secretsMock.on(CreateSecretCommand).resolves({ ARN, Name: NAME });
+
+    // Act
+    await writeCredentials(
+      secrets(),
+      { name: NAME, existing: undefined, value: VALUE, token: TOKEN, kmsKeyId: KEY },
+      recorder(),
+    );
+
+    // Assess
+    expect(secretsMock).toHaveReceivedCommandWith(CreateSecretCommand, { KmsKeyId: KEY });
+  });
+
+  it("denies reading the value to every principal but the readers, and blocks a public policy", async () => {
+    // Prepare
+    secretsMock.on(GetResourcePolicyCommand).resolves({ ARN, Name: NAME });
+    const rec = recorder();
+
+    // Act
+    await ensureReadersOnly(secrets(), ARN, READERS, rec);
+
+    // Assess
+    const put = secretsMock.commandCalls(PutResourcePolicyCommand)[0]?.args[0].input;
+    expect(put?.BlockPublicPolicy).toBe(true);
+    const policy = JSON.parse(put?.ResourcePolicy ?? "{}");
+    expect(policy).toEqual(readersOnlyPolicy(READERS));
+    expect(policy.Statement[0]).toMatchObject({
+      Effect: "Deny",
+      Principal: "*",
+      Action: "secretsmanager:GetSecretValue",
+      Condition: { StringNotLike: { "aws:PrincipalArn": READERS } },
+    });
+    expect(rec.operations.map((o) => `${o.kind} ${o.operation}`)).toEqual([
+      "read GetResourcePolicy",
+      "change PutResourcePolicy",
+    ]);
+  });
+
+  it("writes nothing when the policy is already there, in any order or encoding", async () => {
+    // Prepare
+    const same = readersOnlyPolicy([...READERS].reverse());
+    secretsMock.on(GetResourcePolicyCommand).resolves({ ARN, ResourcePolicy: JSON.stringify(same) });
+    const rec = recorder();
+
+    // Act
+    await ensureReadersOnly(secrets(), ARN, READERS, rec);
+
+    // Assess
+    expect(secretsMock.commandCalls(PutResourcePolicyCommand)).toHaveLength(0);
+    expect(rec.found).toEqual([`resource policy of secret ${ARN}`]);
+  });
+
+  it("restricts nothing, and calls nothing, when no reader is configured", async () => {
+    // Act
+    await ensureReadersOnly(secrets(), ARN, [], recorder());
+
+    // Assess
+    expect(secretsMock.calls()).toHaveLength(0);
   });
 });
