@@ -67,19 +67,19 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
   const rec = new StepRecorder(STEP, input.execution);
   const { accountId } = input.target;
   const user = await ensureUserEntity(deps.iam, rec);
+  const name = secretName(deps.config, accountId);
+  const stored = await readCredentials(deps.secrets, name, rec);
+  if (stored?.createdByThisRun) rec.record({ type: "Secret", arn: stored.arn });
+
+  // Whether a key can be had is settled first: a step that is going to fail changes nothing on a
+  // user that existed before it (no attachment, no password).
+  const keys = await planAccessKey(deps.iam, stored, user.managedByUs, rec);
   await ensureUserPolicyAttached(
     deps.iam,
     USER_NAME,
     policyArn(deps.home.partition, accountId, USER_POLICY_NAME),
     rec,
   );
-
-  const name = secretName(deps.config, accountId);
-  const stored = await readCredentials(deps.secrets, name, rec);
-  if (stored?.createdByThisRun) rec.record({ type: "Secret", arn: stored.arn });
-
-  // Whether a key can be had is settled first: a step that is going to fail changes no password.
-  const keys = await planAccessKey(deps.iam, stored, user.managedByUs, rec);
   const password = await ensureConsolePassword(deps.iam, stored, rec);
   const key = await ensureAccessKey(deps.iam, keys, rec);
   const value: AccountCredentials = {

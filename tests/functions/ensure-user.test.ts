@@ -424,6 +424,18 @@ describe("ensureUser on an account onboarded before", () => {
     expect(writeCommands(secretsMock)).toEqual([]);
   });
 
+  it("attaches no policy to a pre-existing user whose access keys are at the limit", async () => {
+    // Prepare
+    accountHas({ userTags: [], attached: false, keys: ["AKIAHUMAN00000000001", "AKIAHUMAN00000000002"] });
+
+    // Act
+    const error = await rejectionOf(act());
+
+    // Assess
+    expect(error.name).toBe("LimitExceeded");
+    expect(writeCommands(iamMock)).toEqual([]);
+  });
+
   // Known defect: the console password is replaced before the key limit is checked, and the new
   // password is stored nowhere because the step then fails. Remove `.fails` once fixed.
   it("changes no console password of a pre-existing user when its access keys are at the limit", async () => {
