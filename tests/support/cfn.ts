@@ -12,7 +12,12 @@ export interface Stack {
   refs: Record<string, string>;
   /** What `Fn::GetAtt` answers, by `LogicalId.Attribute`. */
   attributes: Record<string, string>;
+  /** The template's conditions as this stack evaluates them (a condition not given is false). */
+  conditions?: Record<string, boolean>;
 }
+
+/** `Ref: AWS::NoValue`: the property or list item is left out. */
+const NO_VALUE = Symbol("AWS::NoValue");
 
 const pseudo = (stack: Stack): Record<string, string> => ({
   "AWS::Partition": stack.partition,
@@ -22,20 +27,33 @@ const pseudo = (stack: Stack): Record<string, string> => ({
 });
 
 export function resolveIntrinsics(value: unknown, stack: Stack): unknown {
-  if (Array.isArray(value)) return value.map((item) => resolveIntrinsics(item, stack));
+  const resolved = resolve(value, stack);
+  return resolved === NO_VALUE ? undefined : resolved;
+}
+
+function resolve(value: unknown, stack: Stack): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item) => resolve(item, stack)).filter((item) => item !== NO_VALUE);
+  }
   if (value === null || typeof value !== "object") return value;
   const entries = Object.entries(value);
   const [first] = entries;
   if (entries.length === 1 && first && (first[0] === "Ref" || first[0].startsWith("Fn::"))) {
     return intrinsic(first[0], first[1], stack);
   }
-  return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, stack)]));
+  return Object.fromEntries(
+    entries.map(([k, v]) => [k, resolve(v, stack)]).filter(([, v]) => v !== NO_VALUE),
+  );
 }
 
 function intrinsic(name: string, argument: unknown, stack: Stack): unknown {
   switch (name) {
     case "Ref":
-      return lookUp(String(argument), stack);
+      return argument === "AWS::NoValue" ? NO_VALUE : lookUp(String(argument), stack);
+    case "Fn::If": {
+      const [condition, whenTrue, whenFalse] = Array.isArray(argument) ? argument : [];
+      return resolve(stack.conditions?.[String(condition)] ? whenTrue : whenFalse, stack);
+    }
     case "Fn::GetAtt": {
       const [id, attribute] = Array.isArray(argument) ? argument : String(argument).split(".");
       return lookUp(`${String(id)}.${String(attribute)}`, stack);
