@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { resolveIntrinsics, type Stack } from "../tests/support/cfn.ts";
 import { readZip } from "./zip.ts";
 
 const run = promisify(execFile);
@@ -41,7 +42,10 @@ type CfnResource = {
     TableName?: string;
   };
 };
-type Template = { Resources: Record<string, CfnResource> };
+type Template = {
+  Resources: Record<string, CfnResource>;
+  Parameters?: Record<string, { Default?: string }>;
+};
 
 /** Top-level entries of the working tree that packaging does not read, or that are another run's. */
 const NOT_COPIED = new Set([".git", ".tools", "node_modules", ".esbuild", ".serverless", "bench"]);
@@ -96,25 +100,34 @@ export async function packageService(root: string, scratch: string): Promise<Pac
 }
 
 /**
- * The template's variables, with each `Ref` resolved as CloudFormation would: a state machine's to
- * its ARN, a table's to its name. The account is made up: a handler must not call AWS at import,
- * but it may check its settings' shapes there.
+ * The template's variables, resolved as CloudFormation would in a made-up account: a state
+ * machine's Ref to its ARN, a table's to its name, a role's or key's ARN, the stack parameters'
+ * defaults. A handler must not call AWS at import, but it may check its settings' shapes there.
  */
 function coldStartEnvironment(
   template: Template,
   variables: Record<string, unknown>,
 ): Record<string, string> {
-  const resolve = (value: unknown): string => {
-    if (typeof value === "string") return value;
-    const ref = (value as { Ref?: unknown } | null)?.Ref;
-    const resource = typeof ref === "string" ? template.Resources[ref] : undefined;
-    if (typeof ref !== "string" || !resource) throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+  const account = "111111111111";
+  const refs: Record<string, string> = {};
+  const attributes: Record<string, string> = {};
+  for (const [id, resource] of Object.entries(template.Resources)) {
     if (resource.Type === "AWS::StepFunctions::StateMachine") {
-      return `arn:aws:states:us-east-1:111111111111:stateMachine:${resource.Properties.StateMachineName ?? ref}`;
+      refs[id] =
+        `arn:aws:states:us-east-1:${account}:stateMachine:${resource.Properties.StateMachineName ?? id}`;
+    } else if (resource.Type === "AWS::DynamoDB::Table") {
+      refs[id] = resource.Properties.TableName ?? id;
+    } else if (resource.Type === "AWS::IAM::Role") {
+      attributes[`${id}.Arn`] = `arn:aws:iam::${account}:role/${id}`;
+    } else if (resource.Type === "AWS::KMS::Key") {
+      attributes[`${id}.Arn`] = `arn:aws:kms:us-east-1:${account}:key/00000000-0000-4000-8000-000000000000`;
     }
-    return resource.Properties.TableName ?? ref;
-  };
-  return Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolve(value)]));
+  }
+  for (const [id, parameter] of Object.entries(template.Parameters ?? {})) refs[id] = parameter.Default ?? "";
+  const stack: Stack = { partition: "aws", region: "us-east-1", accountId: account, refs, attributes };
+  return Object.fromEntries(
+    Object.entries(variables).map(([key, value]) => [key, String(resolveIntrinsics(value, stack))]),
+  );
 }
 
 /**
