@@ -8,8 +8,18 @@ import {
   redisCloudFrom,
 } from "../../functions/lib/redis-api-keys.ts";
 import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
+import { Registry, type RegistryItem } from "../../functions/lib/registry.ts";
 import { dynamoIntegrations } from "../aws/dynamodb.ts";
-import { HOME, type LocalEnvironment, type LocalEnvironmentOptions, localLockTable } from "../environment.ts";
+import { FakeAws } from "../aws/index.ts";
+import {
+  createLocalTables,
+  HOME,
+  type LocalEnvironment,
+  type LocalEnvironmentOptions,
+  localLockTable,
+  REGISTRY_TABLE,
+  registryItemOf,
+} from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
@@ -24,6 +34,8 @@ export interface Backend {
   run(input: unknown, options: Pick<WorkflowOptions, "runs" | "onEvent">): Promise<WorkflowResult>;
   /** Everything AWS holds, to prove a rollback restored it; only the in-memory AWS can tell. */
   snapshot?: () => unknown;
+  /** The account's registry item, for the summary. */
+  registry?: (accountId: string) => Promise<RegistryItem | undefined>;
   close(): Promise<void>;
 }
 
@@ -47,6 +59,7 @@ export async function localBackend(account: string, start: StartLocal): Promise<
     runs: env.runs,
     run: (input, options) => env.run(input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
     snapshot: () => env.aws.snapshot(),
+    registry: async (accountId) => registryItemOf(env.dynamodb, accountId),
     close: () => env.close(),
   };
 }
@@ -65,7 +78,9 @@ export async function liveBackend(
   const redis = liveRedisCloud(settings.env, settings.apiKeysSecret);
   const clients = sdkClients();
   const home = await callerHome(clients.sts());
-  const runtime = createRuntime(home, sdkClients(home.region), settings.config, redis);
+  const registry = liveRegistry(settings.env, home, notice);
+  const config = { ...settings.config, registryTableName: registry.table };
+  const runtime = createRuntime(home, registry.clients, config, redis);
   const runs = stepRuns();
   const services = {
     "arn:aws:states:::events:putEvents": async () =>
@@ -79,8 +94,28 @@ export async function liveBackend(
     runs,
     // No pause override: the definition's own backoff, jitter and waits apply, as in AWS.
     run: (input, options) => runOnboarding(input, { runtime, services, ...options }),
+    registry: (accountId) =>
+      new Registry(registry.clients.dynamodb(), registry.table, "Summary")
+        .get(accountId)
+        .catch(() => undefined),
     close: async () => {},
   };
+}
+
+/**
+ * The deployed stack's registry when REGISTRY_TABLE_NAME names its table; otherwise one in this
+ * process, as the lock is: the run records and rolls back the same way, and nothing outlives it.
+ */
+function liveRegistry(env: Env, home: Home, notice: (text: string) => void) {
+  const clients = sdkClients(home.region);
+  if (env.REGISTRY_TABLE_NAME?.trim()) {
+    return { clients, table: readSettings(["registryTableName"], env).registryTableName };
+  }
+  notice("  (no REGISTRY_TABLE_NAME: the account registry is kept in memory for this run only)");
+  const memory = new FakeAws();
+  createLocalTables(memory.addAccount(home.accountId).dynamodb);
+  const local = memory.clients(home);
+  return { clients: { ...clients, dynamodb: () => local.dynamodb() }, table: REGISTRY_TABLE };
 }
 
 /** Checks the Redis Cloud settings before anything is asked of AWS: a bad one is a usage error. */

@@ -10,10 +10,13 @@ export interface FailableState {
   fn: string;
 }
 
-/** Every Lambda task but the rollback, which only runs after a failure. */
+/** Only after a failure: the rollback, and the registry's record of the failure. */
+const AFTER_FAILURE = new Set(["RollBack", "RecordFailure"]);
+
+/** Every Lambda task but those that only run after a failure. */
 export function failableStates(): FailableState[] {
   return taskStates(resolveDefinition(HOME.accountId)).filter(
-    (task) => task.lambda && task.state !== "RollBack",
+    (task) => task.lambda && !AFTER_FAILURE.has(task.state),
   );
 }
 
