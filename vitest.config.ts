@@ -17,6 +17,8 @@ export default defineConfig({
       // The trigger handlers read it at import; tests/support/aws.ts exports the same value.
       STATE_MACHINE_ARN:
         "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding",
+      // The steps that record in the account registry; tests/support/aws.ts exports the same value.
+      REGISTRY_TABLE_NAME: "redis-cloud-byoc-test-account-registry",
     },
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -4,8 +4,9 @@ import { CONSOLE_ROLE_NAME, type Config } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
 import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
-import { type StepInput, StepRecorder, type StepReport } from "./lib/step.ts";
-import { targetDeps, targetStep } from "./lib/target-step.ts";
+import type { ChangeRecorder } from "./lib/registry.ts";
+import type { StepInput, StepReport } from "./lib/step.ts";
+import { recorderFor, targetDeps, targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureConsoleRole";
 
@@ -18,9 +19,14 @@ export interface ConsoleRoleResult extends StepReport {
 /** Step 5: the role Redis's support signs in to the console with (its account, MFA required). */
 export async function ensureConsoleRole(
   input: StepInput,
-  deps: { iam: IAMClient; home: Home; config: Pick<Config, "consoleRolePolicyName"> },
+  deps: {
+    iam: IAMClient;
+    home: Home;
+    config: Pick<Config, "consoleRolePolicyName">;
+    registry: ChangeRecorder;
+  },
 ): Promise<ConsoleRoleResult> {
-  const rec = new StepRecorder(STEP, input.execution);
+  const rec = recorderFor(STEP, input, deps.registry);
   const roleArn = await ensureRole(
     deps.iam,
     {

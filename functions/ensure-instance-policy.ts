@@ -3,6 +3,7 @@ import type { Home } from "./lib/aws.ts";
 import { INSTANCE_POLICY_NAME } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { ensureShippedPolicy, type PolicyStepResult } from "./lib/policy-step.ts";
+import type { ChangeRecorder } from "./lib/registry.ts";
 import type { StepInput } from "./lib/step.ts";
 import { targetStep } from "./lib/target-step.ts";
 
@@ -11,7 +12,7 @@ const STEP = "EnsureInstancePolicy";
 /** Step 1: the policy of the EC2 instances Redis runs in the account. */
 export function ensureInstancePolicy(
   input: StepInput,
-  deps: { iam: IAMClient; home: Home },
+  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder },
 ): Promise<PolicyStepResult> {
   return ensureShippedPolicy(
     STEP,

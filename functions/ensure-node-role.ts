@@ -4,8 +4,9 @@ import { INSTANCE_POLICY_NAME, NODE_ROLE_NAME } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { ensureInstanceProfile, ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
 import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
-import { type StepInput, StepRecorder, type StepReport } from "./lib/step.ts";
-import { targetStep } from "./lib/target-step.ts";
+import type { ChangeRecorder } from "./lib/registry.ts";
+import type { StepInput, StepReport } from "./lib/step.ts";
+import { recorderFor, targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureNodeRole";
 
@@ -17,9 +18,9 @@ export interface NodeRoleResult extends StepReport {
 /** Step 2: the EC2 role of Redis's cluster nodes, with the instance profile the console would make. */
 export async function ensureNodeRole(
   input: StepInput,
-  deps: { iam: IAMClient; home: Home },
+  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder },
 ): Promise<NodeRoleResult> {
-  const rec = new StepRecorder(STEP, input.execution);
+  const rec = recorderFor(STEP, input, deps.registry);
   const roleArn = await ensureRole(
     deps.iam,
     {

@@ -28,15 +28,16 @@ import { WorkflowError } from "./lib/errors.ts";
 import { ensureUserPolicyAttached, lostRace } from "./lib/iam.ts";
 import { generatePassword } from "./lib/password.ts";
 import { policyArn } from "./lib/policies.ts";
+import type { ChangeRecorder } from "./lib/registry.ts";
 import {
   MANAGED_BY_TAG,
   MANAGED_BY_VALUE,
   type StepInput,
-  StepRecorder,
+  type StepRecorder,
   type StepReport,
   type Tag,
 } from "./lib/step.ts";
-import { targetDeps, targetStepWithSecrets } from "./lib/target-step.ts";
+import { recorderFor, targetDeps, targetStepWithSecrets } from "./lib/target-step.ts";
 
 const STEP = "EnsureUser";
 
@@ -56,6 +57,7 @@ export interface UserDeps {
   secrets: SecretsManagerClient;
   home: Home;
   config: Pick<Config, "secretNamePrefix"> & Partial<SettingsOf<"credentialsKeyArn" | "secretReaderArns">>;
+  registry: ChangeRecorder;
 }
 
 /**
@@ -64,12 +66,12 @@ export interface UserDeps {
  * and the step answers only the secret's ARN and the key's id.
  */
 export async function ensureUser(input: StepInput, deps: UserDeps): Promise<UserResult> {
-  const rec = new StepRecorder(STEP, input.execution);
+  const rec = recorderFor(STEP, input, deps.registry);
   const { accountId } = input.target;
   const user = await ensureUserEntity(deps.iam, rec);
   const name = secretName(deps.config, accountId);
   const stored = await readCredentials(deps.secrets, name, rec);
-  if (stored?.createdByThisRun) rec.record({ type: "Secret", arn: stored.arn });
+  if (stored?.createdByThisRun) await rec.record({ type: "Secret", arn: stored.arn });
 
   // Whether a key can be had is settled first: a step that is going to fail changes nothing on a
   // user that existed before it (no attachment, no password).
@@ -116,7 +118,7 @@ async function ensureUserEntity(iam: IAMClient, rec: StepRecorder, raced = false
     iam.send(new GetUserCommand({ UserName: USER_NAME })),
   );
   if (existing?.User) {
-    rec.existing(`user ${USER_NAME}`, existing.User.Tags, { type: "User", name: USER_NAME });
+    await rec.existing(`user ${USER_NAME}`, existing.User.Tags, { type: "User", name: USER_NAME });
     return { arn: existing.User.Arn ?? "", managedByUs: isManagedByUs(existing.User.Tags) };
   }
   const made = await rec.create("CreateUser", USER_NAME, () =>
@@ -126,7 +128,7 @@ async function ensureUserEntity(iam: IAMClient, rec: StepRecorder, raced = false
     if (raced) throw lostRace(rec, `user ${USER_NAME}`);
     return ensureUserEntity(iam, rec, true);
   }
-  rec.record({ type: "User", name: USER_NAME });
+  await rec.record({ type: "User", name: USER_NAME });
   return { arn: made.User.Arn ?? "", managedByUs: true };
 }
 
@@ -183,7 +185,7 @@ async function ensureConsolePassword(
     if (raced) throw lostRace(rec, `login profile of ${USER_NAME}`);
     return ensureConsolePassword(iam, undefined, rec, true);
   }
-  rec.record({ type: "LoginProfile", user: USER_NAME });
+  await rec.record({ type: "LoginProfile", user: USER_NAME });
   return { value: password, changed: true };
 }
 
@@ -235,7 +237,7 @@ async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder)
   if (!key?.AccessKeyId || !key.SecretAccessKey) {
     throw new WorkflowError("UnexpectedError", `${rec.step}: CreateAccessKey ${USER_NAME} returned no key`);
   }
-  rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId: key.AccessKeyId });
+  await rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId: key.AccessKeyId });
   return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
 }
 

@@ -46,14 +46,20 @@ import { logger } from "./lib/powertools.ts";
 import { redisCloudOf, redisStep } from "./lib/redis-api-keys.ts";
 import type { RedisCloud } from "./lib/redis-cloud.ts";
 import { type Registration, RegistrationSchema } from "./lib/registration.ts";
-import { type Change, ChangeSchema, StepInputSchema, StepRecorder } from "./lib/step.ts";
+import type { Registry, RegistryItem } from "./lib/registry.ts";
+import { type CheckContext, checkChange } from "./lib/rollback-checks.ts";
+import { type Change, StepInputSchema, StepRecorder } from "./lib/step.ts";
 import { targetDeps, targetStepWithSecrets } from "./lib/target-step.ts";
 
 const STEP = "Rollback";
 
-export const RollbackInputSchema = StepInputSchema.extend({
-  /** The outputs of the steps that completed: each lists what it changed. */
-  steps: z.record(z.string(), z.looseObject({ changes: z.array(ChangeSchema).optional() })).optional(),
+/**
+ * All the rollback takes: the account, the execution and, for now, the state's `registration`
+ * (which cloud account this run registered at Redis). What to undo in AWS it reads from the
+ * registry, never from its input: unknown fields (a change list) are refused.
+ */
+export const RollbackInputSchema = z.strictObject({
+  ...StepInputSchema.shape,
   /** The whole state at the failure: its `registration` says whether this run registered at Redis. */
   state: z.looseObject({ registration: RegistrationSchema.optional() }).optional(),
 });
@@ -63,6 +69,8 @@ export interface RollbackResult {
   undone: string[];
   /** What could not be undone, with why: an operator has to look at these. */
   leftBehind: { change: string; error: string }[];
+  /** Why nothing at all was undone: the registry does not name this execution as the running one. */
+  refused?: string;
 }
 
 export interface RollbackDeps {
@@ -70,35 +78,95 @@ export interface RollbackDeps {
   secrets: SecretsManagerClient;
   home: Home;
   config: Pick<Config, "secretNamePrefix">;
+  registry: Pick<Registry, "get" | "forget">;
   /** The Redis Cloud API, asked for only when this run registered a cloud account. */
   redis: () => Promise<RedisCloud>;
 }
 
 /**
- * Undoes, newest first, exactly what this execution changed: the changes the completed steps
- * recorded, plus any of the fixed resources that carry this execution's tag (made by the step
- * that failed before it could report). Anything that existed before the run is left alone.
- * Never throws for one failed undo: it goes on with the rest and reports what is left behind.
+ * Undoes, newest first, exactly what this execution changed: what it recorded in the registry,
+ * each checked to be still this run's (its tag, or the state it recorded), plus any of the fixed
+ * resources that carry this execution's tag (made by a step that failed before it could record).
+ * It acts only while the registry names this execution as the account's running one: a crafted
+ * invocation for another or a finished run undoes nothing. Never throws for one failed undo: it
+ * goes on with the rest and reports what is left behind.
  */
 export async function rollback(input: RollbackInput, deps: RollbackDeps): Promise<RollbackResult> {
   const rec = new StepRecorder(STEP, input.execution);
-  const recorded = ORDER.flatMap((step) => input.steps?.[step]?.changes ?? []);
   const result: RollbackResult = { undone: [], leftBehind: [] };
-  const changes = dedupe([...recorded, ...(await taggedByThisRun(input, deps, rec, result))]);
+  const run = await thisRun(input, deps, result);
+  if (!run) return result;
+  const recorded = run.resources.filter((e) => e.execution === input.execution && e.origin !== "adopted");
+  const tagged = await taggedByThisRun(input, deps, rec, result);
+  const changes = dedupe([...recorded.map((entry) => entry.change), ...tagged]);
   // The cloud account first: Redis would otherwise go on using the key about to be deleted.
   await undoRegistration(input.state?.registration, deps, result);
+  const ctx = { ...deps, accountId: input.target.accountId, rec };
+  const undone: Change[] = [];
   for (const change of undoOrder(changes)) {
-    const label = describe(change);
-    try {
-      await undo(change, deps, rec);
-      result.undone.push(label);
-    } catch (error) {
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      result.leftBehind.push({ change: label, error: reason });
-    }
+    if (await undoChecked(change, ctx, result)) undone.push(change);
   }
+  await forgetUndone(input, deps, undone, result);
   if (result.leftBehind.length > 0) logger.warn("rollback left resources behind", { ...result });
   return result;
+}
+
+const reasonOf = (error: unknown) =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+/** The registry item, when it names this execution as the account's running one; else nothing. */
+async function thisRun(input: RollbackInput, deps: RollbackDeps, result: RollbackResult) {
+  const { accountId } = input.target;
+  let item: RegistryItem | undefined;
+  try {
+    item = await deps.registry.get(accountId);
+  } catch (error) {
+    // Without the registry there is no telling this run's records from anyone's: touch nothing.
+    result.leftBehind.push({
+      change: `whatever this run made in account ${accountId}`,
+      error: reasonOf(error),
+    });
+    return undefined;
+  }
+  if (item?.lastExecution === input.execution && item.lastOutcome === "running") return item;
+  result.refused = item
+    ? `the registry names ${item.lastExecution} (${item.lastOutcome}) as the last run of account ${accountId}, not ${input.execution}`
+    : `the registry holds no run of account ${accountId}: ${input.execution} created nothing`;
+  logger.warn("rollback refused", { refused: result.refused });
+  return undefined;
+}
+
+/** Undoes one change if it is still this run's; answers whether it is undone (or was gone). */
+async function undoChecked(change: Change, ctx: CheckContext & RollbackDeps, result: RollbackResult) {
+  const label = describe(change);
+  try {
+    const verdict = await checkChange(change, ctx);
+    if (typeof verdict === "object") {
+      result.leftBehind.push({ change: label, error: `ResourceConflict: ${STEP}: ${verdict.refused}` });
+      return false;
+    }
+    if (verdict === "undo") await undo(change, ctx, ctx.rec);
+    result.undone.push(label);
+    return true;
+  } catch (error) {
+    result.leftBehind.push({ change: label, error: reasonOf(error) });
+    return false;
+  }
+}
+
+/** What was undone is no longer the product's: the registry stops listing it. */
+async function forgetUndone(
+  input: RollbackInput,
+  deps: RollbackDeps,
+  undone: Change[],
+  result: RollbackResult,
+) {
+  if (undone.length === 0) return;
+  try {
+    await deps.registry.forget(input.target.accountId, input.execution, undone);
+  } catch (error) {
+    result.leftBehind.push({ change: "the registry's records of what was undone", error: reasonOf(error) });
+  }
 }
 
 const FINISHED = new Set(["processing-completed", "processing-error"]);
@@ -135,9 +203,6 @@ async function undoRegistration(
     result.leftBehind.push({ change: label, error: reason });
   }
 }
-
-/** The steps in the order they run. */
-const ORDER = ["instancePolicy", "nodeRole", "userPolicy", "user", "consoleRole"];
 
 /** Resources made by this execution whose step failed before it could report them. */
 async function taggedByThisRun(
@@ -407,6 +472,7 @@ export const { run, handler } = defineStep({
   deps: async (context): Promise<RollbackDeps> => {
     const { runtime, step } = context;
     return {
+      // Its registry, IAM in the target account, and the home account's secrets.
       ...(await targetDeps(context)),
       secrets: runtime.clients.secrets(),
       config: runtime.config,

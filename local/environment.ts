@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "../functions/lib/aws.ts";
 import { loadConfig } from "../functions/lib/config.ts";
 import { createRuntime, type Runtime, type StepRun } from "../functions/lib/define-step.ts";
 import { redisCloudFrom } from "../functions/lib/redis-api-keys.ts";
+import { parseItem, type RegistryItem } from "../functions/lib/registry.ts";
 import { dynamoIntegrations, FakeDynamoDB } from "./aws/dynamodb.ts";
 import { FakeAws, type FakeAwsOptions } from "./aws/index.ts";
 import { stepRuns } from "./functions.ts";
@@ -28,6 +30,8 @@ export const LOCAL_SETTINGS = {
 };
 /** The per-account lock table, named locally by its logical id in serverless.yml. */
 export const LOCK_TABLE = "AccountLocksTable";
+/** The account registry's table, named locally by its logical id in serverless.yml too. */
+export const REGISTRY_TABLE = "AccountRegistryTable";
 /** The roles an account made by Organizations or Control Tower has for its management account. */
 export const ACCESS_ROLES = ["OrganizationAccountAccessRole", "AWSControlTowerExecution"];
 
@@ -48,7 +52,7 @@ export interface LocalEnvironment {
   runs: Record<string, StepRun<unknown>>;
   /** The service integrations' stand-ins (EventBridge, DynamoDB), by resource ARN. */
   services: NonNullable<WorkflowOptions["services"]>;
-  /** The in-memory DynamoDB holding the lock table. */
+  /** The home account's in-memory DynamoDB: the lock table and the registry table. */
   dynamodb: FakeDynamoDB;
   /** Every event the workflow published (the default event bus). */
   published: unknown[];
@@ -79,10 +83,13 @@ export async function startLocalEnvironment(
     .send(new CreateSecretCommand({ Name: API_KEYS_SECRET, SecretString: JSON.stringify(LOCAL_KEYS) }));
   // No pacing: the local API has no rate limit to keep under.
   const source = redisCloudFrom({ apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url }, { minIntervalMs: 0 });
-  const runtime = createRuntime(HOME, clients, loadConfig(LOCAL_SETTINGS), source);
+  // The functions reach the registry through the home account's DynamoDB, as the state machine
+  // reaches the lock: one in-memory DynamoDB holds both tables.
+  const dynamodb = createLocalTables(aws.account(HOME.accountId).dynamodb);
+  const config = { ...loadConfig(LOCAL_SETTINGS), registryTableName: REGISTRY_TABLE };
+  const runtime = createRuntime(HOME, clients, config, source);
   const runs = stepRuns();
   const published: unknown[] = [];
-  const dynamodb = localLockTable();
   const services: LocalEnvironment["services"] = {
     "arn:aws:states:::events:putEvents": async (request) => void published.push(request),
     ...dynamoIntegrations(dynamodb),
@@ -108,8 +115,23 @@ function keyAgeMs(aws: FakeAws, accessKeyId: string): number {
 }
 
 /** An in-memory DynamoDB with the lock table of serverless.yml (AccountLocksTable: accountId, S). */
-export function localLockTable(): FakeDynamoDB {
-  const dynamodb = new FakeDynamoDB();
+export function localLockTable(dynamodb = new FakeDynamoDB()): FakeDynamoDB {
   dynamodb.createTable(LOCK_TABLE, { partitionKey: { name: "accountId", type: "S" } });
   return dynamodb;
+}
+
+/** Both tables of serverless.yml, keyed as there (accountId, S). */
+export function createLocalTables(dynamodb: FakeDynamoDB): FakeDynamoDB {
+  localLockTable(dynamodb);
+  dynamodb.createTable(REGISTRY_TABLE, { partitionKey: { name: "accountId", type: "S" } });
+  return dynamodb;
+}
+
+/** The account's registry item as plain data (undefined when there is none), for summaries and tests. */
+export function registryItemOf(dynamodb: FakeDynamoDB, accountId: string): RegistryItem | undefined {
+  // Read from the table itself, not through GetItem: a look from outside is no call of the run's.
+  const stored = dynamodb
+    .items(REGISTRY_TABLE)
+    .find((item) => JSON.stringify(item.accountId) === JSON.stringify({ S: accountId }));
+  return stored ? parseItem(accountId, stored as Record<string, AttributeValue>) : undefined;
 }

@@ -5,6 +5,9 @@ import { run as ensureNodeRole } from "../functions/ensure-node-role.ts";
 import { run as ensureUser } from "../functions/ensure-user.ts";
 import { run as ensureUserPolicy } from "../functions/ensure-user-policy.ts";
 import type { StepRun } from "../functions/lib/define-step.ts";
+import { run as recordFailure } from "../functions/record-failure.ts";
+import { run as recordStart } from "../functions/record-start.ts";
+import { run as recordSuccess } from "../functions/record-success.ts";
 import { run as registerCloudAccount } from "../functions/register-cloud-account.ts";
 import { run as rollback } from "../functions/rollback.ts";
 import { run as validateInput } from "../functions/validate-input.ts";
@@ -17,6 +20,7 @@ import { run as verifyAccessKey } from "../functions/verify-access-key.ts";
 export function stepRuns(): Record<string, StepRun<unknown>> {
   return {
     validateInput,
+    recordStart,
     ensureInstancePolicy,
     ensureNodeRole,
     ensureUserPolicy,
@@ -26,6 +30,8 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     registerCloudAccount,
     // Polling jitter is the step's own; locally the Wait states take no time anyway.
     checkRegistration,
+    recordSuccess,
     rollback,
+    recordFailure,
   };
 }

@@ -114,6 +114,7 @@ async function onboard(plan: Plan, backend: Backend, io: Io, progress: (text: st
     durationMs: Date.now() - started,
     states: states.lines,
     accountRestored: before === undefined ? null : isDeepStrictEqual(before, backend.snapshot?.()),
+    registry: await backend.registry?.(account),
   });
   io.stdout(plan.options.json ? `${JSON.stringify(summary, null, 2)}\n` : `\n${formatSummary(summary)}\n`);
   const target = plan.failAt?.state;

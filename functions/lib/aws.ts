@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
@@ -33,6 +34,8 @@ export interface ClientFactory {
   /** The home account's STS, or STS signing with the given key (to prove a new key works). */
   sts(credentials?: Credentials): STSClient;
   secrets(): SecretsManagerClient;
+  /** The home account's DynamoDB (the account registry). */
+  dynamodb(): DynamoDBClient;
 }
 
 /**
@@ -43,6 +46,7 @@ export function sdkClients(region?: string): ClientFactory {
   const base = region ? { region } : {};
   let sts: STSClient | undefined;
   let secrets: SecretsManagerClient | undefined;
+  let dynamodb: DynamoDBClient | undefined;
   return {
     iam: (credentials) => new IAMClient(credentials ? { ...base, credentials } : base),
     sts: (credentials) => {
@@ -51,6 +55,7 @@ export function sdkClients(region?: string): ClientFactory {
       return sts;
     },
     secrets: () => (secrets ??= new SecretsManagerClient(base)),
+    dynamodb: () => (dynamodb ??= new DynamoDBClient(base)),
   };
 }
 

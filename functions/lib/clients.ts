@@ -1,4 +1,5 @@
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { STSClient } from "@aws-sdk/client-sts";
@@ -12,6 +13,7 @@ export interface ClientClasses {
   iam?: typeof IAMClient;
   sts?: typeof STSClient;
   secrets?: typeof SecretsManagerClient;
+  dynamodb?: typeof DynamoDBClient;
 }
 
 export interface LambdaClients {
@@ -51,6 +53,7 @@ export function lambdaClients(classes: ClientClasses): LambdaClients {
           ? make("sts", () => classes.sts && new classes.sts(withCredentials(credentials)))
           : once("sts", () => classes.sts && new classes.sts({})),
       secrets: () => once("secrets", () => classes.secrets && new classes.secrets({})),
+      dynamodb: () => once("dynamodb", () => classes.dynamodb && new classes.dynamodb({})),
     },
     tracing: captureLambdaHandler(tracer),
   };

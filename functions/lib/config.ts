@@ -21,6 +21,8 @@ const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 const SECRET_ID = /^([\w/+=.@-]{1,512}|arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]{1,512})$/;
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 export const OU_ID = /^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$/;
+/** DynamoDB's rule for table names. */
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
 
 export const VENDING_SOURCES = ["controltower", "organizations"] as const;
@@ -157,6 +159,11 @@ export const SETTINGS = {
     z.string().regex(ROLE_NAME, "must be an IAM role name"),
     "OrganizationAccountAccessRole",
   ),
+  /** The account registry's DynamoDB table; no default: a wrong table must not be written silently. */
+  registryTableName: setting(
+    "REGISTRY_TABLE_NAME",
+    z.string().regex(TABLE_NAME, "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')"),
+  ),
   /** Empty: every OU. */
   allowedOuIds: setting(
     "ALLOWED_OU_IDS",
@@ -227,7 +234,14 @@ export function loadConfig(env: Env): Config {
 /** The settings of the step that writes the credentials secrets. */
 export const SECRET_SETTINGS = ["secretNamePrefix", "credentialsKeyArn", "secretReaderArns"] as const;
 
-/** The settings of the steps that act in target accounts. */
-export const TARGET_SETTINGS = ["logLevel", "defaultTargetRoleName", "allowedTargetRoleNames"] as const;
+/** The settings of the steps that act in target accounts (and record what they do in the registry). */
+export const TARGET_SETTINGS = [
+  "logLevel",
+  "defaultTargetRoleName",
+  "allowedTargetRoleNames",
+  "registryTableName",
+] as const;
+/** The settings of the steps that only read and write the account registry. */
+export const REGISTRY_SETTINGS = ["logLevel", "registryTableName"] as const;
 /** The settings of the steps that call Redis Cloud. */
 export const REDIS_SETTINGS = ["logLevel", "apiKeysSecret", "apiUrl"] as const;

@@ -181,6 +181,6 @@ export async function writeCredentials(
       );
     return writeCredentials(secrets, { ...write, existing }, rec);
   }
-  rec.record({ type: "Secret", arn: made.ARN });
+  await rec.record({ type: "Secret", arn: made.ARN });
   return made.ARN;
 }

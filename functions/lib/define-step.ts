@@ -148,11 +148,14 @@ const noClients: ClientFactory = new Proxy({} as ClientFactory, {
   },
 });
 
-/** A runtime for local runs and tests: the home account, its clients, every setting. */
+/**
+ * A runtime for local runs and tests: the home account, its clients, the shared settings and any
+ * other a run needs (the registry's table name).
+ */
 export function createRuntime(
   home: Home,
   clients: ClientFactory,
-  config: Config,
+  config: Config & Partial<SettingsOf<SettingName>>,
   redis?: RedisCloudSource,
 ): Runtime {
   return { ...home, clients, config, ...(redis ? { redis } : {}) };

@@ -14,6 +14,8 @@ export const TRANSIENT_ERRORS = [
   "RedisCloudUnavailable",
   // Another execution held the account's lock for as long as the state machine waits for it.
   "OnboardingInProgress",
+  // Another writer changed the account's registry item since it was read (its version moved on).
+  "RegistryConflict",
 ] as const;
 
 export const PERMANENT_ERRORS = [
@@ -34,6 +36,8 @@ export const PERMANENT_ERRORS = [
   "CloudAccountInvalidCreds",
   "CloudAccountError",
   "RollbackFailed",
+  // The account's registry item does not read as the registry writes it; the message names the field.
+  "RegistryInvalid",
   "UnexpectedError",
 ] as const;
 

@@ -42,3 +42,16 @@ export const executionArn = (stateMachineArn: string, name: string): string =>
 
 /** The name is the last field of an execution ARN. */
 export const executionName = (arn: string): string => arn.slice(arn.lastIndexOf(":") + 1);
+
+/**
+ * Who started an execution, as far as its name tells: the starters name theirs (a vending event
+ * by source, the HTTP API); a console or CLI start is named by whoever started it, so unknown.
+ */
+export function startedByOf(accountId: string, execution: string): string | undefined {
+  const origin = execution.startsWith(accountPrefix(accountId))
+    ? execution.slice(accountPrefix(accountId).length)
+    : "";
+  const vending = /^vending-(controltower|organizations)$/.exec(origin);
+  if (vending) return `vending:${vending[1]}`;
+  return /^api-\d{8}T\d{4}Z$/.test(origin) ? "http-api" : undefined;
+}

@@ -56,7 +56,7 @@ export async function ensureManagedPolicy(
       ),
     );
     if (made?.Policy) {
-      rec.record({ type: "Policy", arn: spec.arn });
+      await rec.record({ type: "Policy", arn: spec.arn });
       return;
     }
     // A concurrent run created it between our read and our create: reconcile what it made.
@@ -70,7 +70,7 @@ export async function ensureManagedPolicy(
   );
   const current = decodePolicyDocument(version.PolicyVersion?.Document ?? "{}");
   if (samePolicy(current, spec.document)) {
-    rec.existing(`policy ${spec.arn}`, policy.Tags, { type: "Policy", arn: spec.arn });
+    await rec.existing(`policy ${spec.arn}`, policy.Tags, { type: "Policy", arn: spec.arn });
     return;
   }
   await pruneOldestVersion(iam, spec.arn, rec);
@@ -83,8 +83,8 @@ export async function ensureManagedPolicy(
       }),
     ),
   );
-  if (rec.createdByThisRun(policy.Tags)) rec.record({ type: "Policy", arn: spec.arn });
-  rec.record({
+  if (rec.createdByThisRun(policy.Tags)) await rec.record({ type: "Policy", arn: spec.arn });
+  await rec.record({
     type: "PolicyVersion",
     arn: spec.arn,
     versionId: made.PolicyVersion?.VersionId ?? "",
@@ -140,10 +140,10 @@ export async function ensureRole(
       if (raced) throw lostRace(rec, spec.name);
       return ensureRole(iam, spec, rec, true);
     }
-    rec.record({ type: "Role", name: spec.name });
+    await rec.record({ type: "Role", name: spec.name });
     return made.Role.Arn ?? "";
   }
-  rec.existing(`role ${spec.name}`, role.Tags, { type: "Role", name: spec.name });
+  await rec.existing(`role ${spec.name}`, role.Tags, { type: "Role", name: spec.name });
   const current = decodePolicyDocument(role.AssumeRolePolicyDocument ?? "{}");
   if (!samePolicy(current, spec.trust)) {
     await rec.change("UpdateAssumeRolePolicy", spec.name, () =>
@@ -154,7 +154,7 @@ export async function ensureRole(
         }),
       ),
     );
-    rec.record({ type: "TrustPolicy", role: spec.name, previousDocument: JSON.stringify(current) });
+    await rec.record({ type: "TrustPolicy", role: spec.name, previousDocument: JSON.stringify(current) });
   }
   return role.Arn ?? "";
 }
@@ -175,7 +175,7 @@ export async function ensureRolePolicyAttached(
   await rec.change("AttachRolePolicy", `${policyArn} to role ${role}`, () =>
     iam.send(new AttachRolePolicyCommand({ RoleName: role, PolicyArn: policyArn })),
   );
-  rec.record({ type: "RolePolicyAttachment", role, policyArn });
+  await rec.record({ type: "RolePolicyAttachment", role, policyArn });
 }
 
 export async function ensureUserPolicyAttached(
@@ -194,7 +194,7 @@ export async function ensureUserPolicyAttached(
   await rec.change("AttachUserPolicy", `${policyArn} to user ${user}`, () =>
     iam.send(new AttachUserPolicyCommand({ UserName: user, PolicyArn: policyArn })),
   );
-  rec.record({ type: "UserPolicyAttachment", user, policyArn });
+  await rec.record({ type: "UserPolicyAttachment", user, policyArn });
 }
 
 /**
@@ -221,10 +221,10 @@ export async function ensureInstanceProfile(
       if (raced) throw lostRace(rec, name);
       return ensureInstanceProfile(iam, name, role, rec, true);
     }
-    rec.record({ type: "InstanceProfile", name });
+    await rec.record({ type: "InstanceProfile", name });
     profile = made.InstanceProfile;
   } else {
-    rec.existing(`instance profile ${name}`, profile.Tags, { type: "InstanceProfile", name });
+    await rec.existing(`instance profile ${name}`, profile.Tags, { type: "InstanceProfile", name });
   }
   const roles = (profile.Roles ?? []).map((r) => r.RoleName);
   if (roles.includes(role)) {
@@ -240,7 +240,7 @@ export async function ensureInstanceProfile(
   await rec.change("AddRoleToInstanceProfile", `${role} to ${name}`, () =>
     iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: name, RoleName: role })),
   );
-  rec.record({ type: "InstanceProfileRole", profile: name, role });
+  await rec.record({ type: "InstanceProfileRole", profile: name, role });
   return profile.Arn ?? "";
 }
 

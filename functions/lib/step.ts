@@ -86,6 +86,12 @@ export class StepRecorder {
   constructor(
     readonly step: string,
     readonly execution: string,
+    /**
+     * Keeps each change where it outlives the invocation (the account registry), awaited right
+     * after the call that made it: a crash between the two leaves at most that one change
+     * unrecorded, and it carries this execution's tag (or is found again by the retried step).
+     */
+    private readonly keep: (change: Change) => Promise<void> = async () => {},
   ) {}
 
   get tags(): { Key: string; Value: string }[] {
@@ -113,9 +119,10 @@ export class StepRecorder {
     return this.log;
   }
 
-  /** A change this execution made, with what undoing it needs. */
-  record(change: Change): void {
+  /** A change this execution made, with what undoing it needs; kept before the step goes on. */
+  async record(change: Change): Promise<void> {
     this.changed.push(change);
+    await this.keep(change);
   }
 
   /** A resource that was already as it must be: used, never changed or undone. */
@@ -123,9 +130,12 @@ export class StepRecorder {
     this.seen.push(resource);
   }
 
-  /** An existing resource: made earlier in this run (still ours to undo) or found. */
-  existing(resource: string, tags: Tag[] | undefined, change: Change): void {
-    if (this.createdByThisRun(tags)) this.record(change);
+  /**
+   * An existing resource: made earlier in this run (still ours to undo, and recorded again in case
+   * the attempt that made it stopped before recording it) or found.
+   */
+  async existing(resource: string, tags: Tag[] | undefined, change: Change): Promise<void> {
+    if (this.createdByThisRun(tags)) await this.record(change);
     else this.markFound(resource);
   }
 

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { STSClient } from "@aws-sdk/client-sts";
@@ -5,34 +6,55 @@ import { type Home, targetIam } from "./aws.ts";
 import { lambdaClients } from "./clients.ts";
 import { TARGET_SETTINGS } from "./config.ts";
 import type { StepContext } from "./define-step.ts";
-import { type StepInput, StepInputSchema } from "./step.ts";
+import { type ChangeRecorder, Registry } from "./registry.ts";
+import { type StepInput, StepInputSchema, StepRecorder } from "./step.ts";
 
 /*
  * What every step acting in a target account shares: the input the state machine builds, the
- * settings that bound which role it may assume, and IAM in that account (through STS).
+ * settings that bound which role it may assume, IAM in that account (through STS), and the
+ * account registry in the home account, where each change is recorded as it is made.
  */
 
 export interface TargetDeps {
   iam: IAMClient;
   home: Home;
+  registry: Registry;
 }
 
-const targetDeps = async <C>({ input, runtime, step }: StepContext<StepInput, C>): Promise<TargetDeps> => ({
+type TargetSettings = { registryTableName: string };
+
+const targetDeps = async <C extends TargetSettings>({
+  input,
+  runtime,
+  step,
+}: StepContext<StepInput, C>): Promise<TargetDeps> => ({
   iam: await targetIam(runtime, input, step),
   home: { partition: runtime.partition, region: runtime.region, accountId: runtime.accountId },
+  registry: new Registry(runtime.clients.dynamodb(), runtime.config.registryTableName, step),
 });
 
 export const targetStep = {
   input: StepInputSchema,
   settings: TARGET_SETTINGS,
-  clients: lambdaClients({ iam: IAMClient, sts: STSClient }),
+  clients: lambdaClients({ iam: IAMClient, sts: STSClient, dynamodb: DynamoDBClient }),
   deps: targetDeps,
 };
 
 /** The same, with Secrets Manager in the home account (where the credentials secrets are). */
 export const targetStepWithSecrets = {
   ...targetStep,
-  clients: lambdaClients({ iam: IAMClient, sts: STSClient, secrets: SecretsManagerClient }),
+  clients: lambdaClients({
+    iam: IAMClient,
+    sts: STSClient,
+    secrets: SecretsManagerClient,
+    dynamodb: DynamoDBClient,
+  }),
 };
+
+/** A step's recorder whose every change goes to the registry before the step goes on. */
+export const recorderFor = (step: string, input: StepInput, registry: ChangeRecorder): StepRecorder =>
+  new StepRecorder(step, input.execution, (change) =>
+    registry.recordChange(input.target.accountId, input.execution, change),
+  );
 
 export { targetDeps };

@@ -90,6 +90,11 @@ export class FakeDynamoDB {
     return [...this.table(name).items.values()].map(copy);
   }
 
+  /** Every table's items, by table name: what a snapshot of the account compares. */
+  snapshot(): Record<string, Item[]> {
+    return Object.fromEntries([...this.tables.keys()].sort().map((name) => [name, this.items(name)]));
+  }
+
   putItem(input: PutItemInput): { Attributes?: Item } {
     return this.logged("PutItem", input.TableName, () => {
       const table = this.table(input.TableName);

@@ -28,4 +28,5 @@ export function snapshotOf(a: AccountState) {
   });
 }
 
-export type AccountSnapshot = ReturnType<typeof snapshotOf>;
+/** `tables`: the account's DynamoDB items, when asked for. */
+export type AccountSnapshot = ReturnType<typeof snapshotOf> & { tables?: Record<string, unknown[]> };

@@ -1,8 +1,10 @@
 import { randomInt, randomUUID } from "node:crypto";
+import { DynamoDBServiceException } from "@aws-sdk/client-dynamodb";
 import { IAMServiceException, type PasswordPolicy } from "@aws-sdk/client-iam";
 import { SecretsManagerServiceException } from "@aws-sdk/client-secrets-manager";
 import { STSServiceException } from "@aws-sdk/client-sts";
 import type { CommandImpl } from "@smithy/core/client";
+import { FakeDynamoDB } from "./dynamodb.ts";
 import type { FakeAws } from "./world.ts";
 
 // Resources are kept in the SDK's own shapes, plus lower-case fields for what AWS never answers.
@@ -50,6 +52,8 @@ export type AccountState = {
   instanceProfiles: Map<string, InstanceProfile>;
   users: Map<string, User>;
   secrets: Map<string, Secret>;
+  /** The account's DynamoDB tables (the registry's, the lock's): one region is all this fake has. */
+  dynamodb: FakeDynamoDB;
   /** Absent: GetAccountPasswordPolicy answers NoSuchEntity and IAM's default rules apply. */
   passwordPolicy?: PasswordPolicy;
 };
@@ -61,6 +65,7 @@ export const newAccount = (id: string): AccountState => ({
   instanceProfiles: new Map(),
   users: new Map(),
   secrets: new Map(),
+  dynamodb: new FakeDynamoDB(),
 });
 
 export const key = (name: string): string => name.toLowerCase();
@@ -72,11 +77,12 @@ const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 export const randomId = (kind: string): string => `${kind}${randomText(ALNUM, 16)}`;
 export const randomSecret = (): string => randomText(`${ALNUM}abcdefghijklmnopqrstuvwxyz+/`, 40);
 
-export type Service = "iam" | "sts" | "secretsmanager";
+export type Service = "iam" | "sts" | "secretsmanager" | "dynamodb";
 const BASES = {
   iam: IAMServiceException,
   sts: STSServiceException,
   secretsmanager: SecretsManagerServiceException,
+  dynamodb: DynamoDBServiceException,
 };
 
 /**
@@ -138,8 +144,13 @@ export function awsError(service: Service, name: string, message = name, fault?:
 /** The SDK types required members as optional; AWS answers a missing one with a validation error. */
 export function required<T>(service: Service, value: T | undefined, member: string): T {
   if (value !== undefined) return value;
-  const name = service === "secretsmanager" ? "InvalidParameterException" : "ValidationError";
-  throw awsError(service, name, `1 validation error detected: Value null at '${member}'`);
+  const name: Record<Service, string> = {
+    iam: "ValidationError",
+    sts: "ValidationError",
+    secretsmanager: "InvalidParameterException",
+    dynamodb: "ValidationException",
+  };
+  throw awsError(service, name[service], `1 validation error detected: Value null at '${member}'`);
 }
 
 type SdkTag = { Key?: string | undefined; Value?: string | undefined };

@@ -1,7 +1,9 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { IAMClient, type PasswordPolicy } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { STSClient } from "@aws-sdk/client-sts";
 import type { ClientFactory, Home } from "../../functions/lib/aws.ts";
+import { dynamodbHandlers } from "./dynamodb-service.ts";
 import { createRole, iamHandlers } from "./iam.ts";
 import { secretsHandlers } from "./secrets.ts";
 import { type AccountSnapshot, snapshotOf } from "./snapshot.ts";
@@ -45,7 +47,7 @@ export interface FakeClientFactory extends ClientFactory {
   sts(credentials?: Credentials): STSClient;
 }
 
-/** What the fake uses of an SDK client; IAMClient, STSClient and SecretsManagerClient all have it. */
+/** What the fake uses of an SDK client; every SDK client of the services it fakes has it. */
 type Wirable = {
   config: { credentials: () => Promise<Keys>; region: () => Promise<string> };
   middlewareStack: {
@@ -58,15 +60,23 @@ const HANDLERS: Record<Service, Record<string, Handler | undefined>> = {
   iam: iamHandlers,
   sts: stsHandlers,
   secretsmanager: secretsHandlers,
+  dynamodb: dynamodbHandlers,
 };
 const serviceOf = (client: object): Service =>
-  client instanceof IAMClient ? "iam" : client instanceof STSClient ? "sts" : "secretsmanager";
+  client instanceof IAMClient
+    ? "iam"
+    : client instanceof STSClient
+      ? "sts"
+      : client instanceof DynamoDBClient
+        ? "dynamodb"
+        : "secretsmanager";
 
 /** What each service answers to credentials it refuses: unknown (or not yet propagated), expired. */
 const REFUSED = {
   iam: ["InvalidClientTokenId", "ExpiredToken"],
   sts: ["InvalidClientTokenId", "ExpiredToken"],
   secretsmanager: ["UnrecognizedClientException", "ExpiredTokenException"],
+  dynamodb: ["UnrecognizedClientException", "ExpiredTokenException"],
 } as const;
 
 /** The calls log never holds a secret value. */
@@ -84,7 +94,7 @@ const OPEN_TRUST = JSON.stringify({
 });
 
 /**
- * An in-memory AWS (IAM, STS, Secrets Manager) for local runs and tests. Real SDK clients are wired
+ * An in-memory AWS (IAM, STS, Secrets Manager, DynamoDB) for local runs and tests. Real SDK clients are wired
  * to it by a middleware that answers each command before anything would be sent.
  */
 export class FakeAws {
@@ -165,9 +175,18 @@ export class FakeAws {
     return this.calls.filter((call) => isWrite(call.command) && filter(call)).length;
   }
 
-  /** Every account's resources, by account id, without any secret value. */
-  snapshot(): Record<string, AccountSnapshot> {
-    return Object.fromEntries([...this.accounts.values()].map((a) => [a.id, snapshotOf(a)]));
+  /**
+   * Every account's resources, by account id, without any secret value; with `tables`, each
+   * account's DynamoDB items too (a rollback's proofs compare IAM alone: a failed run's registry
+   * item rightly says it failed).
+   */
+  snapshot(options: { tables?: boolean } = {}): Record<string, AccountSnapshot> {
+    return Object.fromEntries(
+      [...this.accounts.values()].map((a) => [
+        a.id,
+        options.tables ? { ...snapshotOf(a), tables: a.dynamodb.snapshot() } : snapshotOf(a),
+      ]),
+    );
   }
 
   /**
@@ -183,11 +202,12 @@ export class FakeAws {
       iam: (credentials) => this.wire(new IAMClient(config(credentials))),
       sts: (credentials) => this.wire(new STSClient(config(credentials))),
       secrets: () => this.wire(new SecretsManagerClient(config())),
+      dynamodb: () => this.wire(new DynamoDBClient(config())),
     };
   }
 
   /** Answers every command of this client from the fake, as the service would, without any HTTP. */
-  wire<C extends IAMClient | STSClient | SecretsManagerClient>(client: C): C {
+  wire<C extends IAMClient | STSClient | SecretsManagerClient | DynamoDBClient>(client: C): C {
     const [service, wirable] = [serviceOf(client), client as unknown as Wirable];
     const middleware = (_next: unknown, context: { commandName?: string }) => (args: { input: object }) =>
       this.handle(service, wirable, (context.commandName ?? "").replace(/Command$/, ""), args.input);

@@ -8,9 +8,19 @@ import {
   redisCloudFrom,
 } from "../../functions/lib/redis-api-keys.ts";
 import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
+import { Registry, type RegistryItem } from "../../functions/lib/registry.ts";
 import type { AccessKeyCredentials } from "../../functions/verify-access-key.ts";
 import { dynamoIntegrations } from "../aws/dynamodb.ts";
-import { HOME, type LocalEnvironment, type LocalEnvironmentOptions, localLockTable } from "../environment.ts";
+import { FakeAws } from "../aws/index.ts";
+import {
+  createLocalTables,
+  HOME,
+  type LocalEnvironment,
+  type LocalEnvironmentOptions,
+  localLockTable,
+  REGISTRY_TABLE,
+  registryItemOf,
+} from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
@@ -31,6 +41,8 @@ export interface Backend {
   ): Promise<WorkflowResult>;
   /** Everything AWS holds, to prove a rollback restored it; only the in-memory AWS can tell. */
   snapshot?: () => unknown;
+  /** The account's registry item, for the summary. */
+  registry?: (accountId: string) => Promise<RegistryItem | undefined>;
   close(): Promise<void>;
 }
 
@@ -55,6 +67,7 @@ export async function localBackend(account: string, start: StartLocal): Promise<
     services: env.services,
     run: (input, options) => env.run(input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
     snapshot: () => env.aws.snapshot(),
+    registry: async (accountId) => registryItemOf(env.dynamodb, accountId),
     close: () => env.close(),
   };
 }
@@ -72,6 +85,9 @@ export interface AwsWiring {
   stsFor?: (credentials: AccessKeyCredentials, home: Home) => STSClient;
   /** Pause of every Retry and Wait (unset: the definition's own backoff, jitter and waits, as in AWS). */
   pauseMs?: number;
+  /** The account registry's table (unset: one in memory, for this run only). */
+  registryTable?: string;
+  notice?: (text: string) => void;
 }
 
 /**
@@ -80,15 +96,17 @@ export interface AwsWiring {
  */
 export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
   const home = await callerHome(wiring.clients.sts());
+  const registry = awsRegistry(wiring, home);
   const { stsFor } = wiring;
   const clients: ClientFactory = stsFor
     ? {
-        ...wiring.clients,
+        ...registry.clients,
         sts: (credentials) =>
-          credentials ? stsFor(credentials as AccessKeyCredentials, home) : wiring.clients.sts(),
+          credentials ? stsFor(credentials as AccessKeyCredentials, home) : registry.clients.sts(),
       }
-    : wiring.clients;
-  const runtime = createRuntime(home, clients, wiring.config, wiring.redis);
+    : registry.clients;
+  const config = { ...wiring.config, registryTableName: registry.table };
+  const runtime = createRuntime(home, clients, config, wiring.redis);
   const runs = stepRuns();
   const pause = wiring.pauseMs === undefined ? {} : { pauseMs: wiring.pauseMs };
   return {
@@ -98,8 +116,23 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
     // Without a deployed stack there is no lock table: the lock holds within this process only.
     services: { ...dynamoIntegrations(localLockTable()), ...wiring.services },
     run: (input, options) => runOnboarding(input, { runtime, ...pause, ...options }),
+    registry: (accountId) =>
+      new Registry(clients.dynamodb(), registry.table, "Summary").get(accountId).catch(() => undefined),
     close: async () => {},
   };
+}
+
+/**
+ * The deployed stack's registry when its table is named; otherwise one in this process, as the
+ * lock is: the run records and rolls back the same way, and nothing outlives it.
+ */
+function awsRegistry(wiring: AwsWiring, home: Home): { clients: ClientFactory; table: string } {
+  if (wiring.registryTable) return { clients: wiring.clients, table: wiring.registryTable };
+  wiring.notice?.("  (no REGISTRY_TABLE_NAME: the account registry is kept in memory for this run only)");
+  const memory = new FakeAws();
+  createLocalTables(memory.addAccount(home.accountId).dynamodb);
+  const local = memory.clients(home);
+  return { clients: { ...wiring.clients, dynamodb: () => local.dynamodb() }, table: REGISTRY_TABLE };
 }
 
 /**
@@ -116,7 +149,17 @@ export function liveBackend(
     "arn:aws:states:::events:putEvents": async () =>
       notice("  (events are published only by the deployed stack: skipped)"),
   };
-  return awsBackend({ clients: sdkClients(), config: settings.config, redis, services });
+  const registryTable = settings.env.REGISTRY_TABLE_NAME?.trim()
+    ? readSettings(["registryTableName"], settings.env).registryTableName
+    : undefined;
+  return awsBackend({
+    clients: sdkClients(),
+    config: settings.config,
+    redis,
+    services,
+    notice,
+    ...(registryTable ? { registryTable } : {}),
+  });
 }
 
 /** Checks the Redis Cloud settings before anything is asked of AWS: a bad one is a usage error. */

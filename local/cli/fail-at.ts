@@ -11,10 +11,13 @@ export interface FailableState {
   lambda: boolean;
 }
 
-/** Every Task state (a Lambda or a service integration) but the rollback, which only runs after a failure. */
+/** Only after a failure: the rollback, and the registry's record of the failure. */
+const AFTER_FAILURE = new Set(["RollBack", "RecordFailure"]);
+
+/** Every Task state (a Lambda or a service integration) but those that only run after a failure. */
 export function failableStates(): FailableState[] {
   return taskStates(resolveDefinition(HOME.accountId))
-    .filter((task) => task.state !== "RollBack")
+    .filter((task) => !AFTER_FAILURE.has(task.state))
     .map(({ state, fn, lambda }) => ({ state, resource: fn, lambda }));
 }
 

@@ -1,3 +1,4 @@
+import type { RegistryItem } from "../../functions/lib/registry.ts";
 import type { EventLog, WorkflowResult } from "../workflow.ts";
 import type { StateLine } from "./progress.ts";
 
@@ -20,6 +21,8 @@ export interface Summary {
   rollback: { undone: string[]; leftBehind: { change: string; error: string }[] } | null;
   /** Whether AWS holds exactly what it held before the failed run; null where it cannot be told (live). */
   accountRestored: boolean | null;
+  /** The account's registry item as the run left it; null where it cannot be read. */
+  registry: { status: string; lastExecution: string; lastError: string | null; resources: number } | null;
   durationMs: number;
   states: StateLine[];
 }
@@ -84,6 +87,7 @@ export function summarize(
     durationMs: number;
     states: StateLine[];
     accountRestored: boolean | null;
+    registry?: RegistryItem | undefined;
   },
 ): Summary {
   const steps = latest(result.events, "steps") ?? {};
@@ -112,10 +116,22 @@ export function summarize(
     error: errorOf(result),
     rollback,
     accountRestored: result.status === "FAILED" ? facts.accountRestored : null,
+    registry: registryOf(facts.registry),
     durationMs: facts.durationMs,
     states: facts.states,
   };
 }
+
+/** What the summary says of the registry item: never more than references and counts. */
+const registryOf = (item: RegistryItem | undefined): Summary["registry"] =>
+  item
+    ? {
+        status: item.status,
+        lastExecution: item.lastExecution,
+        lastError: item.lastError ?? null,
+        resources: item.resources.length,
+      }
+    : null;
 
 const list = (title: string, items: string[]) => [
   `  ${title} (${items.length})${items.length > 0 ? ":" : ""}`,
@@ -147,6 +163,10 @@ export function formatSummary(s: Summary): string {
     );
   }
   if (s.accountRestored !== null) lines.push(`  account restored: ${s.accountRestored ? "yes" : "no"}`);
+  if (s.registry) {
+    const error = s.registry.lastError ? ` (${s.registry.lastError})` : "";
+    lines.push(`  registry: ${s.registry.status}${error}, ${s.registry.resources} resources recorded`);
+  }
   if (s.status === "SUCCEEDED") lines.push("", ...nextSteps(s));
   return lines.join("\n");
 }

@@ -83,6 +83,7 @@ function recordedFactory(raw: ClientFactory, log: string[]): ClientFactory {
     iam: (credentials) => recorded(raw.iam(credentials), log),
     sts: () => recorded(raw.sts(), log),
     secrets: () => recorded(raw.secrets(), log),
+    dynamodb: () => recorded(raw.dynamodb(), log),
   };
 }
 

@@ -20,6 +20,7 @@ import {
   FOREIGN_TAGS,
   HOME,
   lambdaContext,
+  NO_REGISTRY,
   ourTags,
   stepInput,
   TARGET,
@@ -55,7 +56,7 @@ function accountHas(state: { role?: Role; attachedArn?: string }) {
 }
 
 const act = (config = loadConfig({})) =>
-  ensureConsoleRole(stepInput(), { iam: new IAMClient({}), home: HOME, config });
+  ensureConsoleRole(stepInput(), { iam: new IAMClient({}), home: HOME, config, registry: NO_REGISTRY });
 
 beforeEach(() => {
   iamMock.reset();

@@ -24,6 +24,7 @@ import {
   FOREIGN_TAGS,
   HOME,
   lambdaContext,
+  NO_REGISTRY,
   ourTags,
   rejectionOf,
   stepInput,
@@ -39,7 +40,7 @@ const INSTANCE_POLICY_ARN = arnIn(TARGET, "policy/RedisLabsInstanceRolePolicy");
 
 const iamMock = mockClient(IAMClient);
 
-const act = () => ensureNodeRole(stepInput(), { iam: new IAMClient({}), home: HOME });
+const act = () => ensureNodeRole(stepInput(), { iam: new IAMClient({}), home: HOME, registry: NO_REGISTRY });
 
 function role(trust: unknown = nodeTrust, tags: Tag[] = FOREIGN_TAGS): Role {
   return {

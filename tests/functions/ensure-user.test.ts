@@ -1,3 +1,4 @@
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   AttachUserPolicyCommand,
   CreateAccessKeyCommand,
@@ -31,8 +32,11 @@ import {
   EXECUTION,
   HOME,
   lambdaContext,
+  NO_REGISTRY,
   ourTags,
+  REGISTRY_TABLE,
   rejectionOf,
+  runningItem,
   stepInput,
   TARGET,
   type Tag,
@@ -68,6 +72,7 @@ const MANAGED_BY_ONLY: Tag[] = [{ Key: "ManagedBy", Value: "redis-cloud-byoc-onb
 
 const iamMock = mockClient(IAMClient);
 const secretsMock = mockClient(SecretsManagerClient);
+const dynamoMock = mockClient(DynamoDBClient);
 
 /** A complete secret value, as a successful earlier run stored it. */
 function storedValue(overrides: Partial<AccountCredentials> = {}): Partial<AccountCredentials> {
@@ -158,6 +163,7 @@ const act = (execution = EXECUTION) =>
     secrets: new SecretsManagerClient({}),
     home: HOME,
     config: { secretNamePrefix: "redis-cloud/byoc/" },
+    registry: NO_REGISTRY,
   });
 
 /** The secret write that was sent (CreateSecret or PutSecretValue). */
@@ -187,6 +193,9 @@ const keyCommands = () =>
 beforeEach(() => {
   iamMock.reset();
   secretsMock.reset();
+  dynamoMock.reset();
+  dynamoMock.on(GetItemCommand).resolves({ Item: runningItem() });
+  dynamoMock.on(PutItemCommand).resolves({});
 });
 
 describe("ensureUser in a fresh account", () => {
@@ -592,5 +601,10 @@ describe("ensure-user handler", () => {
     expect(result).toMatchObject({ secretArn: SECRET_ARN, accessKeyId: NEW_KEY.id });
     expect(JSON.stringify(result)).not.toContain(NEW_KEY.secret);
     expect(secretsMock).toHaveReceivedCommandWith(DescribeSecretCommand, { SecretId: SECRET_NAME });
+    // Each change went to the account registry as it was made, the key's id and never its secret.
+    expect(dynamoMock).toHaveReceivedCommandWith(PutItemCommand, { TableName: REGISTRY_TABLE });
+    const written = JSON.stringify(dynamoMock.commandCalls(PutItemCommand).map((call) => call.args[0].input));
+    expect(written).toContain(NEW_KEY.id);
+    expect(written).not.toContain(NEW_KEY.secret);
   });
 });

@@ -183,6 +183,7 @@ describe("verify-access-key run", () => {
           return new STSClient({ region: HOME.region, ...(credentials ? { credentials } : {}) });
         },
         secrets: () => new SecretsManagerClient({}),
+        dynamodb: () => undefined as never,
       },
       loadConfig({}),
     );

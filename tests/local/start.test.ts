@@ -162,6 +162,8 @@ describe("npm start -- --json --events <file>", () => {
     });
     expect(summary.created).toContain("User redislabs-user");
     expect(summary.created).toHaveLength(13);
+    // The registry lists what the run created, under its execution.
+    expect(summary.registry).toMatchObject({ status: "active", lastError: null, resources: 13 });
     expect(summary.states).toContainEqual({
       state: "VerifyAccessKey",
       result: "retried",
@@ -205,6 +207,7 @@ describe("npm start -- --fail-at <State>", () => {
       expect(ran.stdout).toMatch(/rollback undid \(11\):\n(.*\n)*? {4}User redislabs-user\n/);
       expect(ran.stdout).toContain("rollback left (0)");
       expect(ran.stdout).toContain("account restored: yes");
+      expect(ran.stdout).toContain("registry: failed (AccessDenied), 0 resources recorded");
       const env = envOf(ran);
       expect(env.aws.account(TARGET).users.size).toBe(0);
       expectNoSecretIn([ran.stdout, ran.stderr], [env.apiKeys.accountKey, env.apiKeys.userKey]);

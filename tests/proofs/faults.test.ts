@@ -56,7 +56,7 @@ const label = (site: Site): string =>
 function resourceOf(call: FakeCall): string {
   const input = call.input;
   const named = [input.RoleName, input.PolicyArn, input.UserName, input.InstanceProfileName, input.RoleArn]
-    .concat(input.SecretId, input.Name)
+    .concat(input.SecretId, input.Name, input.TableName)
     .find((value): value is string => typeof value === "string");
   return (named ?? "").replace(/^arn:aws:secretsmanager:[^:]+:\d{12}:secret:(.+)-[a-z0-9]{6}$/, "$1");
 }
@@ -110,12 +110,20 @@ const TRANSIENT: Record<Service, { name: string; make: () => Error }[]> = {
     },
     { name: "InternalServiceError 500", make: () => serverError("secretsmanager", "InternalServiceError") },
   ],
+  dynamodb: [
+    {
+      name: "ProvisionedThroughputExceededException",
+      make: () => awsError("dynamodb", "ProvisionedThroughputExceededException", "Rate exceeded"),
+    },
+    { name: "InternalServerError 500", make: () => serverError("dynamodb", "InternalServerError") },
+  ],
 };
 
 const PERMANENT: Record<Service, () => Error> = {
   iam: () => awsError("iam", "AccessDenied", "explicit deny in a service control policy"),
   sts: () => awsError("sts", "AccessDenied", "not authorized to perform this action"),
   secretsmanager: () => awsError("secretsmanager", "AccessDeniedException", "explicit deny"),
+  dynamodb: () => awsError("dynamodb", "AccessDeniedException", "explicit deny"),
 };
 
 /** Makes the site's call fail (the nth only, or with `onward` that one and every later one). */
@@ -171,11 +179,13 @@ beforeAll(async () => {
 });
 
 describe("the clean run the matrix is built from", () => {
-  it("calls IAM, STS and Secrets Manager and the four Redis endpoints, each from a named state", () => {
+  it("calls IAM, STS, Secrets Manager, DynamoDB (the registry) and the four Redis endpoints, each from a named state", () => {
     console.log(
       `clean run: ${sites.length} call sites; ${pairs.length} (service, command) pairs; Redis endpoints: ${endpoints.join(", ")}`,
     );
-    expect(new Set(pairs.map((p) => p.split(" ")[0]))).toEqual(new Set(["sts", "iam", "secretsmanager"]));
+    expect(new Set(pairs.map((p) => p.split(" ")[0]))).toEqual(
+      new Set(["sts", "iam", "secretsmanager", "dynamodb"]),
+    );
     expect(endpoints.sort()).toEqual([
       "GET /v1/cloud-accounts",
       "GET /v1/cloud-accounts/{id}",
@@ -300,9 +310,16 @@ const SECRET = `redis-cloud/byoc/${TARGET}`;
  * as left behind, with the error) and still fail with the original error. Every other read the
  * rollback shares with the steps (GetRole, GetPolicy, GetInstanceProfile, GetUser, DescribeSecret,
  * GetSecretValue) only finds what the failed step made, or is not needed at all: refused, the
- * rollback can still undo everything recorded, so those stay in the matrix in full.
+ * rollback can still undo everything recorded, so those stay in the matrix in full. The registry
+ * read (DynamoDB GetItem) is the rollback's authority on what this run made: refused for good, the
+ * rollback undoes nothing rather than guess, and reports that it could not.
  */
-const ROLLBACK_NEEDS = new Set(["ListAttachedRolePolicies", "ListAttachedUserPolicies", "ListAccessKeys"]);
+const ROLLBACK_NEEDS = new Set([
+  "ListAttachedRolePolicies",
+  "ListAttachedUserPolicies",
+  "ListAccessKeys",
+  "GetItem",
+]);
 
 interface FailureDetail {
   error?: string;

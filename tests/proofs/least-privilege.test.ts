@@ -28,7 +28,12 @@ import { VENDING_SETTINGS } from "../../functions/lib/vending-decision.ts";
 import { createHandler } from "../../functions/start-from-event.ts";
 import { awsError, type FakeCall } from "../../local/aws/index.ts";
 import { key } from "../../local/aws/state.ts";
-import { HOME, type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
+import {
+  HOME,
+  type LocalEnvironment,
+  REGISTRY_TABLE,
+  startLocalEnvironment,
+} from "../../local/environment.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
 import ctUpdate from "../fixtures/events/controltower-update-managed-account.json" with { type: "json" };
@@ -62,8 +67,16 @@ const STACK: Stack = {
   partition: HOME.partition,
   region: HOME.region,
   accountId: HOME.accountId,
-  refs: { OnboardingStateMachine: MACHINE, VendingEventsDeadLetterQueue: DEAD_LETTER_QUEUE },
-  attributes: { "VendingEventsDeadLetterQueue.Arn": DEAD_LETTER_QUEUE },
+  refs: {
+    OnboardingStateMachine: MACHINE,
+    VendingEventsDeadLetterQueue: DEAD_LETTER_QUEUE,
+    AccountRegistryTable: REGISTRY_TABLE,
+  },
+  attributes: {
+    "VendingEventsDeadLetterQueue.Arn": DEAD_LETTER_QUEUE,
+    // Locally the table is named by its logical id: the deployed name's ARN, as the calls name it.
+    "AccountRegistryTable.Arn": `arn:aws:dynamodb:${HOME.region}:${HOME.accountId}:table/${REGISTRY_TABLE}`,
+  },
 };
 
 const TARGET = "222222222222";
@@ -75,6 +88,7 @@ const SECOND_TARGET = "333333333333";
  */
 const FUNCTIONS = [
   "validateInput",
+  "recordStart",
   "ensureInstancePolicy",
   "ensureNodeRole",
   "ensureUserPolicy",
@@ -83,7 +97,9 @@ const FUNCTIONS = [
   "verifyAccessKey",
   "registerCloudAccount",
   "checkRegistration",
+  "recordSuccess",
   "rollback",
+  "recordFailure",
   "startFromEvent",
   "httpStartOnboarding",
   "httpGetOnboarding",
@@ -151,6 +167,7 @@ function lookupsOf(session: Session): Lookups {
         : // A name never seen made: the ARN it would get, whose random suffix no grant may depend on.
           (session.secretArns.get(`${accountId}|${id}`) ??
           `arn:aws:secretsmanager:${HOME.region}:${accountId}:secret:${id}-000000`),
+    tableArn: (accountId, table) => `arn:aws:dynamodb:${HOME.region}:${accountId}:table/${table}`,
     trustPolicy: (roleArn) => {
       const [, accountId = "", name = ""] = /^arn:aws:iam::(\d{12}):role\/(.+)$/.exec(roleArn) ?? [];
       const trust = session.env.aws.findAccount(accountId)?.roles.get(key(name))?.trust;
@@ -314,7 +331,7 @@ function recordingSfn(fn: FunctionName, answer: SfnAnswer): SFNClient {
     region: HOME.region,
     credentials: { accessKeyId: "AKIALOCAL", secretAccessKey: "local" },
   });
-  const lookups = { secretArn: () => "", trustPolicy: () => undefined };
+  const lookups = { secretArn: () => "", trustPolicy: () => undefined, tableArn: () => "" };
   const middleware =
     (_next: unknown, context: { commandName?: string }) => async (args: { input: object }) => {
       const call = {

@@ -15,7 +15,7 @@ const stack = (organization: string | undefined): Stack => ({
   region: "us-east-1",
   accountId: "111111111111",
   refs: { OrganizationId: organization ?? "" },
-  attributes: {},
+  attributes: { "AccountRegistryTable.Arn": "arn:aws:dynamodb:us-east-1:111111111111:table/registry" },
   conditions: { HasOrganization: organization !== undefined },
 });
 

@@ -5,6 +5,7 @@ import {
   functionRoleId,
   isRuntimeStatement,
   packagedTemplate,
+  type Resource,
   resourcesOfType,
   roleStatements,
   type Template,
@@ -112,7 +113,7 @@ describe("the packaged template", () => {
     }
   });
 
-  it("lets the state machine only put and delete items of the lock table, and no function touch DynamoDB", () => {
+  it("lets the state machine only put and delete items of the lock table", () => {
     const [[, machine] = []] = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
     const roleArn = machine?.Properties.RoleArn as { "Fn::GetAtt"?: [string, string] } | undefined;
     const roleId = roleArn?.["Fn::GetAtt"]?.[0] ?? "";
@@ -126,13 +127,51 @@ describe("the packaged template", () => {
         Resource: [{ "Fn::GetAtt": ["AccountLocksTable", "Arn"] }],
       },
     ]);
-    for (const [id] of functions) {
-      const actions = roleStatements(template, functionRoleId(template, id)).flatMap(actionsOf);
-      expect(
-        actions.filter((a) => a.startsWith("dynamodb:")),
-        id,
-      ).toEqual([]);
+  });
+
+  it("lets only the steps that record runs touch DynamoDB: GetItem and PutItem of the registry table", () => {
+    const recording = [
+      ...IAM_STEPS,
+      "RecordStartLambdaFunction",
+      "RecordSuccessLambdaFunction",
+      "RecordFailureLambdaFunction",
+      "RollbackLambdaFunction",
+    ];
+    for (const [id, fn] of functions) {
+      const statements = roleStatements(template, functionRoleId(template, id)).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith("dynamodb:")),
+      );
+      if (!recording.includes(id)) {
+        expect(statements, id).toEqual([]);
+        continue;
+      }
+      expect(statements, id).toEqual([
+        {
+          Effect: "Allow",
+          Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
+          Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
+        },
+      ]);
+      const environment = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(environment.REGISTRY_TABLE_NAME, id).toEqual({ Ref: "AccountRegistryTable" });
     }
+  });
+
+  it("keeps the registry table: point-in-time recovery, encryption, retained on delete and replace", () => {
+    const table = template.Resources.AccountRegistryTable as Resource & {
+      DeletionPolicy?: string;
+      UpdateReplacePolicy?: string;
+    };
+    expect(table.Type).toBe("AWS::DynamoDB::Table");
+    expect(table.DeletionPolicy).toBe("Retain");
+    expect(table.UpdateReplacePolicy).toBe("Retain");
+    expect(table.Properties).toMatchObject({
+      BillingMode: "PAY_PER_REQUEST",
+      KeySchema: [{ AttributeName: "accountId", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "accountId", AttributeType: "S" }],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
   });
 
   it("lets the validation step do nothing but write its logs and traces", () => {

@@ -44,6 +44,8 @@ describe("statemachine/onboarding.asl.yml", () => {
       "ReleaseAccountLock",
       "ReleaseLockAfterFailure",
       "RollBack",
+      // After the rollback: it records the failure, and a failure of its own changes nothing.
+      "RecordFailure",
     ];
     const steps = taskStates(definition).filter((t) => t.lambda && !outside.includes(t.state));
     expect(steps.length).toBeGreaterThanOrEqual(8);
@@ -55,9 +57,16 @@ describe("statemachine/onboarding.asl.yml", () => {
 
   it("lets the rollback end the run with the original error, even when the rollback itself fails", () => {
     const rollback = states.RollBack as { Catch: { Next: string; ResultPath: string }[]; Next: string };
-    expect(rollback.Next).toBe("ReleaseLockAfterFailure");
-    expect(rollback.Catch.map((c) => [c.Next, c.ResultPath])).toEqual([
-      ["ReleaseLockAfterFailure", "$.rollback"],
+    // The registry records the failure on the way out, whatever the rollback did.
+    expect(rollback.Next).toBe("RecordFailure");
+    expect(rollback.Catch.map((c) => [c.Next, c.ResultPath])).toEqual([["RecordFailure", "$.rollback"]]);
+    const recordFailure = states.RecordFailure as {
+      Catch: { Next: string; ResultPath: unknown }[];
+      Next: string;
+    };
+    expect(recordFailure.Next).toBe("ReleaseLockAfterFailure");
+    expect(recordFailure.Catch.map((c) => [c.Next, c.ResultPath])).toEqual([
+      ["ReleaseLockAfterFailure", null],
     ]);
     expect(states.ReleaseLockAfterFailure).toMatchObject({ Next: "PublishFailed", ResultPath: null });
     expect(states.OnboardingFailed).toMatchObject({
@@ -133,5 +142,16 @@ describe("statemachine/onboarding.asl.yml", () => {
       "EnsureConsoleRole",
     ]);
     expect(order[0]).toBe("ValidateInput");
+    // The registry knows the run before anything is created, and its success before the lock goes.
+    expect(order.indexOf("RecordStart")).toBe(order.indexOf("AcquireAccountLock") + 1);
+    expect(order.indexOf("RecordStart")).toBeLessThan(order.indexOf("EnsureInstancePolicy"));
+    expect(states.IsCloudAccountActive).toMatchObject({ Choices: [{ Next: "RecordSuccess" }] });
+    expect(states.RecordSuccess).toMatchObject({ Next: "ReleaseAccountLock" });
+  });
+
+  it("hands the rollback no list of changes: only the account, the execution and the state", () => {
+    const parameters = (states.RollBack as { Parameters: Record<string, unknown> }).Parameters;
+    expect(Object.keys(parameters).sort()).toEqual(["execution.$", "state.$", "target.$"]);
+    expect(parameters["execution.$"]).toBe("$$.Execution.Name");
   });
 });

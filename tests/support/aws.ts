@@ -9,6 +9,7 @@ import {
 import { ResourceExistsException, ResourceNotFoundException } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import type { Home } from "../../functions/lib/aws.ts";
+import { type ChangeRecorder, toItem } from "../../functions/lib/registry.ts";
 import type { StepInput } from "../../functions/lib/step.ts";
 
 export interface Tag {
@@ -129,3 +130,21 @@ export function lambdaContext(accountId: string, functionName = "onboarding-test
     succeed: () => {},
   };
 }
+
+/** A registry that keeps nothing: for tests of what a step does in IAM, not what it records. */
+export const NO_REGISTRY: ChangeRecorder = { recordChange: async () => {} };
+
+export const REGISTRY_TABLE = "redis-cloud-byoc-test-account-registry";
+
+/** The registry item of a run that has begun and not ended, as GetItem answers it. */
+export const runningItem = (execution = EXECUTION, accountId = TARGET) =>
+  toItem({
+    accountId,
+    version: 1,
+    status: "onboarding",
+    lastExecution: execution,
+    lastOutcome: "running",
+    startedAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+    resources: [],
+  });

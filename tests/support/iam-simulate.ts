@@ -46,6 +46,8 @@ export interface Lookups {
   secretArn(accountId: string, nameOrArn: string): string;
   /** The trust policy of the role an AssumeRole names, as its account holds it. */
   trustPolicy(roleArn: string): unknown;
+  /** A DynamoDB table's ARN from its name (the region is the caller's, which a call does not name). */
+  tableArn(accountId: string, tableName: string): string;
 }
 
 type IamResource = "policy" | "role" | "instance-profile" | "user" | "*";
@@ -146,6 +148,8 @@ function target(call: AwsCall, lookups: Lookups): Target {
       const role = text(input.RoleArn);
       return { ...here(role), accountId: accountOf(role), resourcePolicy: lookups.trustPolicy(role) };
     }
+    case "dynamodb":
+      return here(lookups.tableArn(accountId, text(input.TableName)));
     case "states": {
       const arn = text(input.executionArn ?? input.stateMachineArn);
       if (arn !== "") return here(arn);

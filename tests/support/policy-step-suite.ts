@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import type { Home } from "../../functions/lib/aws.ts";
 import { isTransientName, WorkflowError } from "../../functions/lib/errors.ts";
 import type { PolicyStepResult } from "../../functions/lib/policy-step.ts";
+import type { ChangeRecorder } from "../../functions/lib/registry.ts";
 import type { StepInput } from "../../functions/lib/step.ts";
 import {
   arnIn,
@@ -21,6 +22,7 @@ import {
   encoded,
   FOREIGN_TAGS,
   HOME,
+  NO_REGISTRY,
   ourTags,
   rejectionOf,
   sentCommands,
@@ -41,7 +43,10 @@ export interface PolicyStepCase {
   policyName: string;
   /** The document shipped in policies/. */
   document: unknown;
-  run: (input: StepInput, deps: { iam: IAMClient; home: Home }) => Promise<PolicyStepResult>;
+  run: (
+    input: StepInput,
+    deps: { iam: IAMClient; home: Home; registry: ChangeRecorder },
+  ) => Promise<PolicyStepResult>;
 }
 
 /** The same document as IAM could hand it back: other key and statement order, lists vs strings. */
@@ -68,7 +73,7 @@ export function describePolicyStep({ iamMock, step, policyName, document, run }:
     Version: "2012-10-17",
     Statement: [{ Effect: "Allow", Action: "ec2:*", Resource: "*" }],
   };
-  const act = () => run(stepInput(), { iam: new IAMClient({}), home: HOME });
+  const act = () => run(stepInput(), { iam: new IAMClient({}), home: HOME, registry: NO_REGISTRY });
 
   function policyExists(options: { document?: string; tags?: Tag[]; defaultVersion?: string } = {}) {
     const defaultVersion = options.defaultVersion ?? "v3";

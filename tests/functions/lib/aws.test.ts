@@ -28,7 +28,12 @@ type IamMaker = (credentials?: Parameters<ClientFactory["iam"]>[0]) => IAMClient
 function factory() {
   const iam = vi.fn<IamMaker>((credentials) => new IAMClient(credentials ? { credentials } : {}));
   const sts = new STSClient({});
-  const clients: ClientFactory = { iam, sts: () => sts, secrets: () => new SecretsManagerClient({}) };
+  const clients: ClientFactory = {
+    iam,
+    sts: () => sts,
+    secrets: () => new SecretsManagerClient({}),
+    dynamodb: () => undefined as never,
+  };
   return { clients, iam };
 }
 

@@ -6,6 +6,7 @@ import { loadConfig } from "../../../functions/lib/config.ts";
 import { createRuntime, defineStep } from "../../../functions/lib/define-step.ts";
 import { WorkflowError } from "../../../functions/lib/errors.ts";
 import { logger, metrics } from "../../../functions/lib/powertools.ts";
+import { Registry } from "../../../functions/lib/registry.ts";
 import { StepInputSchema } from "../../../functions/lib/step.ts";
 import { targetStep } from "../../../functions/lib/target-step.ts";
 import { EXECUTION, HOME, lambdaContext, rejectionOf, stepInput } from "../../support/aws.ts";
@@ -101,7 +102,8 @@ describe("the run the local runner calls", () => {
     // Prepare
     const iam = new IAMClient({});
     const factory: ClientFactory = { ...sdkClients(), iam: vi.fn(() => iam) };
-    const runtime = createRuntime({ ...HOME, accountId: "222222222222" }, factory, loadConfig({}));
+    const config = { ...loadConfig({}), registryTableName: "registry" };
+    const runtime = createRuntime({ ...HOME, accountId: "222222222222" }, factory, config);
     const core = vi.fn(async () => "done");
     const step = defineStep({ ...targetStep, name: "EnsureThing", run: core });
 
@@ -113,6 +115,7 @@ describe("the run the local runner calls", () => {
     expect(core).toHaveBeenCalledWith(stepInput(), {
       iam,
       home: { partition: HOME.partition, region: HOME.region, accountId: "222222222222" },
+      registry: expect.any(Registry),
     });
   });
 

@@ -3,7 +3,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ensureShippedPolicy } from "../../../functions/lib/policy-step.ts";
 import userPolicy from "../../../policies/RedislabsIAMUserRestrictedPolicy.json" with { type: "json" };
-import { awsError, HOME, stepInput, TARGET } from "../../support/aws.ts";
+import { awsError, HOME, NO_REGISTRY, stepInput, TARGET } from "../../support/aws.ts";
 
 const iamMock = mockClient(IAMClient);
 
@@ -24,7 +24,7 @@ describe("ensureShippedPolicy", () => {
       "RedislabsIAMUserRestrictedPolicy",
       "what it is for",
       stepInput(),
-      { iam: new IAMClient({}), home: { ...HOME, partition: "aws-cn" } },
+      { iam: new IAMClient({}), home: { ...HOME, partition: "aws-cn" }, registry: NO_REGISTRY },
     );
 
     // Assess

@@ -23,6 +23,7 @@ import {
 import { WorkflowError } from "../../../functions/lib/errors.ts";
 import { MANAGED_POLICIES, policyArn } from "../../../functions/lib/policies.ts";
 import { awsError, FakeAws, type FakeClientFactory } from "../../../local/aws/index.ts";
+import { NO_REGISTRY } from "../../support/aws.ts";
 
 const HOME = "111111111111";
 const TARGET = "222222222222";
@@ -49,7 +50,7 @@ const targetIam = (execution: string) =>
 async function onboard(execution: string) {
   const input = { target, execution };
   const iam = await targetIam(execution);
-  const deps = { iam, home };
+  const deps = { iam, home, registry: NO_REGISTRY };
   return {
     instancePolicy: await ensureInstancePolicy(input, deps),
     userPolicy: await ensureUserPolicy(input, deps),
@@ -135,7 +136,10 @@ describe("the IAM steps against the fake, unchanged", () => {
       );
     }
 
-    const result = await ensureInstancePolicy({ target, execution: "exec-1" }, { iam, home });
+    const result = await ensureInstancePolicy(
+      { target, execution: "exec-1" },
+      { iam, home, registry: NO_REGISTRY },
+    );
     const policy = world.account(TARGET).policies.get(INSTANCE_POLICY_NAME.toLowerCase());
     expect(policy?.versions.map((v) => v.VersionId)).toEqual(["v2", "v3", "v4", "v5", "v6"]);
     expect(policy?.DefaultVersionId).toBe("v6");
@@ -170,11 +174,11 @@ describe("the IAM steps against the fake, unchanged", () => {
     await iam.send(new CreateUserCommand({ UserName: USER_NAME }));
     await iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME }));
     await iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME }));
-    await ensureUserPolicy({ target, execution: "exec-1" }, { iam, home });
+    await ensureUserPolicy({ target, execution: "exec-1" }, { iam, home, registry: NO_REGISTRY });
 
     const failure = await ensureUser(
       { target, execution: "exec-1" },
-      { iam, home, secrets: clients.secrets(), config },
+      { iam, home, secrets: clients.secrets(), config, registry: NO_REGISTRY },
     ).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WorkflowError);
     expect((failure as WorkflowError).name).toBe("LimitExceeded");
@@ -188,13 +192,17 @@ describe("the IAM steps against the fake, unchanged", () => {
       1,
     );
     const iam = await targetIam("exec-1");
-    const failure = await ensureNodeRole({ target, execution: "exec-1" }, { iam, home }).catch(
-      (e: unknown) => e,
-    );
+    const failure = await ensureNodeRole(
+      { target, execution: "exec-1" },
+      { iam, home, registry: NO_REGISTRY },
+    ).catch((e: unknown) => e);
     expect((failure as WorkflowError).name).toBe("Throttling");
 
-    await ensureInstancePolicy({ target, execution: "exec-1" }, { iam, home });
-    const result = await ensureNodeRole({ target, execution: "exec-1" }, { iam, home });
+    await ensureInstancePolicy({ target, execution: "exec-1" }, { iam, home, registry: NO_REGISTRY });
+    const result = await ensureNodeRole(
+      { target, execution: "exec-1" },
+      { iam, home, registry: NO_REGISTRY },
+    );
     expect(result.roleArn).toBe(`arn:aws:iam::${TARGET}:role/redislabs-cluster-node-role`);
   });
 });

@@ -1,0 +1,276 @@
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import * as z from "zod";
+import { describeAwsFailure, WorkflowError } from "./errors.ts";
+import { ACCOUNT_ID, type Change, ChangeSchema } from "./step.ts";
+
+/*
+ * The account registry: one DynamoDB item per target account, saying what the product holds there
+ * and which run did what. Every write replaces the item on the condition that its `version` is
+ * the one read (or, for the first, that there is none), so two writers cannot interleave
+ * silently: the loser gets RegistryConflict, which the state machine retries with a fresh read.
+ * No secret is ever written here: access key ids and ARNs only.
+ */
+
+export const REGISTRY_STATUSES = ["onboarding", "active", "failed"] as const;
+export type RegistryStatus = (typeof REGISTRY_STATUSES)[number];
+
+/**
+ * How a run came by a recorded resource: it made it (`created`), it changed one that existed and
+ * the change holds the state before (`modified`: a trust policy, a new default policy version), or
+ * it took over one that existed as it was (`adopted`, with `prior`: the state it had before).
+ */
+export const ORIGINS = ["created", "modified", "adopted"] as const;
+export type Origin = (typeof ORIGINS)[number];
+
+const text = z.string().min(1);
+const isoTime = z.iso.datetime({ error: "must be an ISO-8601 UTC time" });
+
+export const RegistryEntrySchema = z.object({
+  /** What was done, with what undoing it needs (the same union the steps report). */
+  change: ChangeSchema,
+  /** The execution that did it. */
+  execution: text,
+  origin: z.enum(ORIGINS),
+  recordedAt: isoTime,
+  /** For `adopted`: the resource as it was found, as a JSON document. */
+  prior: z.string().optional(),
+});
+export type RegistryEntry = z.output<typeof RegistryEntrySchema>;
+
+/** The outcome of the last run; `running` until the state machine records how it ended. */
+const OUTCOMES = ["running", "succeeded", "failed"] as const;
+
+/** Loose: attributes a later version adds survive a rewrite by this one. */
+export const RegistryItemSchema = z.looseObject({
+  accountId: z.string().regex(ACCOUNT_ID, "must be a 12-digit account id"),
+  version: z.number().int().positive(),
+  status: z.enum(REGISTRY_STATUSES),
+  lastExecution: text,
+  lastOutcome: z.enum(OUTCOMES),
+  /** The error name the last run failed with (never its cause, which may name anything). */
+  lastError: z.string().optional(),
+  /** Who started the last run, when its execution's name tells (a vending event, the HTTP API). */
+  startedBy: z.string().optional(),
+  startedAt: isoTime,
+  updatedAt: isoTime,
+  cloudAccountId: z.number().int().positive().optional(),
+  /** The id of the access key Redis uses; the key's secret is in Secrets Manager only. */
+  accessKeyId: z.string().optional(),
+  secretArn: z.string().optional(),
+  resources: z.array(RegistryEntrySchema),
+  /** sha256 of each shipped document the product applied, by resource (policy ARN, role name). */
+  documentHashes: z.record(z.string(), z.string()).optional(),
+});
+export type RegistryItem = z.output<typeof RegistryItemSchema>;
+
+export type Outcome =
+  | { status: "active"; cloudAccountId: number; accessKeyId: string; secretArn: string }
+  | { status: "failed"; error: string };
+
+/** What a step needs of the registry: to record each change right after making it. */
+export interface ChangeRecorder {
+  recordChange(accountId: string, execution: string, change: Change): Promise<void>;
+}
+
+/** Undoing a trust policy or a default version restores a prior state: the rest was made. */
+export const originOf = (change: Change): Origin =>
+  change.type === "TrustPolicy" || change.type === "PolicyVersion" ? "modified" : "created";
+
+/** The resource's key in the item: one entry per change, per execution. */
+const sameEntry = (entry: RegistryEntry, execution: string, change: Change) =>
+  entry.execution === execution && JSON.stringify(entry.change) === JSON.stringify(change);
+
+/** A run's own item: begun by it and not ended. Anything else is not this run's to write. */
+function runOf(item: RegistryItem | undefined, accountId: string, execution: string): RegistryItem {
+  if (item?.lastExecution === execution && item.lastOutcome === "running") return item;
+  const holder = item ? `${item.lastExecution} (${item.lastOutcome})` : "no run";
+  throw new WorkflowError(
+    "ResourceConflict",
+    `registry: the last run of account ${accountId} is ${holder}, not ${execution}`,
+  );
+}
+
+export class Registry implements ChangeRecorder {
+  /** The item as last read or written by this instance: one invocation's view. */
+  private readonly known = new Map<string, RegistryItem | undefined>();
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+    /** Names the step in errors. */
+    private readonly step: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** The item as stored now (a strongly consistent read), or undefined when there is none. */
+  async get(accountId: string): Promise<RegistryItem | undefined> {
+    const answer = await this.send("GetItem", () =>
+      this.client.send(
+        new GetItemCommand({
+          TableName: this.table,
+          Key: { accountId: { S: accountId } },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const item = answer.Item ? parseItem(accountId, answer.Item) : undefined;
+    this.known.set(accountId, item);
+    return item;
+  }
+
+  /** A run starts: status onboarding, this execution the last; what earlier runs recorded stays. */
+  async beginRun(accountId: string, run: { execution: string; startedBy?: string | undefined }) {
+    return this.update(accountId, (item, at) => {
+      if (item?.lastExecution === run.execution && item.lastOutcome === "running") return undefined;
+      const { lastError: _previous, startedBy: _by, ...kept } = item ?? { accountId, resources: [] };
+      return {
+        ...kept,
+        status: "onboarding",
+        lastExecution: run.execution,
+        lastOutcome: "running",
+        ...(run.startedBy ? { startedBy: run.startedBy } : {}),
+        startedAt: at,
+        updatedAt: at,
+      };
+    });
+  }
+
+  /** A change of this run, recorded once (a retried step records it again: no second entry). */
+  async recordChange(accountId: string, execution: string, change: Change): Promise<void> {
+    await this.update(accountId, (current, at) => {
+      const item = runOf(current, accountId, execution);
+      if (item.resources.some((entry) => sameEntry(entry, execution, change))) return undefined;
+      const entry: RegistryEntry = { change, execution, origin: originOf(change), recordedAt: at };
+      return { ...item, resources: [...item.resources, entry], updatedAt: at };
+    });
+  }
+
+  /** The rollback undid these changes of this run: they are no longer the product's. */
+  async forget(accountId: string, execution: string, changes: readonly Change[]): Promise<void> {
+    await this.update(accountId, (current, at) => {
+      const item = runOf(current, accountId, execution);
+      const kept = item.resources.filter((e) => !changes.some((change) => sameEntry(e, execution, change)));
+      if (kept.length === item.resources.length) return undefined;
+      return { ...item, resources: kept, updatedAt: at };
+    });
+  }
+
+  /** How the run ended; recording the same end again changes nothing. */
+  async finish(accountId: string, execution: string, outcome: Outcome): Promise<RegistryItem | undefined> {
+    return this.update(accountId, (current, at) => {
+      if (current?.lastExecution === execution && current.status === outcome.status) return undefined;
+      const item = runOf(current, accountId, execution);
+      if (outcome.status === "failed") {
+        return { ...item, status: "failed", lastOutcome: "failed", lastError: outcome.error, updatedAt: at };
+      }
+      const { lastError: _none, ...rest } = item;
+      const { status, ...refs } = outcome;
+      return { ...rest, ...refs, status, lastOutcome: "succeeded", updatedAt: at };
+    });
+  }
+
+  /**
+   * Reads the item (once per instance), applies `next` and writes the result on the condition
+   * that nobody wrote in between. `next` answering undefined means nothing to write.
+   */
+  private async update(
+    accountId: string,
+    next: (item: RegistryItem | undefined, at: string) => Omit<RegistryItem, "version"> | undefined,
+  ): Promise<RegistryItem | undefined> {
+    const current = this.known.has(accountId) ? this.known.get(accountId) : await this.get(accountId);
+    const changed = next(current, this.now().toISOString());
+    if (changed === undefined) return current;
+    const written = RegistryItemSchema.parse({ ...changed, accountId, version: (current?.version ?? 0) + 1 });
+    await this.put(written, current?.version);
+    this.known.set(accountId, written);
+    return written;
+  }
+
+  private async put(item: RegistryItem, expected: number | undefined): Promise<void> {
+    const condition =
+      expected === undefined
+        ? { ConditionExpression: "attribute_not_exists(accountId)" }
+        : {
+            ConditionExpression: "#version = :expected",
+            ExpressionAttributeNames: { "#version": "version" },
+            ExpressionAttributeValues: { ":expected": { N: String(expected) } },
+          };
+    try {
+      await this.send("PutItem", () =>
+        this.client.send(new PutItemCommand({ TableName: this.table, Item: toItem(item), ...condition })),
+      );
+    } catch (error) {
+      const cause = error instanceof Error ? error.cause : undefined;
+      if (!(cause instanceof Error && cause.name === "ConditionalCheckFailedException")) throw error;
+      // Whatever is stored now is unknown: the retry reads it afresh.
+      this.known.delete(item.accountId);
+      throw new WorkflowError(
+        "RegistryConflict",
+        `${this.step}: registry item of account ${item.accountId} was written by another run since version ${expected ?? "(none)"} was read`,
+        { cause },
+      );
+    }
+  }
+
+  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw describeAwsFailure(this.step, operation, `registry table ${this.table}`, error);
+    }
+  }
+}
+
+/** Parses a stored item; a malformed one is an error naming the field, never a value. */
+export function parseItem(accountId: string, stored: Record<string, AttributeValue>): RegistryItem {
+  const parsed = RegistryItemSchema.safeParse(fromItem(stored));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.join(".") || "(item)";
+  throw new WorkflowError(
+    "RegistryInvalid",
+    `registry item of account ${accountId}: field ${field} ${issue?.message ?? "is not valid"}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Marshalling: plain JSON values to DynamoDB's attribute values and back (S, N, BOOL, NULL, L, M:
+// all the item uses; a dependency for this would outweigh it).
+// ---------------------------------------------------------------------------------------------
+
+export function toAttribute(value: unknown): AttributeValue {
+  if (typeof value === "string") return { S: value };
+  if (typeof value === "number") return { N: String(value) };
+  if (typeof value === "boolean") return { BOOL: value };
+  if (value === null) return { NULL: true };
+  if (Array.isArray(value)) return { L: value.map(toAttribute) };
+  if (typeof value === "object") return { M: toItem(value as Record<string, unknown>) };
+  throw new TypeError(`registry: cannot store a ${typeof value}`);
+}
+
+/** Undefined members are left out, as JSON does. */
+export const toItem = (value: Record<string, unknown>): Record<string, AttributeValue> =>
+  Object.fromEntries(
+    Object.entries(value)
+      .filter(([, member]) => member !== undefined)
+      .map(([key, member]) => [key, toAttribute(member)]),
+  );
+
+export function fromAttribute(value: AttributeValue): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return Number(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.L !== undefined) return value.L.map(fromAttribute);
+  if (value.M !== undefined) return fromItem(value.M);
+  // Sets and binaries are never written here: kept as stored, the schema refuses them by field.
+  return value;
+}
+
+export const fromItem = (item: Record<string, AttributeValue>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(item).map(([key, value]) => [key, fromAttribute(value)]));

@@ -1,0 +1,37 @@
+import * as z from "zod";
+import { defineStep } from "./lib/define-step.ts";
+import type { Registry } from "./lib/registry.ts";
+import { registryStep } from "./lib/registry-step.ts";
+import { StepInputSchema } from "./lib/step.ts";
+
+const STEP = "RecordSuccess";
+
+const RecordSuccessInputSchema = StepInputSchema.extend({
+  cloudAccountId: z.number().int().positive(),
+  /** The id only: the key's secret never leaves Secrets Manager. */
+  accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, "must be an access key id"),
+  secretArn: z.string().regex(/^arn:aws[\w-]*:secretsmanager:/, "must be a secret ARN"),
+});
+export type RecordSuccessInput = z.output<typeof RecordSuccessInputSchema>;
+
+/** The cloud account is active: the registry says so, with what Redis uses. */
+export async function recordSuccess(
+  input: RecordSuccessInput,
+  deps: { registry: Pick<Registry, "finish"> },
+): Promise<{ status: "active" }> {
+  const { target, execution, cloudAccountId, accessKeyId, secretArn } = input;
+  await deps.registry.finish(target.accountId, execution, {
+    status: "active",
+    cloudAccountId,
+    accessKeyId,
+    secretArn,
+  });
+  return { status: "active" };
+}
+
+export const { run, handler } = defineStep({
+  ...registryStep,
+  name: STEP,
+  input: RecordSuccessInputSchema,
+  run: recordSuccess,
+});
