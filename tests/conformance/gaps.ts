@@ -5,8 +5,6 @@
  * stays true.
  */
 export const MOTO_GAPS: Record<string, string> = {
-  "pre-existing redislabs-user with two keys not its own":
-    "moto's DeletePolicy deletes a policy still attached to a user; IAM refuses it with DeleteConflict, so the rollback reports it left behind",
   "the target account has no access role":
     "moto's AssumeRole answers for any role ARN, existing or not, and evaluates no trust policy; STS refuses with AccessDenied",
   "GetSecretValue of a missing secret":
