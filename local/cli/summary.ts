@@ -175,11 +175,15 @@ export function formatSummary(s: Summary): string {
 function nextSteps(s: Summary): string[] {
   const read = `aws secretsmanager get-secret-value --secret-id ${s.credentialsSecretArn ?? `redis-cloud/byoc/${s.accountId}`} --query SecretString`;
   if (s.mode === "live")
-    return ["The credentials Redis uses are in the secret; read them with:", `  ${read}`];
+    return [
+      "The credentials Redis uses are in the secret; read them (as a role allowed to) with:",
+      `  ${read}`,
+    ];
   return [
     "This was a local run: an in-memory AWS and a local Redis Cloud API, nothing was created anywhere.",
-    "Next: deploy the stack (npx serverless deploy --stage prod --region us-east-1), start an",
-    "onboarding (README: Three ways to start an onboarding), then read the credentials secret with:",
+    "Next: deploy the stack (npm run deploy -- --stage prod --region us-east-1), start an",
+    "onboarding (README: Three ways to start an onboarding), then, as the stack's secret reader role",
+    "(parameter secretReaderRoleArn; nobody else may read it), read the credentials secret with:",
     `  aws secretsmanager get-secret-value --secret-id redis-cloud/byoc/${s.accountId} --query SecretString`,
   ];
 }
