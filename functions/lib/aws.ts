@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { IAMClient } from "@aws-sdk/client-iam";
+import { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { describeAwsFailure, WorkflowError } from "./errors.ts";
@@ -36,6 +37,8 @@ export interface ClientFactory {
   secrets(): SecretsManagerClient;
   /** The home account's DynamoDB (the account registry). */
   dynamodb(): DynamoDBClient;
+  /** The organization's, from its management account (or a delegated administrator). */
+  organizations(): OrganizationsClient;
 }
 
 /**
@@ -47,6 +50,7 @@ export function sdkClients(region?: string): ClientFactory {
   let sts: STSClient | undefined;
   let secrets: SecretsManagerClient | undefined;
   let dynamodb: DynamoDBClient | undefined;
+  let organizations: OrganizationsClient | undefined;
   return {
     iam: (credentials) => new IAMClient(credentials ? { ...base, credentials } : base),
     sts: (credentials) => {
@@ -56,6 +60,7 @@ export function sdkClients(region?: string): ClientFactory {
     },
     secrets: () => (secrets ??= new SecretsManagerClient(base)),
     dynamodb: () => (dynamodb ??= new DynamoDBClient(base)),
+    organizations: () => (organizations ??= new OrganizationsClient(base)),
   };
 }
 

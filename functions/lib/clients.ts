@@ -1,6 +1,7 @@
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { IAMClient } from "@aws-sdk/client-iam";
+import type { OrganizationsClient } from "@aws-sdk/client-organizations";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { MiddlewareObj } from "@middy/core";
@@ -14,6 +15,7 @@ export interface ClientClasses {
   sts?: typeof STSClient;
   secrets?: typeof SecretsManagerClient;
   dynamodb?: typeof DynamoDBClient;
+  organizations?: typeof OrganizationsClient;
 }
 
 export interface LambdaClients {
@@ -54,6 +56,8 @@ export function lambdaClients(classes: ClientClasses): LambdaClients {
           : once("sts", () => classes.sts && new classes.sts({})),
       secrets: () => once("secrets", () => classes.secrets && new classes.secrets({})),
       dynamodb: () => once("dynamodb", () => classes.dynamodb && new classes.dynamodb({})),
+      organizations: () =>
+        once("organizations", () => classes.organizations && new classes.organizations({})),
     },
     tracing: captureLambdaHandler(tracer),
   };

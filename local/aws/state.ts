@@ -1,6 +1,7 @@
 import { randomInt, randomUUID } from "node:crypto";
 import { DynamoDBServiceException } from "@aws-sdk/client-dynamodb";
 import { IAMServiceException, type PasswordPolicy } from "@aws-sdk/client-iam";
+import { OrganizationsServiceException } from "@aws-sdk/client-organizations";
 import { SecretsManagerServiceException } from "@aws-sdk/client-secrets-manager";
 import { STSServiceException } from "@aws-sdk/client-sts";
 import type { CommandImpl } from "@smithy/core/client";
@@ -77,12 +78,13 @@ const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 export const randomId = (kind: string): string => `${kind}${randomText(ALNUM, 16)}`;
 export const randomSecret = (): string => randomText(`${ALNUM}abcdefghijklmnopqrstuvwxyz+/`, 40);
 
-export type Service = "iam" | "sts" | "secretsmanager" | "dynamodb";
+export type Service = "iam" | "sts" | "secretsmanager" | "dynamodb" | "organizations";
 const BASES = {
   iam: IAMServiceException,
   sts: STSServiceException,
   secretsmanager: SecretsManagerServiceException,
   dynamodb: DynamoDBServiceException,
+  organizations: OrganizationsServiceException,
 };
 
 /**
@@ -107,8 +109,10 @@ const QUERY_STATUS: Record<string, number> = {
 const JSON_STATUS: Record<string, number> = { InternalServiceError: 500, ServiceUnavailable: 503 };
 
 export function statusOf(service: Service, name: string, fault?: "client" | "server"): number {
-  const code = service === "secretsmanager" ? name : name.replace(/Exception$/, "");
-  const known = (service === "secretsmanager" ? JSON_STATUS : QUERY_STATUS)[code];
+  // Secrets Manager and Organizations speak JSON: every client error is a 400.
+  const json = service === "secretsmanager" || service === "organizations";
+  const code = json ? name : name.replace(/Exception$/, "");
+  const known = (json ? JSON_STATUS : QUERY_STATUS)[code];
   return known ?? (fault === "server" ? 500 : 400);
 }
 
@@ -149,6 +153,7 @@ export function required<T>(service: Service, value: T | undefined, member: stri
     sts: "ValidationError",
     secretsmanager: "InvalidParameterException",
     dynamodb: "ValidationException",
+    organizations: "InvalidInputException",
   };
   throw awsError(service, name[service], `1 validation error detected: Value null at '${member}'`);
 }

@@ -1,10 +1,12 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { IAMClient, type PasswordPolicy } from "@aws-sdk/client-iam";
+import { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { STSClient } from "@aws-sdk/client-sts";
 import type { ClientFactory, Home } from "../../functions/lib/aws.ts";
 import { dynamodbHandlers } from "./dynamodb-service.ts";
 import { createRole, iamHandlers } from "./iam.ts";
+import { type OrganizationAccount, organizationsHandlers } from "./organizations.ts";
 import { secretsHandlers } from "./secrets.ts";
 import { type AccountSnapshot, snapshotOf } from "./snapshot.ts";
 import type { AccountState, Caller, Request, Role, Service } from "./state.ts";
@@ -61,6 +63,7 @@ const HANDLERS: Record<Service, Record<string, Handler | undefined>> = {
   sts: stsHandlers,
   secretsmanager: secretsHandlers,
   dynamodb: dynamodbHandlers,
+  organizations: organizationsHandlers,
 };
 const serviceOf = (client: object): Service =>
   client instanceof IAMClient
@@ -69,7 +72,9 @@ const serviceOf = (client: object): Service =>
       ? "sts"
       : client instanceof DynamoDBClient
         ? "dynamodb"
-        : "secretsmanager";
+        : client instanceof OrganizationsClient
+          ? "organizations"
+          : "secretsmanager";
 
 /** What each service answers to credentials it refuses: unknown (or not yet propagated), expired. */
 const REFUSED = {
@@ -77,6 +82,7 @@ const REFUSED = {
   sts: ["InvalidClientTokenId", "ExpiredToken"],
   secretsmanager: ["UnrecognizedClientException", "ExpiredTokenException"],
   dynamodb: ["UnrecognizedClientException", "ExpiredTokenException"],
+  organizations: ["UnrecognizedClientException", "ExpiredTokenException"],
 } as const;
 
 /** The calls log never holds a secret value. */
@@ -94,11 +100,13 @@ const OPEN_TRUST = JSON.stringify({
 });
 
 /**
- * An in-memory AWS (IAM, STS, Secrets Manager, DynamoDB) for local runs and tests. Real SDK clients are wired
+ * An in-memory AWS (IAM, STS, Secrets Manager, DynamoDB, Organizations) for local runs and tests. Real SDK clients are wired
  * to it by a middleware that answers each command before anything would be sent.
  */
 export class FakeAws {
   readonly calls: FakeCall[] = [];
+  /** The organization's member accounts, by id: only what AuthorizeTarget reads (parent, state). */
+  readonly organization = new Map<string, OrganizationAccount>();
   keyPropagationMs: number;
   private readonly accounts = new Map<string, AccountState>();
   private readonly sessions = new Map<string, { keys: Keys; expires: number; caller: Caller }>();
@@ -130,6 +138,11 @@ export class FakeAws {
       createRole(account, { RoleName: name, AssumeRolePolicyDocument: OPEN_TRUST }, this.now());
     }
     return account;
+  }
+
+  /** Puts the account in the organization, under `parentId` (an OU or the root), ACTIVE unless told. */
+  addOrganizationAccount(id: string, parentId: string, state: OrganizationAccount["state"] = "ACTIVE"): void {
+    this.organization.set(id, { parentId, state });
   }
 
   findAccount(id: string): AccountState | undefined {
@@ -203,11 +216,14 @@ export class FakeAws {
       sts: (credentials) => this.wire(new STSClient(config(credentials))),
       secrets: () => this.wire(new SecretsManagerClient(config())),
       dynamodb: () => this.wire(new DynamoDBClient(config())),
+      organizations: () => this.wire(new OrganizationsClient(config())),
     };
   }
 
   /** Answers every command of this client from the fake, as the service would, without any HTTP. */
-  wire<C extends IAMClient | STSClient | SecretsManagerClient | DynamoDBClient>(client: C): C {
+  wire<C extends IAMClient | STSClient | SecretsManagerClient | DynamoDBClient | OrganizationsClient>(
+    client: C,
+  ): C {
     const [service, wirable] = [serviceOf(client), client as unknown as Wirable];
     const middleware = (_next: unknown, context: { commandName?: string }) => (args: { input: object }) =>
       this.handle(service, wirable, (context.commandName ?? "").replace(/Command$/, ""), args.input);

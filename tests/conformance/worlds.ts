@@ -84,6 +84,7 @@ function recordedFactory(raw: ClientFactory, log: string[]): ClientFactory {
     sts: () => recorded(raw.sts(), log),
     secrets: () => recorded(raw.secrets(), log),
     dynamodb: () => recorded(raw.dynamodb(), log),
+    organizations: () => recorded(raw.organizations(), log),
   };
 }
 

@@ -184,6 +184,7 @@ describe("verify-access-key run", () => {
         },
         secrets: () => new SecretsManagerClient({}),
         dynamodb: () => undefined as never,
+        organizations: () => undefined as never,
       },
       loadConfig({}),
     );

@@ -117,6 +117,13 @@ const TRANSIENT: Record<Service, { name: string; make: () => Error }[]> = {
     },
     { name: "InternalServerError 500", make: () => serverError("dynamodb", "InternalServerError") },
   ],
+  organizations: [
+    {
+      name: "TooManyRequestsException",
+      make: () => awsError("organizations", "TooManyRequestsException", "Rate exceeded"),
+    },
+    { name: "ServiceException 500", make: () => serverError("organizations", "ServiceException") },
+  ],
 };
 
 const PERMANENT: Record<Service, () => Error> = {
@@ -124,6 +131,7 @@ const PERMANENT: Record<Service, () => Error> = {
   sts: () => awsError("sts", "AccessDenied", "not authorized to perform this action"),
   secretsmanager: () => awsError("secretsmanager", "AccessDeniedException", "explicit deny"),
   dynamodb: () => awsError("dynamodb", "AccessDeniedException", "explicit deny"),
+  organizations: () => awsError("organizations", "AccessDeniedException", "explicit deny"),
 };
 
 /** Makes the site's call fail (the nth only, or with `onward` that one and every later one). */

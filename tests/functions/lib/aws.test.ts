@@ -33,6 +33,7 @@ function factory() {
     sts: () => sts,
     secrets: () => new SecretsManagerClient({}),
     dynamodb: () => undefined as never,
+    organizations: () => undefined as never,
   };
   return { clients, iam };
 }
