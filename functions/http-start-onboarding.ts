@@ -19,6 +19,7 @@ import {
   problemsAsJson,
   statusUrl,
 } from "./lib/http.ts";
+import { STARTED_BY_ARN, type StartInput } from "./lib/onboarding-input.ts";
 import { logger, metrics } from "./lib/powertools.ts";
 import { type StartOutcome, startUnlessRunning } from "./lib/start-execution.ts";
 import { parseStartInput } from "./lib/start-input.ts";
@@ -35,6 +36,8 @@ export interface StartRequestDeps {
   allowedRoleNames: string[];
   now: () => Date;
   statusUrl: (id: string) => string;
+  /** The caller's IAM ARN from the route's IAM authorizer: it goes into the registry and events. */
+  caller?: string | undefined;
 }
 
 /** The answer, and which start it was (for the metric of its outcome). */
@@ -51,7 +54,7 @@ export interface StartAnswer extends ApiAnswer {
 export async function startOnboardingRequest(body: unknown, deps: StartRequestDeps): Promise<StartAnswer> {
   const parsed = parseStartInput(body);
   if ("problem" in parsed) throw new ApiProblem(400, parsed.problem);
-  const { input } = parsed;
+  const input = withCaller(parsed.input, deps.caller);
   if (input.roleName !== undefined && !deps.allowedRoleNames.includes(input.roleName)) {
     throw new ApiProblem(
       400,
@@ -85,6 +88,14 @@ export async function startOnboardingRequest(body: unknown, deps: StartRequestDe
   };
 }
 
+/**
+ * The input with who asked for it, last (equal starts stay equal JSON). An ARN the schema would
+ * refuse (never expected of API Gateway) is left out, so that the run is not refused for it.
+ */
+function withCaller(input: StartInput, caller: string | undefined): StartInput & { startedBy?: string } {
+  return caller !== undefined && STARTED_BY_ARN.test(caller) ? { ...input, startedBy: caller } : input;
+}
+
 /** What the handler keeps for the container's life: the client and its settings. */
 export type StartHandlerDeps = Pick<StartRequestDeps, "sfn" | "stateMachineArn" | "allowedRoleNames">;
 
@@ -116,11 +127,19 @@ export function createHandler(load: () => StartHandlerDeps) {
         ...deps(),
         now: () => new Date(),
         statusUrl: (id) => statusUrl(event, id),
+        caller: callerArn(event),
       });
       countStart("api", answer.outcome);
       logger.info("onboarding requested", { statusCode: answer.statusCode, id: answer.body.id });
       return json(answer);
     });
+}
+
+/** The route's IAM authorizer names the signer; the event's type does not know the IAM variant. */
+function callerArn(event: APIGatewayProxyEventV2): string | undefined {
+  const context = event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } };
+  const arn = context.authorizer?.iam?.userArn;
+  return typeof arn === "string" ? arn : undefined;
 }
 
 export const handler = createHandler(() => startHandlerDeps(process.env));

@@ -3,6 +3,7 @@ import type { Home } from "./lib/aws.ts";
 import type { Config } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { invalidInput } from "./lib/errors.ts";
+import { startedByOf } from "./lib/execution-names.ts";
 import { lockExpiry } from "./lib/lock.ts";
 import {
   FIELD_NAMES,
@@ -19,6 +20,8 @@ const ValidateInputEvent = z.object({
   input: z.unknown(),
   /** `$$.Execution.StartTime`: when the execution began. */
   startTime: z.string().optional(),
+  /** `$$.Execution.Name`: the starters name their runs by origin (see startedByOf). */
+  execution: z.string().optional(),
 });
 
 /**
@@ -28,7 +31,8 @@ const ValidateInputEvent = z.object({
 export function validateInput(
   raw: unknown,
   deps: { home: Home; config: Pick<Config, "defaultTargetRoleName" | "allowedTargetRoleNames"> },
-): { target: Target; steps: Record<string, never> } {
+  execution?: string,
+): { target: Target; steps: Record<string, never>; startedBy: string | null } {
   const parsed = OnboardingInputSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw invalidInput(...describe(inputProblem(parsed.error)));
   const input = parsed.data;
@@ -40,7 +44,14 @@ export function validateInput(
       `this deployment may only assume ${deps.config.allowedTargetRoleNames.join(" or ")} (setting TARGET_ROLE_NAMES)`,
     );
   }
-  return { target: { accountId, roleName, accountName: input.accountName ?? `aws-${accountId}` }, steps: {} };
+  // Null, not absent: the states after this one read `$.startedBy`, and a missing path fails.
+  const startedBy =
+    input.startedBy ?? (execution === undefined ? undefined : startedByOf(accountId, execution)) ?? null;
+  return {
+    target: { accountId, roleName, accountName: input.accountName ?? `aws-${accountId}` },
+    steps: {},
+    startedBy,
+  };
 }
 
 function describe(problem: InputProblem): [string, string] {
@@ -63,8 +74,8 @@ export const { run, handler } = defineStep({
   input: ValidateInputEvent,
   settings: ["defaultTargetRoleName", "allowedTargetRoleNames"],
   deps: ({ runtime }) => ({ home: runtime, config: runtime.config }),
-  run: async ({ input, startTime }, deps) => ({
-    ...validateInput(input, deps),
+  run: async ({ input, startTime, execution }, deps) => ({
+    ...validateInput(input, deps, execution),
     // The account lock's expiry comes from the execution's start; a direct invocation has none,
     // and now is as good (a run enters this state within a second of its start).
     lock: lockExpiry(startTime ?? new Date().toISOString()),

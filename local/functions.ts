@@ -1,3 +1,4 @@
+import { run as authorizeTarget } from "../functions/authorize-target.ts";
 import { run as checkRegistration } from "../functions/check-registration.ts";
 import { run as ensureConsoleRole } from "../functions/ensure-console-role.ts";
 import { run as ensureInstancePolicy } from "../functions/ensure-instance-policy.ts";
@@ -20,6 +21,7 @@ import { run as verifyAccessKey } from "../functions/verify-access-key.ts";
 export function stepRuns(): Record<string, StepRun<unknown>> {
   return {
     validateInput,
+    authorizeTarget,
     recordStart,
     ensureInstancePolicy,
     ensureNodeRole,

@@ -170,6 +170,18 @@ export const SETTINGS = {
     csv(z.string().regex(OU_ID), "must be a comma-separated list of OU ids (ou-xxxx-yyyyyyyy)"),
     "",
   ),
+  /**
+   * Accounts any start may onboard, besides those of ALLOWED_OU_IDS (an account passes if either
+   * list admits it). Both empty: every account.
+   */
+  allowedAccountIds: setting(
+    "ALLOWED_ACCOUNT_IDS",
+    csv(
+      z.string().regex(/^\d{12}$/, "must be a comma-separated list of 12-digit account ids"),
+      "must be a comma-separated list of 12-digit account ids",
+    ),
+    "",
+  ),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
@@ -186,6 +198,9 @@ const SHARED = [
   "consoleRolePolicyName",
   "allowedTargetRoleNames",
   "defaultTargetRoleName",
+  // Empty by default (every account): local runs pass AuthorizeTarget without Organizations.
+  "allowedAccountIds",
+  "allowedOuIds",
 ] as const satisfies readonly SettingName[];
 export type Config = SettingsOf<(typeof SHARED)[number]>;
 

@@ -20,6 +20,8 @@ export const TRANSIENT_ERRORS = [
 
 export const PERMANENT_ERRORS = [
   "InvalidInput",
+  // The account is in neither ALLOWED_ACCOUNT_IDS nor an OU of ALLOWED_OU_IDS (or is not ACTIVE).
+  "TargetNotAllowed",
   "ConfigurationError",
   "TargetAccessDenied",
   "AccessDenied",

@@ -3,6 +3,10 @@ import { isPrintableFieldName } from "./errors.ts";
 import { describeIssue, type InputIssue } from "./input.ts";
 import { ACCOUNT_ID, ROLE_NAME } from "./step.ts";
 
+/** The principals API Gateway's IAM authorizer reports: users, roles and their sessions. */
+export const STARTED_BY_ARN =
+  /^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|(user|role|assumed-role|federated-user)\/[\w+=,.@/-]{1,512})$/;
+
 /*
  * The state machine's input, once. statemachine/onboarding-input.schema.json is generated from
  * it (`npm run schema`) for the console and for users; a test keeps the two equal.
@@ -26,11 +30,21 @@ const FIELDS = {
     .describe("the name the account gets in Redis Cloud (default: aws-<accountId>)"),
 };
 
+/**
+ * Who asked for the run, as the HTTP API's IAM authorizer names the caller. Not one of the
+ * fields a user is told about: a console start may set it, but then it is only that user's word.
+ */
+const STARTED_BY = z
+  .string()
+  .regex(STARTED_BY_ARN, "must be an IAM or STS principal ARN")
+  .describe("the IAM principal that started the run (set by the HTTP API from its caller)");
+
 export const OnboardingInputSchema = z
   .strictObject({
     accountId: FIELDS.accountId.optional(),
     roleName: FIELDS.roleName.optional(),
     accountName: FIELDS.accountName.optional(),
+    startedBy: STARTED_BY.optional(),
   })
   .meta({
     title: "Redis Cloud BYOC onboarding input",
@@ -38,13 +52,21 @@ export const OnboardingInputSchema = z
   });
 export type OnboardingInput = z.output<typeof OnboardingInputSchema>;
 
-/** A start from outside the console (event, HTTP) always names the account. */
-export const StartInputSchema = OnboardingInputSchema.extend({ accountId: FIELDS.accountId });
+/**
+ * A start from outside the console (event, HTTP) always names the account; its caller cannot say
+ * who it is: the HTTP API sets `startedBy` from the authorizer, after this check.
+ */
+export const StartInputSchema = OnboardingInputSchema.omit({ startedBy: true }).extend({
+  accountId: FIELDS.accountId,
+});
 export type StartInput = z.output<typeof StartInputSchema>;
 
 /** The fields with what each is for, so that an error can say it. */
 export const INPUT_FIELDS: Record<string, string> = Object.fromEntries(
-  Object.entries(FIELDS).map(([name, schema]) => [name, schema.description ?? ""]),
+  Object.entries({ ...FIELDS, startedBy: STARTED_BY }).map(([name, schema]) => [
+    name,
+    schema.description ?? "",
+  ]),
 );
 export const FIELD_NAMES = Object.keys(FIELDS).join(", ");
 

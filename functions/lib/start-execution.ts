@@ -58,7 +58,7 @@ export async function findRunning(
 export async function startUnlessRunning(
   sfn: SFNClient,
   stateMachineArn: string,
-  start: { name: string; input: StartInput },
+  start: { name: string; input: StartInput & { startedBy?: string } },
 ): Promise<StartOutcome> {
   const running = await findRunning(sfn, stateMachineArn, start.input.accountId);
   if (running) return { kind: "running", ...running };

@@ -29,6 +29,7 @@ describe("validateInput", () => {
         accountName: `aws-${HOME.accountId}`,
       },
       steps: {},
+      startedBy: null,
     });
   });
 

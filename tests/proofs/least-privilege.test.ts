@@ -81,6 +81,7 @@ const STACK: Stack = {
 
 const TARGET = "222222222222";
 const SECOND_TARGET = "333333333333";
+const ALLOWED_OU = "ou-abcd-11111111";
 
 /**
  * The functions proven here, by their serverless.yml names: all of them. The account lock is the
@@ -88,6 +89,7 @@ const SECOND_TARGET = "333333333333";
  */
 const FUNCTIONS = [
   "validateInput",
+  "authorizeTarget",
   "recordStart",
   "ensureInstancePolicy",
   "ensureNodeRole",
@@ -605,6 +607,14 @@ describe("least privilege of every function, from the packaged template", () => 
         { accountId: SECOND_TARGET, roleName: "AWSControlTowerExecution" },
         { failsWith: "AccessDenied" },
       );
+    });
+    // Allow-lists: AuthorizeTarget reads the account's state and parent OU in Organizations.
+    await withSession([TARGET, SECOND_TARGET], async (session) => {
+      Object.assign(session.env.runtime.config, { allowedOuIds: [ALLOWED_OU] });
+      session.env.aws.addOrganizationAccount(TARGET, ALLOWED_OU);
+      session.env.aws.addOrganizationAccount(SECOND_TARGET, "ou-abcd-22222222");
+      await run(session, { accountId: TARGET }, "SUCCEEDED");
+      await run(session, { accountId: SECOND_TARGET }, { failsWith: "TargetNotAllowed" });
     });
     await driveTriggers();
   });

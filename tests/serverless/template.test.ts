@@ -180,6 +180,24 @@ describe("the packaged template", () => {
     expect(statements.every(isRuntimeStatement)).toBe(true);
   });
 
+  it("lets AuthorizeTarget only read accounts and their parents in Organizations, with both allow-lists", () => {
+    const id = "AuthorizeTargetLambdaFunction";
+    const statements = roleStatements(template, functionRoleId(template, id)).filter(
+      (statement) => !isRuntimeStatement(statement),
+    );
+    // "*" because Organizations' account reads take no resource-level permission.
+    expect(statements).toEqual([
+      {
+        Effect: "Allow",
+        Action: ["organizations:DescribeAccount", "organizations:ListParents"],
+        Resource: "*",
+      },
+    ]);
+    const environment = text(functions.find(([name]) => name === id)?.[1].Properties.Environment);
+    expect(environment).toContain("ALLOWED_ACCOUNT_IDS");
+    expect(environment).toContain("ALLOWED_OU_IDS");
+  });
+
   it("traces every function with X-Ray, each role allowed to send its segments", () => {
     for (const [id, fn] of functions) {
       expect(fn.Properties.TracingConfig, id).toEqual({ Mode: "Active" });

@@ -40,6 +40,8 @@ describe("statemachine/onboarding.asl.yml", () => {
     // Nothing exists yet before the lock is held; releasing it and rolling back change nothing to undo.
     const outside = [
       "ValidateInput",
+      // Before the lock too: it only reads Organizations.
+      "AuthorizeTarget",
       "AcquireAccountLock",
       "ReleaseAccountLock",
       "ReleaseLockAfterFailure",

@@ -194,6 +194,7 @@ describe("failures", () => {
     const entered = result.events.flatMap((e) => (e.type === "StateEntered" ? [e.state.name] : []));
     expect(entered.filter((s) => s !== "AcquireAccountLock")).toEqual([
       "ValidateInput",
+      "AuthorizeTarget",
       "StartLockWait",
       "NothingToRollBack",
       "PublishFailed",

@@ -150,6 +150,9 @@ function target(call: AwsCall, lookups: Lookups): Target {
     }
     case "dynamodb":
       return here(lookups.tableArn(accountId, text(input.TableName)));
+    // The organization's reads that AuthorizeTarget makes take no resource-level permission.
+    case "organizations":
+      return here("*");
     case "states": {
       const arn = text(input.executionArn ?? input.stateMachineArn);
       if (arn !== "") return here(arn);

@@ -22,7 +22,20 @@ describe("loadConfig", () => {
       consoleRolePolicyName: "RedislabsIAMUserRestrictedPolicy",
       defaultTargetRoleName: "OrganizationAccountAccessRole",
       allowedTargetRoleNames: ["OrganizationAccountAccessRole", "AWSControlTowerExecution"],
+      allowedAccountIds: [],
+      allowedOuIds: [],
     });
+  });
+
+  it("reads the account allow-list and names a bad id's setting", () => {
+    // Assess
+    expect(loadConfig({ ALLOWED_ACCOUNT_IDS: "222222222222, 333333333333" }).allowedAccountIds).toEqual([
+      "222222222222",
+      "333333333333",
+    ]);
+    expect(() => loadConfig({ ALLOWED_ACCOUNT_IDS: "12345" })).toThrow(
+      "setting ALLOWED_ACCOUNT_IDS: must be a comma-separated list of 12-digit account ids",
+    );
   });
 
   it("treats blank settings as unset", () => {
@@ -50,6 +63,8 @@ describe("loadConfig", () => {
       consoleRolePolicyName: "RedisLabsInstanceRolePolicy",
       defaultTargetRoleName: "BreakGlass",
       allowedTargetRoleNames: ["Onboarder", "BreakGlass"],
+      allowedAccountIds: [],
+      allowedOuIds: [],
     });
   });
 
