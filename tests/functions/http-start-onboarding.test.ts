@@ -20,6 +20,8 @@ import post from "../fixtures/http/post-onboardings.json" with { type: "json" };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 
 const MACHINE = STATE_MACHINE_ARN;
+/** The caller the fixture's IAM authorizer names. */
+const CALLER = post.requestContext.authorizer.iam.userArn;
 
 const sfnMock = mockClient(SFNClient);
 const context = lambdaContext("111111111111", "redis-cloud-byoc-test-httpStartOnboarding");
@@ -80,7 +82,29 @@ describe("POST /onboardings", () => {
         accountId: "222222222222",
         roleName: "AWSControlTowerExecution",
         accountName: "payments-prod",
+        // Who called, as the route's IAM authorizer names them: never from the body.
+        startedBy: CALLER,
       }),
+    });
+  });
+
+  it("puts the IAM caller's ARN into the execution's input, and never a startedBy of the body", async () => {
+    // Act
+    const spoofed = await call(
+      request(
+        JSON.stringify({ accountId: "222222222222", startedBy: "arn:aws:iam::999999999999:user/mallory" }),
+      ),
+    );
+    const anonymous = request(JSON.stringify({ accountId: "222222222222" }));
+    delete (anonymous.requestContext as { authorizer?: unknown }).authorizer;
+    await call(anonymous);
+
+    // Assess
+    expect(spoofed.statusCode).toBe(400);
+    expect(spoofed.json.message).toContain('unknown field "startedBy"');
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    expect(sfnMock).toHaveReceivedCommandWith(StartExecutionCommand, {
+      input: JSON.stringify({ accountId: "222222222222" }),
     });
   });
 

@@ -84,6 +84,20 @@ describe("validateInput", () => {
     expect(error.message).not.toContain("ZebraQx");
   });
 
+  it("says who started the run: the input's caller ARN, else what the execution's name says, else null", () => {
+    const caller = "arn:aws:sts::111111111111:assumed-role/platform-operators/alice";
+
+    expect(validateInput({ accountId: "222222222222", startedBy: caller }, deps).startedBy).toBe(caller);
+    expect(
+      validateInput({ accountId: "222222222222" }, deps, "222222222222-vending-controltower").startedBy,
+    ).toBe("vending:controltower");
+    expect(validateInput({ accountId: "222222222222" }, deps, "a-console-run").startedBy).toBeNull();
+    expect(refusal({ startedBy: "alice" })).toMatchObject({
+      name: "InvalidInput",
+      message: expect.stringContaining("startedBy: must be an IAM or STS principal ARN"),
+    });
+  });
+
   it("says which roles the deployment may assume when the role is not allowed", () => {
     // Act
     const error = refusal({ roleName: "ZebraAdminRoleQx" });
