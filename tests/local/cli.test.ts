@@ -103,7 +103,7 @@ describe("npm start", () => {
     expect(await main([], io)).toBe(0);
 
     expect(out.stdout).toContain("This was a local run");
-    expect(out.stdout).toMatch(/serverless deploy/);
+    expect(out.stdout).toMatch(/npm run deploy/);
     expect(out.stdout).toContain(
       "aws secretsmanager get-secret-value --secret-id redis-cloud/byoc/222222222222",
     );
