@@ -160,13 +160,19 @@ export class Registry implements ChangeRecorder {
     });
   }
 
-  /** How the run ended; recording the same end again changes nothing. */
+  /**
+   * How the run ended; recording the same end again changes nothing. A failed run undoes only what
+   * it changed itself, so an account an earlier run onboarded (it holds a cloud account) stays
+   * active: only the last outcome says this run failed.
+   */
   async finish(accountId: string, execution: string, outcome: Outcome): Promise<RegistryItem | undefined> {
+    const lastOutcome = outcome.status === "failed" ? "failed" : "succeeded";
     return this.update(accountId, (current, at) => {
-      if (current?.lastExecution === execution && current.status === outcome.status) return undefined;
+      if (current?.lastExecution === execution && current.lastOutcome === lastOutcome) return undefined;
       const item = runOf(current, accountId, execution);
       if (outcome.status === "failed") {
-        return { ...item, status: "failed", lastOutcome: "failed", lastError: outcome.error, updatedAt: at };
+        const status = item.cloudAccountId === undefined ? "failed" : "active";
+        return { ...item, status, lastOutcome, lastError: outcome.error, updatedAt: at };
       }
       const { lastError: _none, ...rest } = item;
       const { status, ...refs } = outcome;

@@ -112,6 +112,28 @@ describe("the account registry", () => {
     expect(stored()).toMatchObject({ status: "active", lastOutcome: "succeeded", ...refs });
   });
 
+  it("keeps an onboarded account active when a later run fails, saying only that the run failed", async () => {
+    const writer = registry();
+    await writer.beginRun(ACCOUNT, { execution: "run-1" });
+    await writer.finish(ACCOUNT, "run-1", {
+      status: "active",
+      cloudAccountId: 42,
+      accessKeyId: "AKIAEXAMPLE000000001",
+      secretArn: "arn:aws:secretsmanager:us-east-1:111111111111:secret:redis-cloud/byoc/222222222222-AbCdEf",
+    });
+    const rerun = registry();
+    await rerun.beginRun(ACCOUNT, { execution: "run-2" });
+    await rerun.finish(ACCOUNT, "run-2", { status: "failed", error: "AccessDenied" });
+
+    expect(stored()).toMatchObject({
+      status: "active",
+      cloudAccountId: 42,
+      lastExecution: "run-2",
+      lastOutcome: "failed",
+      lastError: "AccessDenied",
+    });
+  });
+
   it("forgets what a rollback undid, of that run only", async () => {
     const writer = registry();
     await writer.beginRun(ACCOUNT, { execution: "run-1" });
