@@ -5,7 +5,7 @@ import {
   findCloudAccountOfKey,
 } from "./lib/cloud-accounts.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { WorkflowError } from "./lib/errors.ts";
+import { TRANSIENT_ERRORS, WorkflowError } from "./lib/errors.ts";
 import { logger } from "./lib/powertools.ts";
 import { type RedisStepInput, RedisStepInputSchema, readAccountCredentials } from "./lib/redis-api-keys.ts";
 import { RedisCloudError } from "./lib/redis-cloud.ts";
@@ -104,17 +104,30 @@ export async function registerCloudAccount(
 
 const now = () => new Date().toISOString();
 
+/** Attempts at recording the task id before the step gives up on it. */
+const RECORD_ATTEMPTS = 3;
+
 /**
- * The task id, recorded after the POST. If the registry refuses it, the step fails, but first
- * withdraws its request: the rollback could not tell a task it never heard of, and a cloud
- * account made after it would be an orphan.
+ * The task id, recorded after the POST. A registry that stays busy (a transient error) is left to
+ * CheckRegistration, which records the id with the cloud account's: failing the step would send a
+ * second POST. A registry that refuses for good fails the step, but first the request is withdrawn:
+ * no later step could record its cloud account, and the rollback would not know it.
  */
 async function recordTask(accountId: string, record: RegistrationRecord, deps: RedisRegistryDeps) {
-  try {
-    await deps.registry.recordRegistration(accountId, record);
-  } catch (error) {
-    await withdraw(record.taskId as string, deps.redis);
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.registry.recordRegistration(accountId, record);
+      return;
+    } catch (error) {
+      const transient = (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
+      if (transient && attempt < RECORD_ATTEMPTS) continue;
+      if (transient) {
+        logger.warn("the registration's task id is left to CheckRegistration", { taskId: record.taskId });
+        return;
+      }
+      await withdraw(record.taskId as string, deps.redis);
+      throw error;
+    }
   }
 }
 

@@ -335,6 +335,30 @@ describe("registerCloudAccount and the registry", () => {
     ]);
   });
 
+  it("leaves the task id to CheckRegistration when the registry stays busy: no second POST, nothing withdrawn", async () => {
+    // Prepare
+    const { registry: store } = registry;
+    const busy = {
+      get: store.get.bind(store),
+      recordRegistration: async (...args: Parameters<typeof store.recordRegistration>) => {
+        if (args[1].taskId !== undefined) throw new WorkflowError("Throttling", "Test: PutItem throttled");
+        return store.recordRegistration(...args);
+      },
+    };
+    const api = fakeRedisApi({
+      "GET /cloud-accounts": { body: { cloudAccounts: [] } },
+      "POST /cloud-accounts": { status: 202, body: task("t-new", "initialized") },
+    });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), { secrets, redis: api.redis, registry: busy });
+
+    // Assess
+    expect(result).toEqual({ taskId: "t-new", reused: false });
+    expect(api.calls.map((c) => c.method)).toEqual(["GET", "POST"]);
+    expect(registration()).toMatchObject({ origin: "created", requests: 1 });
+  });
+
   it("tries the id the registry recorded first, and trusts it only with our full key", async () => {
     // Prepare: an earlier run's record names cloud account 17.
     await registry.registry.recordRegistration(TARGET, {
