@@ -7,15 +7,11 @@ import {
 import { ALREADY_REGISTERED, adoptRegisteredAccount, cloudAccountName } from "./lib/cloud-accounts.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
-import {
-  type RedisStepDeps,
-  type RedisStepInput,
-  RedisStepInputSchema,
-  readAccountCredentials,
-  redisStep,
-} from "./lib/redis-api-keys.ts";
+import { type RedisStepInput, RedisStepInputSchema, readAccountCredentials } from "./lib/redis-api-keys.ts";
 import { type CloudAccount, type RateLimit, RedisCloudError, type RedisTask } from "./lib/redis-cloud.ts";
 import { type Registration, RegistrationSchema } from "./lib/registration.ts";
+import type { RegistrationRecord } from "./lib/registry.ts";
+import { type RedisRegistryDeps, redisRegistryStep } from "./lib/registry-step.ts";
 import { StepRecorder } from "./lib/step.ts";
 
 const STEP = "CheckRegistration";
@@ -40,7 +36,7 @@ export interface CheckResult {
   waitSeconds: number;
 }
 
-export interface CheckDeps extends RedisStepDeps {
+export interface CheckDeps extends RedisRegistryDeps {
   /** In [0, 1): the jitter of the wait. */
   random?: () => number;
   /** Checks after which a registration still pending fails (about 4 hours at the longest wait). */
@@ -74,6 +70,7 @@ export async function checkRegistration(input: CheckInput, deps: CheckDeps): Pro
 
   let cloudAccountId = input.registration.cloudAccountId;
   let adopted = false;
+  let origin: RegistrationRecord["origin"] | undefined;
   if (cloudAccountId === undefined) {
     if (taskId === undefined)
       throw new WorkflowError("InvalidInput", "registration: has neither taskId nor cloudAccountId");
@@ -87,11 +84,13 @@ export async function checkRegistration(input: CheckInput, deps: CheckDeps): Pro
     const outcome = await taskOutcome(task, input, deps);
     cloudAccountId = outcome.cloudAccountId;
     adopted = outcome.adopted;
+    // Before anything else can fail: the rollback learns the id from the registry only.
+    origin = await recordCloudAccountId(input, deps, cloudAccountId, adopted, rec);
   }
 
   // A cloud account our task just made may not be readable yet; one found by key must be.
   const account = await lookUp(() => deps.redis.getCloudAccount(cloudAccountId), taskId !== undefined);
-  const result = { ...pending(cloudAccountId), ...(adopted ? { reused: true } : {}) };
+  const result = { ...pending(cloudAccountId), ...(adopted ? { reused: origin === "found" } : {}) };
   if (account?.status === "active") {
     await recordCloudAccount(deps.secrets, input, cloudAccountId, rec);
     return { ...result, status: "active", waitSeconds: 0 };
@@ -129,6 +128,40 @@ async function lookUp<T extends RedisTask | CloudAccount>(
     if (later) return undefined;
     throw error;
   }
+}
+
+/**
+ * The cloud account id, in the registration this run recorded. One our task made is `created`.
+ * One adopted after our task was refused (the key or name was taken) is `found`, unless this
+ * execution had sent an earlier POST: that one made it (its answer was lost), so it is this run's.
+ * A registration the registry does not know as this execution's is recorded as found: never
+ * deleted on a guess.
+ */
+async function recordCloudAccountId(
+  input: CheckInput,
+  deps: CheckDeps,
+  cloudAccountId: number,
+  adopted: boolean,
+  rec: StepRecorder,
+): Promise<RegistrationRecord["origin"]> {
+  const { accountId } = input.target;
+  const recorded = (await deps.registry.get(accountId))?.registration;
+  const taskId = input.registration.taskId;
+  let record: RegistrationRecord;
+  if (recorded?.execution === input.execution && recorded.origin === "created") {
+    const earlierPost = (recorded.requests ?? 1) > 1;
+    const origin = !adopted || earlierPost ? "created" : "found";
+    record = { ...recorded, ...(taskId ? { taskId } : {}), cloudAccountId, origin };
+  } else {
+    const { accessKeyId } = await readAccountCredentials(deps.secrets, input.credentialsSecretArn, rec, [
+      "accessKeyId",
+    ]);
+    const name = cloudAccountName(input.target);
+    const requestedAt = new Date().toISOString();
+    record = { name, accessKeyId, execution: input.execution, requestedAt, cloudAccountId, origin: "found" };
+  }
+  await deps.registry.recordRegistration(accountId, record);
+  return record.origin;
 }
 
 /** A finished task: the cloud account it made, or why it failed. */
@@ -268,7 +301,7 @@ export const {
   handler,
   parse: parseCheckInput,
 } = defineStep({
-  ...redisStep,
+  ...redisRegistryStep,
   name: STEP,
   input: CheckInputSchema,
   run: checkRegistration,

@@ -5,31 +5,33 @@ import {
   findCloudAccountOfKey,
 } from "./lib/cloud-accounts.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { WorkflowError } from "./lib/errors.ts";
-import {
-  type RedisStepDeps,
-  type RedisStepInput,
-  RedisStepInputSchema,
-  readAccountCredentials,
-  redisStep,
-} from "./lib/redis-api-keys.ts";
+import { TRANSIENT_ERRORS, WorkflowError } from "./lib/errors.ts";
+import { logger } from "./lib/powertools.ts";
+import { type RedisStepInput, RedisStepInputSchema, readAccountCredentials } from "./lib/redis-api-keys.ts";
 import { RedisCloudError } from "./lib/redis-cloud.ts";
+import type { RegistrationRecord } from "./lib/registry.ts";
+import { type RedisRegistryDeps, redisRegistryStep } from "./lib/registry-step.ts";
 import { StepRecorder } from "./lib/step.ts";
 
 const STEP = "RegisterCloudAccount";
 
-/** Either the cloud account that already holds the key, or the task that creates it. */
-export type RegisterResult = { cloudAccountId: number; reused: true } | { taskId: string; reused: false };
+/**
+ * The cloud account to follow, or the task that creates it. `reused`: it existed before this run,
+ * and no rollback deletes it.
+ */
+export type RegisterResult = { cloudAccountId: number; reused: boolean } | { taskId: string; reused: false };
 
 /**
- * Step 7a: registers the account with Redis Cloud, idempotently. Redis allows one cloud account
- * per access key, so the key identifies ours: found → reused; absent → created, and the task id
- * is returned for CheckRegistration to follow. The request carries the secret key and the
- * console password straight from the secret; the output carries neither.
+ * Step 7a: registers the account with Redis Cloud, idempotently. Our cloud account is the one the
+ * registry names, else the one of our name whose full key (read by id) is ours: found → reused,
+ * unless this execution requested it before (a POST whose answer was lost), which makes it this
+ * run's. Absent → the request is recorded in the registry, then sent; the task id is returned for
+ * CheckRegistration to follow. The request carries the secret key and the console password
+ * straight from the secret; the registry and the output carry neither.
  */
 export async function registerCloudAccount(
   input: RedisStepInput,
-  deps: RedisStepDeps,
+  deps: RedisRegistryDeps,
 ): Promise<RegisterResult> {
   const rec = new StepRecorder(STEP, input.execution);
   const credentials = await readAccountCredentials(deps.secrets, input.credentialsSecretArn, rec, [
@@ -39,33 +41,118 @@ export async function registerCloudAccount(
     "consolePassword",
     "signInUrl",
   ]);
-  if (credentials.accountId !== undefined && credentials.accountId !== input.target.accountId) {
+  const { accountId } = input.target;
+  if (credentials.accountId !== undefined && credentials.accountId !== accountId) {
     throw new WorkflowError(
       "UnexpectedError",
-      `${STEP}: secret ${input.credentialsSecretArn} holds the credentials of account ${credentials.accountId}, not ${input.target.accountId}`,
+      `${STEP}: secret ${input.credentialsSecretArn} holds the credentials of account ${credentials.accountId}, not ${accountId}`,
     );
   }
   const name = cloudAccountName(input.target);
-  const existing = findCloudAccountOfKey(await deps.redis.listCloudAccounts(), credentials.accessKeyId, name);
-  if (existing) return { cloudAccountId: existing.id, reused: true };
+  const { accessKeyId } = credentials;
+  const item = await deps.registry.get(accountId);
+  const recorded = item?.registration;
+  // What an earlier attempt of this execution sent: a cloud account of our key is then ours.
+  const mine =
+    recorded?.execution === input.execution && recorded.origin === "created" ? recorded : undefined;
+  const knownId = recorded?.cloudAccountId ?? item?.cloudAccountId;
+  const existing = await findCloudAccountOfKey(deps.redis, { name, accessKeyId, knownId });
+  const settle = async (cloudAccountId: number, ours: boolean): Promise<RegisterResult> => {
+    const base = mine ?? { name, accessKeyId, execution: input.execution, requestedAt: now() };
+    await deps.registry.recordRegistration(accountId, {
+      ...base,
+      cloudAccountId,
+      origin: ours ? "created" : "found",
+    });
+    return { cloudAccountId, reused: !ours };
+  };
+  if (existing) return settle(existing.id, mine !== undefined);
 
+  // Recorded before it is sent: if the answer is lost, the registry still says who asked.
+  const requested: RegistrationRecord = {
+    name,
+    accessKeyId,
+    execution: input.execution,
+    requestedAt: now(),
+    requests: (mine?.requests ?? 0) + 1,
+    origin: "created",
+  };
+  await deps.registry.recordRegistration(accountId, requested);
+  let taskId: string;
   try {
     const task = await deps.redis.createCloudAccount({
       name,
       provider: "AWS",
-      accessKeyId: credentials.accessKeyId,
+      accessKeyId,
       accessSecretKey: credentials.secretAccessKey,
       consoleUsername: credentials.consoleUsername,
       consolePassword: credentials.consolePassword,
       signInLoginUrl: credentials.signInUrl,
     });
-    return { taskId: task.taskId, reused: false };
+    taskId = task.taskId;
   } catch (error) {
-    // A concurrent run registered between our listing and our POST.
+    // Someone registered our name or key between our look and our POST.
     if (!isAlreadyRegistered(error)) throw error;
     const refusal = error.redisType ?? `HTTP ${error.status}`;
-    const winner = await adoptRegisteredAccount(deps.redis, credentials.accessKeyId, name, refusal);
-    return { cloudAccountId: winner.id, reused: true };
+    const winner = await adoptRegisteredAccount(deps.redis, accessKeyId, name, refusal);
+    // Only an earlier POST of this execution can have made it for this run.
+    return settle(winner.id, (requested.requests ?? 1) > 1);
+  }
+  await recordTask(accountId, { ...requested, taskId }, deps);
+  return { taskId, reused: false };
+}
+
+const now = () => new Date().toISOString();
+
+/** Attempts at recording the task id before the step gives up on it. */
+const RECORD_ATTEMPTS = 3;
+
+/**
+ * The task id, recorded after the POST. A registry that stays busy (a transient error) is left to
+ * CheckRegistration, which records the id with the cloud account's: failing the step would send a
+ * second POST. A registry that refuses for good fails the step, but first the request is withdrawn:
+ * no later step could record its cloud account, and the rollback would not know it.
+ */
+async function recordTask(accountId: string, record: RegistrationRecord, deps: RedisRegistryDeps) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.registry.recordRegistration(accountId, record);
+      return;
+    } catch (error) {
+      const transient = (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
+      if (transient && attempt < RECORD_ATTEMPTS) continue;
+      if (transient) {
+        logger.warn("the registration's task id is left to CheckRegistration", { taskId: record.taskId });
+        return;
+      }
+      await withdraw(record.taskId as string, deps.redis);
+      throw error;
+    }
+  }
+}
+
+/** Polls at the client's pace (300 ms in Lambda): about 30 s, well within the step's minute. */
+const WITHDRAW_POLLS = 100;
+
+/** Follows the task to its end and deletes the cloud account it made; reports what it could not. */
+async function withdraw(taskId: string, redis: RedisRegistryDeps["redis"]) {
+  try {
+    for (let poll = 0; poll < WITHDRAW_POLLS; poll++) {
+      const task = await redis.getTask(taskId).catch((error: unknown) => {
+        // A fresh task is 404 for a few seconds.
+        if (error instanceof RedisCloudError && error.status === 404) return undefined;
+        throw error;
+      });
+      if (task?.status === "processing-error") return;
+      if (task?.status === "processing-completed") {
+        if (task.resourceId !== undefined) await redis.deleteCloudAccount(task.resourceId);
+        return;
+      }
+    }
+    logger.error("registration not withdrawn: its task did not end in time", { taskId });
+  } catch (error) {
+    const reason = error instanceof Error ? error.name : "unknown";
+    logger.error("registration not withdrawn", { taskId, reason });
   }
 }
 
@@ -77,7 +164,7 @@ function isAlreadyRegistered(error: unknown): error is RedisCloudError {
 }
 
 export const { run, handler } = defineStep({
-  ...redisStep,
+  ...redisRegistryStep,
   name: STEP,
   input: RedisStepInputSchema,
   run: registerCloudAccount,

@@ -30,6 +30,7 @@ import {
 import * as z from "zod";
 
 import type { Home } from "./lib/aws.ts";
+import { findCloudAccountOfKey } from "./lib/cloud-accounts.ts";
 import {
   CONSOLE_ROLE_NAME,
   type Config,
@@ -45,8 +46,7 @@ import { policyArn } from "./lib/policies.ts";
 import { logger } from "./lib/powertools.ts";
 import { redisCloudOf, redisStep } from "./lib/redis-api-keys.ts";
 import type { RedisCloud } from "./lib/redis-cloud.ts";
-import { type Registration, RegistrationSchema } from "./lib/registration.ts";
-import type { Registry, RegistryItem } from "./lib/registry.ts";
+import type { RegistrationRecord, Registry, RegistryItem } from "./lib/registry.ts";
 import { type CheckContext, checkChange } from "./lib/rollback-checks.ts";
 import { type Change, StepInputSchema, StepRecorder } from "./lib/step.ts";
 import { targetDeps, targetStepWithSecrets } from "./lib/target-step.ts";
@@ -54,15 +54,11 @@ import { targetDeps, targetStepWithSecrets } from "./lib/target-step.ts";
 const STEP = "Rollback";
 
 /**
- * All the rollback takes: the account, the execution and, for now, the state's `registration`
- * (which cloud account this run registered at Redis). What to undo in AWS it reads from the
- * registry, never from its input: unknown fields (a change list) are refused.
+ * All the rollback takes: the account and the execution. What to undo, in AWS and at Redis, it
+ * reads from the registry, never from its input: unknown fields (a change list, a state naming a
+ * cloud account) are refused.
  */
-export const RollbackInputSchema = z.strictObject({
-  ...StepInputSchema.shape,
-  /** The whole state at the failure: its `registration` says whether this run registered at Redis. */
-  state: z.looseObject({ registration: RegistrationSchema.optional() }).optional(),
-});
+export const RollbackInputSchema = z.strictObject({ ...StepInputSchema.shape });
 export type RollbackInput = z.output<typeof RollbackInputSchema>;
 
 export interface RollbackResult {
@@ -100,7 +96,7 @@ export async function rollback(input: RollbackInput, deps: RollbackDeps): Promis
   const tagged = await taggedByThisRun(input, deps, rec, result);
   const changes = dedupe([...recorded.map((entry) => entry.change), ...tagged]);
   // The cloud account first: Redis would otherwise go on using the key about to be deleted.
-  await undoRegistration(input.state?.registration, deps, result);
+  await undoRegistration(ownRegistration(run, input.execution), deps, result);
   const ctx = { ...deps, accountId: input.target.accountId, rec };
   const undone: Change[] = [];
   for (const change of undoOrder(changes)) {
@@ -171,14 +167,24 @@ async function forgetUndone(
 
 const FINISHED = new Set(["processing-completed", "processing-error"]);
 
-/** A cloud account this run registered (not one it found by its key) is deleted at Redis. */
+/** The registration this execution asked Redis for; one it found existing is never its to delete. */
+const ownRegistration = (item: RegistryItem, execution: string) =>
+  item.registration?.execution === execution && item.registration.origin === "created"
+    ? item.registration
+    : undefined;
+
+/**
+ * Deletes at Redis the cloud account this run registered: by the id the registry recorded, else
+ * its task's, else (a POST whose answer was lost) the one of the recorded name whose full key,
+ * read by id, is the recorded one. Whatever the id, its key is checked before the delete.
+ */
 async function undoRegistration(
-  registration: Registration | undefined,
+  registration: RegistrationRecord | undefined,
   deps: RollbackDeps,
   result: RollbackResult,
 ) {
-  if (registration?.reused !== false) return;
-  const label = `CloudAccount ${registration.cloudAccountId ?? `of task ${registration.taskId}`}`;
+  if (!registration) return;
+  const label = `CloudAccount ${registration.cloudAccountId ?? `of task ${registration.taskId ?? `named ${registration.name}`}`}`;
   try {
     const redis = await deps.redis();
     let id = registration.cloudAccountId;
@@ -193,14 +199,17 @@ async function undoRegistration(
         });
         return;
       }
+      // Our only POST's task failed: it made nothing. After several, an earlier one may have.
+      if (id === undefined && (registration.requests ?? 1) <= 1) return;
     }
-    if (id === undefined) return; // The task failed: it made no account.
-    await redis.deleteCloudAccount(id);
-    result.undone.push(`CloudAccount ${id}`);
+    const { name, accessKeyId } = registration;
+    const account = await findCloudAccountOfKey(redis, { name, accessKeyId, knownId: id });
+    if (!account) return; // Never made (a failed task, a lost request), or gone already.
+    await redis.deleteCloudAccount(account.id);
+    result.undone.push(`CloudAccount ${account.id}`);
   } catch (error) {
     if (error instanceof WorkflowError && error.name === "RedisCloudNotFound") return;
-    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    result.leftBehind.push({ change: label, error: reason });
+    result.leftBehind.push({ change: label, error: reasonOf(error) });
   }
 }
 

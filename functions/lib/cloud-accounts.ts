@@ -2,7 +2,8 @@ import { type CloudAccount, type RedisCloud, RedisCloudError } from "./redis-clo
 import type { Target } from "./step.ts";
 
 /*
- * How the product tells its cloud accounts at Redis from others: by name and access key. The
+ * How the product tells its cloud accounts at Redis from others: by the id the registry recorded,
+ * else by name and the full access key read by id. The
  * transport (./redis-cloud.ts) knows nothing of this.
  */
 
@@ -12,32 +13,43 @@ export const cloudAccountName = (target: Target): string => target.accountName |
 /** The errors Redis gives a second cloud account with a name or key already registered. */
 export const ALREADY_REGISTERED = new Set(["CLOUD_ACCOUNT_ACCESS_KEY_EXISTS", "CLOUD_ACCOUNT_NAME_EXISTS"]);
 
-/**
- * Whether a listed access key is ours. The spec's example shows listed keys masked (`A***A`):
- * a masked key matches when its visible ends do, and is trusted only with the same name.
- */
-function maskedMatch(listed: string, ours: string): boolean {
-  const masked = /^([^*]*)\*+([^*]*)$/.exec(listed);
-  if (!masked) return false;
-  const [, head = "", tail = ""] = masked;
-  return head.length + tail.length > 0 && ours.startsWith(head) && ours.endsWith(tail);
+/** A cloud account by id, or undefined when Redis has none of that id. */
+async function readCloudAccount(redis: RedisCloud, id: number): Promise<CloudAccount | undefined> {
+  try {
+    return await redis.getCloudAccount(id);
+  } catch (error) {
+    if (error instanceof RedisCloudError && error.status === 404) return undefined;
+    throw error;
+  }
 }
 
-/** The cloud account registered with this access key, if Redis has one. */
-export function findCloudAccountOfKey(
-  accounts: CloudAccount[],
-  accessKeyId: string,
-  name: string,
-): CloudAccount | undefined {
-  return (
-    accounts.find((account) => account.accessKeyId === accessKeyId) ??
-    accounts.find(
-      (account) =>
-        account.name === name &&
-        account.accessKeyId !== undefined &&
-        maskedMatch(account.accessKeyId, accessKeyId),
-    )
-  );
+/** Where to look for our cloud account: its name and key, and the id the registry recorded. */
+export interface CloudAccountOfKey {
+  name: string;
+  accessKeyId: string;
+  knownId?: number | undefined;
+}
+
+/**
+ * The cloud account registered with this access key, if Redis has one. Redis may list keys masked
+ * (`A***A`), and a masked key can match another AWS account's: a listed key is never trusted.
+ * The registry's id is tried first; else each account of our name is read by id, and only the
+ * full key read there decides.
+ */
+export async function findCloudAccountOfKey(
+  redis: RedisCloud,
+  { name, accessKeyId, knownId }: CloudAccountOfKey,
+): Promise<CloudAccount | undefined> {
+  if (knownId !== undefined) {
+    const known = await readCloudAccount(redis, knownId);
+    if (known?.accessKeyId === accessKeyId) return known;
+  }
+  const named = (await redis.listCloudAccounts()).filter((a) => a.name === name && a.id !== knownId);
+  for (const candidate of named) {
+    const full = await readCloudAccount(redis, candidate.id);
+    if (full?.accessKeyId === accessKeyId) return full;
+  }
+  return undefined;
 }
 
 /**
@@ -50,13 +62,12 @@ export async function adoptRegisteredAccount(
   name: string,
   refusal: string,
 ): Promise<CloudAccount> {
-  const accounts = await redis.listCloudAccounts();
-  const ours = findCloudAccountOfKey(accounts, accessKeyId, name);
+  const ours = await findCloudAccountOfKey(redis, { name, accessKeyId });
   if (ours) return ours;
-  const holder = accounts.find((account) => account.name === name);
+  const holder = (await redis.listCloudAccounts()).find((account) => account.name === name);
   const why = holder
     ? `cloud account ${holder.id} is already named "${name}" with another access key; rename or delete it at Redis Cloud, or onboard with another accountName`
-    : `no cloud account this API key can see holds access key ${accessKeyId}; it may be registered in another Redis Cloud account`;
+    : `no cloud account named "${name}" that this API key can see holds access key ${accessKeyId}; it may be registered under another name or in another Redis Cloud account`;
   throw new RedisCloudError(
     "RedisCloudConflict",
     `Redis Cloud refused to register cloud account "${name}" (${refusal}): ${why}`,

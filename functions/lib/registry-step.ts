@@ -1,9 +1,11 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import * as z from "zod";
 import { lambdaClients } from "./clients.ts";
-import { REGISTRY_SETTINGS } from "./config.ts";
+import { REDIS_SETTINGS, REGISTRY_SETTINGS, type SettingsOf } from "./config.ts";
 import type { StepContext } from "./define-step.ts";
-import { Registry } from "./registry.ts";
+import { type RedisStepDeps, redisStep } from "./redis-api-keys.ts";
+import { type RegistrationStore, Registry } from "./registry.ts";
 
 /*
  * What the three states that begin and end a run in the account registry share: the step input,
@@ -15,6 +17,27 @@ export const registryStep = {
   clients: lambdaClients({ dynamodb: DynamoDBClient }),
   deps: ({ runtime, step }: StepContext<unknown, { registryTableName: string }>) => ({
     registry: new Registry(runtime.clients.dynamodb(), runtime.config.registryTableName, step),
+  }),
+};
+
+/** A Redis Cloud step that also records its registration in the registry. */
+export interface RedisRegistryDeps extends RedisStepDeps {
+  registry: RegistrationStore;
+}
+
+type RedisRegistrySettings = SettingsOf<"apiKeysSecret" | "apiUrl" | "registryTableName">;
+
+/**
+ * RegisterCloudAccount and CheckRegistration: Redis Cloud, and the registry, where the request is
+ * recorded before it is sent (so that its cloud account is known even when its answer is lost).
+ */
+export const redisRegistryStep = {
+  ...redisStep,
+  settings: [...REDIS_SETTINGS, "registryTableName"] as const,
+  clients: lambdaClients({ secrets: SecretsManagerClient, dynamodb: DynamoDBClient }),
+  deps: async (context: StepContext<unknown, RedisRegistrySettings>): Promise<RedisRegistryDeps> => ({
+    ...(await redisStep.deps(context)),
+    ...registryStep.deps(context),
   }),
 };
 

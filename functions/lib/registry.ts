@@ -42,6 +42,26 @@ export const RegistryEntrySchema = z.object({
 });
 export type RegistryEntry = z.output<typeof RegistryEntrySchema>;
 
+/**
+ * A registration with Redis Cloud as the registry knows it. It is written before the POST, so that
+ * a POST whose answer was lost is still known: a cloud account found afterwards with this name and
+ * key is the run's (`created`), and its rollback deletes it. A cloud account that existed before
+ * the run is `found`, and no rollback ever deletes it. Ids and names only: never a secret.
+ */
+export const RegistrationRecordSchema = z.object({
+  name: text,
+  accessKeyId: text,
+  /** The execution that requested (or found) it. */
+  execution: text,
+  requestedAt: isoTime,
+  /** POSTs this execution sent: past the first, a cloud account with our key may be an earlier one's. */
+  requests: z.number().int().nonnegative().optional(),
+  taskId: text.optional(),
+  cloudAccountId: z.number().int().positive().optional(),
+  origin: z.enum(["created", "found"]),
+});
+export type RegistrationRecord = z.output<typeof RegistrationRecordSchema>;
+
 /** The outcome of the last run; `running` until the state machine records how it ended. */
 const OUTCOMES = ["running", "succeeded", "failed"] as const;
 
@@ -63,6 +83,8 @@ export const RegistryItemSchema = z.looseObject({
   accessKeyId: z.string().optional(),
   secretArn: z.string().optional(),
   resources: z.array(RegistryEntrySchema),
+  /** The last registration with Redis Cloud; the rollback reads it from here only. */
+  registration: RegistrationRecordSchema.optional(),
   /** sha256 of each shipped document the product applied, by resource (policy ARN, role name). */
   documentHashes: z.record(z.string(), z.string()).optional(),
 });
@@ -71,6 +93,9 @@ export type RegistryItem = z.output<typeof RegistryItemSchema>;
 export type Outcome =
   | { status: "active"; cloudAccountId: number; accessKeyId: string; secretArn: string }
   | { status: "failed"; error: string };
+
+/** What the Redis Cloud steps need of the registry: the run's item, and its registration record. */
+export type RegistrationStore = Pick<Registry, "get" | "recordRegistration">;
 
 /** What a step needs of the registry: to record each change right after making it. */
 export interface ChangeRecorder {
@@ -147,6 +172,15 @@ export class Registry implements ChangeRecorder {
       if (item.resources.some((entry) => sameEntry(entry, execution, change))) return undefined;
       const entry: RegistryEntry = { change, execution, origin: originOf(change), recordedAt: at };
       return { ...item, resources: [...item.resources, entry], updatedAt: at };
+    });
+  }
+
+  /** This run's registration with Redis Cloud, as it stands now (written only when it differs). */
+  async recordRegistration(accountId: string, record: RegistrationRecord): Promise<void> {
+    await this.update(accountId, (current, at) => {
+      const item = runOf(current, accountId, record.execution);
+      if (JSON.stringify(item.registration) === JSON.stringify(record)) return undefined;
+      return { ...item, registration: RegistrationRecordSchema.parse(record), updatedAt: at };
     });
   }
 

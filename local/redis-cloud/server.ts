@@ -31,9 +31,10 @@ export interface LocalRedisCloudOptions {
   failAccounts?: boolean;
   /**
    * A transient fault for this request, before anything else happens: an HTTP status (e.g. 503)
-   * or a connection reset. Fault-injection tests set it; nothing is changed by a faulted request.
+   * or a connection reset. Fault-injection tests set it; nothing is changed by a faulted request,
+   * except by `lost`: the request is carried out, then the connection dropped before the answer.
    */
-  fault?: (request: RecordedRequest) => { status: number } | "reset" | undefined;
+  fault?: (request: RecordedRequest) => { status: number } | "reset" | "lost" | undefined;
 }
 
 export type { TaskStatus };
@@ -171,6 +172,14 @@ class Api {
     const fault = this.state.options.fault?.(record);
     if (fault === "reset") {
       // The client sees its connection dropped mid-request, as on a network fault.
+      req.socket.destroy();
+      return;
+    }
+    if (fault === "lost") {
+      // Done at Redis, but the client never hears of it (a timeout, a reset on the way back).
+      record.status = (
+        this.authorize(req) ?? this.limited(() => this.route(method, path, text, body))
+      ).status;
       req.socket.destroy();
       return;
     }

@@ -24,11 +24,12 @@ import {
   fakeRedisApi,
   leakedSecrets,
   redisInput,
+  runningRegistry,
   SECRET_ARN,
   storeSecrets,
   task,
 } from "../local/redis-cloud/fixtures.ts";
-import { EXECUTION, rejectionOf, writeCommands } from "../support/aws.ts";
+import { EXECUTION, rejectionOf, TARGET, writeCommands } from "../support/aws.ts";
 
 const secretsMock = mockClient(SecretsManagerClient);
 const secrets = new SecretsManagerClient({});
@@ -45,10 +46,28 @@ const half = () => 0.5;
 
 function check(registration: Registration, routes: Record<string, FakeAnswer | FakeAnswer[]>, random = half) {
   const api = fakeRedisApi(routes);
-  return { api, result: checkRegistration(input(registration), { secrets, redis: api.redis, random }) };
+  return { api, result: checkRegistration(input(registration), { ...deps(api), random }) };
 }
 
-beforeEach(() => {
+let registry: Awaited<ReturnType<typeof runningRegistry>>;
+const deps = (api: ReturnType<typeof fakeRedisApi>) => ({
+  secrets,
+  redis: api.redis,
+  registry: registry.registry,
+});
+/** RegisterCloudAccount's record: this execution sent one POST. */
+const REQUESTED = {
+  name: "payments-prod",
+  accessKeyId: CREDENTIALS.accessKeyId,
+  execution: EXECUTION,
+  requestedAt: "2026-01-01T00:00:00.000Z",
+  requests: 1,
+  origin: "created" as const,
+};
+
+beforeEach(async () => {
+  registry = await runningRegistry();
+  await registry.registry.recordRegistration(TARGET, REQUESTED);
   secretsMock.reset();
   storeSecrets(secretsMock);
   secretsMock.on(TagResourceCommand).resolves({});
@@ -89,8 +108,14 @@ describe("checkRegistration while the task runs", () => {
       },
     );
 
-    // Assess
+    // Assess: the registry learns the id at once, as this run's (the rollback reads it there).
     expect(await result).toMatchObject({ status: "pending", taskId: "t-1", cloudAccountId: 42, attempt: 5 });
+    expect(registry.stored()?.registration).toEqual({
+      ...REQUESTED,
+      taskId: "t-1",
+      cloudAccountId: 42,
+      origin: "created",
+    });
   });
 
   it("answers pending when the new cloud account is not readable yet", async () => {
@@ -176,8 +201,32 @@ describe("checkRegistration while the task runs", () => {
       },
     );
 
-    // Assess
+    // Assess: our only POST was refused: the winner is recorded as found, never to be deleted.
     expect(await result).toMatchObject({ status: "pending", cloudAccountId: 77, reused: true });
+    expect(registry.stored()?.registration).toMatchObject({ cloudAccountId: 77, origin: "found" });
+  });
+
+  it("takes the account of an earlier POST of this execution (its answer lost) as this run's", async () => {
+    // Prepare: RegisterCloudAccount sent twice; the first one's answer was lost, its task made 77.
+    await registry.registry.recordRegistration(TARGET, { ...REQUESTED, requests: 2 });
+
+    // Act
+    const { result } = check(
+      { taskId: "t-2", reused: false },
+      {
+        "GET /tasks/t-2": {
+          body: task("t-2", "processing-error", { error: { type: "CLOUD_ACCOUNT_ACCESS_KEY_EXISTS" } }),
+        },
+        "GET /cloud-accounts": {
+          body: { cloudAccounts: [{ ...account(77, "pending"), accessKeyId: "A***2" }] },
+        },
+        "GET /cloud-accounts/77": { body: account(77, "pending") },
+      },
+    );
+
+    // Assess
+    expect(await result).toMatchObject({ status: "pending", cloudAccountId: 77, reused: false });
+    expect(registry.stored()?.registration).toMatchObject({ cloudAccountId: 77, origin: "created" });
   });
 
   it("lets a failing API through as RedisCloudUnavailable for the state machine to retry", async () => {
@@ -194,7 +243,7 @@ describe("checkRegistration while the task runs", () => {
 
     // Act
     const error = await rejectionOf(
-      checkRegistration(input({ taskId: "t-1", attempt: 9 }), { secrets, redis: api.redis, maxAttempts: 10 }),
+      checkRegistration(input({ taskId: "t-1", attempt: 9 }), { ...deps(api), maxAttempts: 10 }),
     );
 
     // Assess

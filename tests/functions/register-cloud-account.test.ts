@@ -1,18 +1,22 @@
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { WorkflowError } from "../../functions/lib/errors.ts";
+import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
 import { handler, registerCloudAccount } from "../../functions/register-cloud-account.ts";
 import {
+  API_KEYS,
   CREATE_REQUEST,
   CREDENTIALS,
   fakeRedisApi,
   leakedSecrets,
   redisInput,
+  runningRegistry,
   SECRET_ARN,
   storeSecrets,
   task,
 } from "../local/redis-cloud/fixtures.ts";
-import { HOME, lambdaContext, rejectionOf, stepInput, TARGET } from "../support/aws.ts";
+import { EXECUTION, HOME, lambdaContext, rejectionOf, stepInput, TARGET } from "../support/aws.ts";
 
 const secretsMock = mockClient(SecretsManagerClient);
 const secrets = new SecretsManagerClient({});
@@ -32,22 +36,34 @@ const theirs = {
   accessKeyId: "AKIAOTHER00000000005",
 };
 
-beforeEach(() => {
+let registry: Awaited<ReturnType<typeof runningRegistry>>;
+const deps = (redis: RedisCloud) => ({ secrets, redis, registry: registry.registry });
+const registration = () => registry.stored()?.registration;
+
+beforeEach(async () => {
   secretsMock.reset();
   storeSecrets(secretsMock);
+  registry = await runningRegistry();
 });
 
 describe("registerCloudAccount", () => {
   it("reuses the cloud account that already holds the access key, without creating one", async () => {
     // Prepare
-    const api = fakeRedisApi({ "GET /cloud-accounts": { body: { cloudAccounts: [theirs, ours] } } });
+    const api = fakeRedisApi({
+      "GET /cloud-accounts": { body: { cloudAccounts: [theirs, ours] } },
+      "GET /cloud-accounts/17": { body: ours },
+    });
 
     // Act
-    const result = await registerCloudAccount(redisInput(), { secrets, redis: api.redis });
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
 
-    // Assess
+    // Assess: the listing's candidate of our name is read by id, for its full key.
     expect(result).toEqual({ cloudAccountId: 17, reused: true });
-    expect(api.calls.map((c) => c.method)).toEqual(["GET"]);
+    expect(api.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      "GET /cloud-accounts",
+      "GET /cloud-accounts/17",
+    ]);
+    expect(registration()).toMatchObject({ cloudAccountId: 17, origin: "found", execution: EXECUTION });
   });
 
   it("creates the cloud account from the secret's credentials when none holds the key", async () => {
@@ -58,11 +74,20 @@ describe("registerCloudAccount", () => {
     });
 
     // Act
-    const result = await registerCloudAccount(redisInput(), { secrets, redis: api.redis });
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
 
     // Assess
     expect(result).toEqual({ taskId: "t-new", reused: false });
     expect(api.calls[1]?.body).toEqual(CREATE_REQUEST);
+    expect(registration()).toEqual({
+      name: "payments-prod",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      execution: EXECUTION,
+      requestedAt: expect.any(String),
+      requests: 1,
+      taskId: "t-new",
+      origin: "created",
+    });
   });
 
   it("names the cloud account aws-<accountId> when the input has no name", async () => {
@@ -74,7 +99,7 @@ describe("registerCloudAccount", () => {
     const input = { ...redisInput(), target: { ...stepInput().target, accountName: "" } };
 
     // Act
-    await registerCloudAccount(input, { secrets, redis: api.redis });
+    await registerCloudAccount(input, deps(api.redis));
 
     // Assess
     expect(api.calls[1]?.body).toMatchObject({ name: `aws-${TARGET}` });
@@ -88,14 +113,16 @@ describe("registerCloudAccount", () => {
     const api = fakeRedisApi({
       "GET /cloud-accounts": [{ body: { cloudAccounts: [] } }, { body: { cloudAccounts: [ours] } }],
       "POST /cloud-accounts": { status, body: { type, status: `${status}`, description: "exists" } },
+      "GET /cloud-accounts/17": { body: ours },
     });
 
     // Act
-    const result = await registerCloudAccount(redisInput(), { secrets, redis: api.redis });
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
 
-    // Assess
+    // Assess: our only POST was refused, so the winner is not this run's.
     expect(result).toEqual({ cloudAccountId: 17, reused: true });
-    expect(api.calls.map((c) => c.method)).toEqual(["GET", "POST", "GET"]);
+    expect(api.calls.map((c) => c.method)).toEqual(["GET", "POST", "GET", "GET"]);
+    expect(registration()).toMatchObject({ cloudAccountId: 17, origin: "found" });
   });
 
   it("re-lists on a bare 409 too, and reuses the account holding our key", async () => {
@@ -103,10 +130,11 @@ describe("registerCloudAccount", () => {
     const api = fakeRedisApi({
       "GET /cloud-accounts": [{ body: { cloudAccounts: [] } }, { body: { cloudAccounts: [ours] } }],
       "POST /cloud-accounts": { status: 409 },
+      "GET /cloud-accounts/17": { body: ours },
     });
 
     // Act
-    const result = await registerCloudAccount(redisInput(), { secrets, redis: api.redis });
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
 
     // Assess
     expect(result).toEqual({ cloudAccountId: 17, reused: true });
@@ -121,10 +149,11 @@ describe("registerCloudAccount", () => {
         status: 409,
         body: { type: "CLOUD_ACCOUNT_NAME_EXISTS", description: "exists" },
       },
+      "GET /cloud-accounts/5": { body: sameName },
     });
 
     // Act
-    const error = await rejectionOf(registerCloudAccount(redisInput(), { secrets, redis: api.redis }));
+    const error = await rejectionOf(registerCloudAccount(redisInput(), deps(api.redis)));
 
     // Assess
     expect(error.name).toBe("RedisCloudConflict");
@@ -140,7 +169,7 @@ describe("registerCloudAccount", () => {
     });
 
     // Act
-    const error = await rejectionOf(registerCloudAccount(redisInput(), { secrets, redis: api.redis }));
+    const error = await rejectionOf(registerCloudAccount(redisInput(), deps(api.redis)));
 
     // Assess
     expect(error.name).toBe("RedisCloudRejected");
@@ -153,7 +182,7 @@ describe("registerCloudAccount", () => {
     const api = fakeRedisApi();
 
     // Act
-    const error = await rejectionOf(registerCloudAccount(redisInput(), { secrets, redis: api.redis }));
+    const error = await rejectionOf(registerCloudAccount(redisInput(), deps(api.redis)));
 
     // Assess
     expect(error.name).toBe("UnexpectedError");
@@ -167,9 +196,7 @@ describe("registerCloudAccount", () => {
     storeSecrets(secretsMock, withoutPassword);
 
     // Act
-    const error = await rejectionOf(
-      registerCloudAccount(redisInput(), { secrets, redis: fakeRedisApi().redis }),
-    );
+    const error = await rejectionOf(registerCloudAccount(redisInput(), deps(fakeRedisApi().redis)));
 
     // Assess
     expect(error.message).toContain(`secret ${SECRET_ARN} lacks consolePassword`);
@@ -184,11 +211,172 @@ describe("registerCloudAccount", () => {
     });
 
     // Act
-    const result = await registerCloudAccount(redisInput(), { secrets, redis: api.redis });
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
 
     // Assess
     expect(Object.keys(result).sort()).toEqual(["reused", "taskId"]);
     expect(leakedSecrets(JSON.stringify(result))).toEqual([]);
+  });
+});
+
+/** The fake's client, with POSTs carried out by the fake but their answer lost on the way back. */
+function losingPosts(api: ReturnType<typeof fakeRedisApi>, beforePost: () => void = () => {}) {
+  const fetchImpl = (async (url: string | URL | Request, init?: RequestInit) => {
+    if (init?.method !== "POST") return api.fetch(url, init);
+    beforePost();
+    await api.fetch(url, init);
+    throw new TypeError("fetch failed", {
+      cause: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+    });
+  }) as typeof fetch;
+  return new RedisCloud({ baseUrl: "https://api.redis.test/v1", keys: API_KEYS, fetch: fetchImpl });
+}
+
+describe("registerCloudAccount and the registry", () => {
+  it("records the request (name, key id, execution) before the POST, and never a secret", async () => {
+    // Prepare
+    const api = fakeRedisApi({ "GET /cloud-accounts": { body: { cloudAccounts: [] } } });
+    let atPost: unknown;
+    const redis = losingPosts(api, () => {
+      atPost = registration();
+    });
+
+    // Act
+    const error = await rejectionOf(registerCloudAccount(redisInput(), deps(redis)));
+
+    // Assess
+    expect(error.name).toBe("RedisCloudUnavailable");
+    expect(atPost).toEqual({
+      name: "payments-prod",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      execution: EXECUTION,
+      requestedAt: expect.any(String),
+      requests: 1,
+      origin: "created",
+    });
+    expect(leakedSecrets(JSON.stringify(registry.stored()))).toEqual([]);
+  });
+
+  it("takes the cloud account of a POST whose answer was lost, found again by name and full key, as this run's", async () => {
+    // Prepare: the first attempt's POST is carried out, its answer lost.
+    const first = fakeRedisApi({ "GET /cloud-accounts": { body: { cloudAccounts: [] } } });
+    await rejectionOf(registerCloudAccount(redisInput(), deps(losingPosts(first))));
+    // Redis lists it with its key masked; read by id, the key is ours in full.
+    const listed = { ...ours, accessKeyId: "A***2" };
+    const retry = fakeRedisApi({
+      "GET /cloud-accounts": { body: { cloudAccounts: [theirs, listed] } },
+      "GET /cloud-accounts/17": { body: ours },
+    });
+
+    // Act: the state machine's retry of the step.
+    const result = await registerCloudAccount(redisInput(), deps(retry.redis));
+
+    // Assess: not reused; the registry says this run made it, so its rollback deletes it.
+    expect(result).toEqual({ cloudAccountId: 17, reused: false });
+    expect(retry.calls.map((c) => c.method)).not.toContain("POST");
+    expect(registration()).toMatchObject({ cloudAccountId: 17, origin: "created", execution: EXECUTION });
+  });
+
+  it("never adopts a listed account of our name whose masked key matches but whose full key is another's", async () => {
+    // Prepare: listed as A***2, as ours would be; read by id, another AWS account's key.
+    const lookalike = { ...theirs, id: 9, name: "payments-prod", accessKeyId: "AKIAOTHER00000000222" };
+    const api = fakeRedisApi({
+      "GET /cloud-accounts": { body: { cloudAccounts: [{ ...lookalike, accessKeyId: "A***2" }] } },
+      "GET /cloud-accounts/9": { body: lookalike },
+      "POST /cloud-accounts": {
+        status: 400,
+        body: { type: "CLOUD_ACCOUNT_NAME_EXISTS", description: "exists" },
+      },
+    });
+
+    // Act
+    const error = await rejectionOf(registerCloudAccount(redisInput(), deps(api.redis)));
+
+    // Assess: our own POST was tried, and its refusal names the holder instead of adopting it.
+    expect(error.name).toBe("RedisCloudConflict");
+    expect(error.message).toContain("cloud account 9");
+    expect(api.calls.map((c) => c.method)).toContain("POST");
+    expect(registration()?.cloudAccountId).toBeUndefined();
+  });
+
+  it("withdraws its request when the registry refuses the task id: it deletes what the task made, then fails", async () => {
+    // Prepare: the registry takes the request, then refuses every later write.
+    const { registry: store } = registry;
+    const refusing = {
+      get: store.get.bind(store),
+      recordRegistration: async (...args: Parameters<typeof store.recordRegistration>) => {
+        if (args[1].taskId !== undefined) throw new WorkflowError("AccessDenied", "Test: PutItem denied");
+        return store.recordRegistration(...args);
+      },
+    };
+    const api = fakeRedisApi({
+      "GET /cloud-accounts": { body: { cloudAccounts: [] } },
+      "POST /cloud-accounts": { status: 202, body: task("t-new", "initialized") },
+      "GET /tasks/t-new": [
+        { status: 404 },
+        { body: task("t-new", "processing-completed", { resourceId: 31 }) },
+      ],
+      "DELETE /cloud-accounts/31": { status: 202, body: task("t-del", "initialized") },
+    });
+
+    // Act
+    const error = await rejectionOf(
+      registerCloudAccount(redisInput(), { secrets, redis: api.redis, registry: refusing }),
+    );
+
+    // Assess
+    expect(error.name).toBe("AccessDenied");
+    expect(api.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      "GET /cloud-accounts",
+      "POST /cloud-accounts",
+      "GET /tasks/t-new",
+      "GET /tasks/t-new",
+      "DELETE /cloud-accounts/31",
+    ]);
+  });
+
+  it("leaves the task id to CheckRegistration when the registry stays busy: no second POST, nothing withdrawn", async () => {
+    // Prepare
+    const { registry: store } = registry;
+    const busy = {
+      get: store.get.bind(store),
+      recordRegistration: async (...args: Parameters<typeof store.recordRegistration>) => {
+        if (args[1].taskId !== undefined) throw new WorkflowError("Throttling", "Test: PutItem throttled");
+        return store.recordRegistration(...args);
+      },
+    };
+    const api = fakeRedisApi({
+      "GET /cloud-accounts": { body: { cloudAccounts: [] } },
+      "POST /cloud-accounts": { status: 202, body: task("t-new", "initialized") },
+    });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), { secrets, redis: api.redis, registry: busy });
+
+    // Assess
+    expect(result).toEqual({ taskId: "t-new", reused: false });
+    expect(api.calls.map((c) => c.method)).toEqual(["GET", "POST"]);
+    expect(registration()).toMatchObject({ origin: "created", requests: 1 });
+  });
+
+  it("tries the id the registry recorded first, and trusts it only with our full key", async () => {
+    // Prepare: an earlier run's record names cloud account 17.
+    await registry.registry.recordRegistration(TARGET, {
+      name: "payments-prod",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      execution: EXECUTION,
+      requestedAt: new Date().toISOString(),
+      cloudAccountId: 17,
+      origin: "found",
+    });
+    const api = fakeRedisApi({ "GET /cloud-accounts/17": { body: ours } });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
+
+    // Assess
+    expect(result).toEqual({ cloudAccountId: 17, reused: true });
+    expect(api.calls.map((c) => c.path)).toEqual(["/cloud-accounts/17"]);
   });
 });
 

@@ -86,16 +86,41 @@ describe("a crafted rollback invocation", () => {
     ["an execution that never ran", "evil-run"],
   ])("undoes nothing for %s, not even the cloud account it names", async (_case, execution) => {
     const before = world();
-    const registration = { reused: false, cloudAccountId };
 
-    const result = await invoke({
-      target,
-      execution,
-      state: { registration, steps: { x: { changes: CRAFTED } } },
-    });
+    const result = await invoke({ target, execution });
+    // A state naming a cloud account as this run's is refused: the rollback takes none.
+    const registration = { reused: false, cloudAccountId };
+    const error = await rejectionOf(invoke({ target, execution, state: { registration } }));
 
     expect(result).toMatchObject({ undone: [], leftBehind: [], refused: expect.stringContaining(execution) });
+    expect(error.name).toBe("InvalidInput");
+    expect(error.message).toContain("state");
     expect(world()).toBe(before);
+  });
+
+  it("deletes no cloud account at Redis for the running execution when the registry's registration is not its own", async () => {
+    // The registry made to name the crafted execution as running; its registration is run-ok's,
+    // then one the crafted execution found.
+    const dynamodb = env.aws.account(HOME.accountId).dynamodb;
+    const current = registryItemOf(dynamodb, TARGET);
+    const running = { ...current, status: "onboarding", lastExecution: "evil-run", lastOutcome: "running" };
+    const found = { ...current?.registration, execution: "evil-run", origin: "found" };
+    const before = world();
+
+    dynamodb.putItem({ TableName: REGISTRY_TABLE, Item: toItem(running) as never });
+    const other = await invoke({ target, execution: "evil-run" });
+    dynamodb.putItem({
+      TableName: REGISTRY_TABLE,
+      Item: toItem({ ...running, registration: found }) as never,
+    });
+    const notMade = await invoke({ target, execution: "evil-run" });
+
+    expect(current?.registration).toMatchObject({ cloudAccountId, execution: "run-ok" });
+    expect(other.undone).toEqual([]);
+    expect(notMade.undone).toEqual([]);
+    expect([...env.redis.state.accounts.keys()]).toEqual([cloudAccountId]);
+    expect(env.redis.state.requests.filter((r) => r.method === "DELETE")).toEqual([]);
+    expect(JSON.parse(world()).redis).toEqual(JSON.parse(before).redis);
   });
 
   it("undoes nothing of what another execution recorded, nor anything foreign the registry names for it", async () => {

@@ -135,6 +135,9 @@ describe("the packaged template", () => {
       "RecordStartLambdaFunction",
       "RecordSuccessLambdaFunction",
       "RecordFailureLambdaFunction",
+      // The registration is recorded before the POST, and its cloud account once known.
+      "RegisterCloudAccountLambdaFunction",
+      "CheckRegistrationLambdaFunction",
       "RollbackLambdaFunction",
     ];
     for (const [id, fn] of functions) {

@@ -151,9 +151,9 @@ describe("statemachine/onboarding.asl.yml", () => {
     expect(states.RecordSuccess).toMatchObject({ Next: "ReleaseAccountLock" });
   });
 
-  it("hands the rollback no list of changes: only the account, the execution and the state", () => {
+  it("hands the rollback no list of changes and no registration: only the account and the execution", () => {
     const parameters = (states.RollBack as { Parameters: Record<string, unknown> }).Parameters;
-    expect(Object.keys(parameters).sort()).toEqual(["execution.$", "state.$", "target.$"]);
+    expect(Object.keys(parameters).sort()).toEqual(["execution.$", "target.$"]);
     expect(parameters["execution.$"]).toBe("$$.Execution.Name");
   });
 });

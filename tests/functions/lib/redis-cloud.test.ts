@@ -339,26 +339,62 @@ describe("RedisCloud client parsing", () => {
     expect(fromArray.map((a) => a.id)).toEqual([2]);
   });
 
-  it("finds our cloud account by exact key, or by a masked key only under the same name", () => {
-    // Prepare
-    const accounts = [
-      { id: 1, name: "other", accessKeyId: "A***2", links: [] },
-      { id: 2, name: "payments-prod", accessKeyId: "A***2", links: [] },
+  it("finds our cloud account by the full key read by id, never by a listed (masked) key", async () => {
+    // Prepare: two listed as A***2; one of our name, whose full key is another AWS account's.
+    const listed = [
+      { id: 1, name: "other", accessKeyId: "A***2" },
+      { id: 2, name: "payments-prod", accessKeyId: "A***2" },
+      { id: 3, name: "payments-prod", accessKeyId: "A***2" },
+      { id: 4, name: "x", accessKeyId: CREDENTIALS.accessKeyId },
     ];
+    const api = fakeRedisApi({
+      "GET /cloud-accounts": { body: { cloudAccounts: listed } },
+      "GET /cloud-accounts/2": {
+        body: { id: 2, name: "payments-prod", accessKeyId: "AKIAOTHER00000000222" },
+      },
+      "GET /cloud-accounts/3": {
+        body: { id: 3, name: "payments-prod", accessKeyId: CREDENTIALS.accessKeyId },
+      },
+    });
+    const ours = { name: "payments-prod", accessKeyId: CREDENTIALS.accessKeyId };
 
     // Act
-    const masked = findCloudAccountOfKey(accounts, CREDENTIALS.accessKeyId, "payments-prod");
-    const exact = findCloudAccountOfKey(
-      [...accounts, { id: 3, name: "x", accessKeyId: CREDENTIALS.accessKeyId, links: [] }],
-      CREDENTIALS.accessKeyId,
-      "payments-prod",
-    );
-    const none = findCloudAccountOfKey(accounts, CREDENTIALS.accessKeyId, "elsewhere");
+    const found = await findCloudAccountOfKey(api.redis, ours);
+    const elsewhere = await findCloudAccountOfKey(api.redis, { ...ours, name: "elsewhere" });
+
+    // Assess: only the candidates of our name are read, and only the full key decides.
+    expect(found?.id).toBe(3);
+    expect(elsewhere).toBeUndefined();
+    const reads = api.calls.filter((c) => c.path !== "/cloud-accounts").map((c) => c.path);
+    expect(reads).toEqual(["/cloud-accounts/2", "/cloud-accounts/3"]);
+  });
+
+  it("takes the registry's id when its full key is ours, else looks by name", async () => {
+    // Prepare
+    const mine = { id: 7, name: "payments-prod", accessKeyId: CREDENTIALS.accessKeyId };
+    const api = fakeRedisApi({
+      "GET /cloud-accounts/7": { body: mine },
+      "GET /cloud-accounts/8": { body: { ...mine, id: 8, accessKeyId: "AKIAOTHER00000000222" } },
+      "GET /cloud-accounts": { body: { cloudAccounts: [] } },
+    });
+    const ours = { name: "payments-prod", accessKeyId: CREDENTIALS.accessKeyId };
+
+    // Act
+    const byId = await findCloudAccountOfKey(api.redis, { ...ours, knownId: 7 });
+    const notOurs = await findCloudAccountOfKey(api.redis, { ...ours, knownId: 8 });
+    const gone = await findCloudAccountOfKey(api.redis, { ...ours, knownId: 9 });
 
     // Assess
-    expect(masked?.id).toBe(2);
-    expect(exact?.id).toBe(3);
-    expect(none).toBeUndefined();
+    expect(byId?.id).toBe(7);
+    expect(notOurs).toBeUndefined();
+    expect(gone).toBeUndefined();
+    expect(api.calls.map((c) => c.path)).toEqual([
+      "/cloud-accounts/7",
+      "/cloud-accounts/8",
+      "/cloud-accounts",
+      "/cloud-accounts/9",
+      "/cloud-accounts",
+    ]);
   });
 });
 

@@ -2,7 +2,10 @@ import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/clien
 import type { AwsClientStub } from "aws-sdk-client-mock";
 import type { RedisStepInput } from "../../../functions/lib/redis-api-keys.ts";
 import { type CloudAccountCreateRequest, RedisCloud } from "../../../functions/lib/redis-cloud.ts";
-import { HOME, stepInput, TARGET } from "../../support/aws.ts";
+import { Registry } from "../../../functions/lib/registry.ts";
+import { FakeAws } from "../../../local/aws/index.ts";
+import { createLocalTables, REGISTRY_TABLE, registryItemOf } from "../../../local/environment.ts";
+import { EXECUTION, HOME, stepInput, TARGET } from "../../support/aws.ts";
 
 /** Shared by the Redis Cloud tests: one onboarded account's secret and the API keys. */
 
@@ -120,4 +123,17 @@ export function task(taskId: string, status: string, response: object = {}) {
       task: { href: `https://api.redis.test/v1/tasks/${taskId}`, title: "getTaskStatusUpdates", type: "GET" },
     },
   };
+}
+
+/**
+ * The account registry in an in-memory DynamoDB, naming `execution` as the target's running one
+ * (RecordStart's doing), and what it stores now.
+ */
+export async function runningRegistry(execution = EXECUTION) {
+  const aws = new FakeAws();
+  aws.addAccount(HOME.accountId);
+  const dynamodb = createLocalTables(aws.account(HOME.accountId).dynamodb);
+  const registry = new Registry(aws.clients(HOME).dynamodb(), REGISTRY_TABLE, "Test");
+  await registry.beginRun(TARGET, { execution });
+  return { aws, registry, stored: () => registryItemOf(dynamodb, TARGET) };
 }

@@ -1,4 +1,10 @@
 import {
+  type AttributeValue,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
   PutSecretValueCommand,
   SecretsManagerClient,
   TagResourceCommand,
@@ -9,10 +15,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { handler as checkHandler } from "../../../functions/check-registration.ts";
 import { logger } from "../../../functions/lib/powertools.ts";
 import { forgetRedisApiKeys } from "../../../functions/lib/redis-api-keys.ts";
+import { fromItem, toItem } from "../../../functions/lib/registry.ts";
 import { handler as registerHandler } from "../../../functions/register-cloud-account.ts";
 import { handler as verifyHandler } from "../../../functions/verify-access-key.ts";
 import { type LocalRedisCloud, startLocalRedisCloud } from "../../../local/redis-cloud/server.ts";
-import { arnIn, HOME, lambdaContext, TARGET } from "../../support/aws.ts";
+import { arnIn, EXECUTION, HOME, lambdaContext, TARGET } from "../../support/aws.ts";
 import {
   API_KEYS,
   API_KEYS_SECRET,
@@ -30,6 +37,18 @@ import {
 
 const secretsMock = mockClient(SecretsManagerClient);
 const stsMock = mockClient(STSClient);
+const dynamodbMock = mockClient(DynamoDBClient);
+/** The registry item, as the steps last wrote it: the run is this execution's. */
+let stored: Record<string, AttributeValue> = toItem({
+  accountId: TARGET,
+  version: 1,
+  status: "onboarding",
+  lastExecution: EXECUTION,
+  lastOutcome: "running",
+  startedAt: "2026-01-01T00:00:00.000Z",
+  updatedAt: "2026-01-01T00:00:00.000Z",
+  resources: [],
+});
 const context = lambdaContext(HOME.accountId);
 
 let api: LocalRedisCloud;
@@ -40,6 +59,12 @@ beforeAll(async () => {
   api = await startLocalRedisCloud({ keys: API_KEYS, isKeyPropagated: () => keyPropagated });
   vi.stubEnv("REDIS_API_KEYS_SECRET", API_KEYS_SECRET);
   vi.stubEnv("REDIS_CLOUD_API_URL", api.url);
+  vi.stubEnv("REGISTRY_TABLE_NAME", "account-registry");
+  dynamodbMock.on(GetItemCommand).callsFake(() => ({ Item: stored }));
+  dynamodbMock.on(PutItemCommand).callsFake((input: { Item: Record<string, AttributeValue> }) => {
+    stored = input.Item;
+    return {};
+  });
   storeSecrets(secretsMock);
   secretsMock.on(TagResourceCommand).resolves({});
   secretsMock.on(PutSecretValueCommand).resolves({});
@@ -117,7 +142,8 @@ describe("Redis steps end to end against the local API", () => {
     expect(verified).toMatchObject({ accessKeyId: CREDENTIALS.accessKeyId });
     expect(refused).toMatchObject({ name: "CloudAccountInvalidCreds" });
     expect(active).toMatchObject({ status: "active" });
-    expect(again).toMatchObject({ reused: true });
+    // Found again, not registered twice; this execution made it, so it stays this run's.
+    expect(again).toMatchObject({ cloudAccountId: (active as Registration).cloudAccountId, reused: false });
     expect(failed).toMatchObject({ name: "RedisTaskFailed" });
     expect(unauthorized).toMatchObject({ name: "RedisCloudUnauthorized" });
     expect(logged.join("")).toContain("step done");
@@ -128,5 +154,7 @@ describe("Redis steps end to end against the local API", () => {
     expect(leakedSecrets(seen.join("\n"))).toEqual([]);
     expect(leakedSecrets(logged.join(""))).toEqual([]);
     expect(leakedSecrets(JSON.stringify(api.state.requests))).toEqual([]);
+    expect(fromItem(stored).registration).toMatchObject({ execution: EXECUTION, origin: "created" });
+    expect(leakedSecrets(JSON.stringify(fromItem(stored)))).toEqual([]);
   });
 });
