@@ -208,6 +208,19 @@ function probe(
   };
 }
 
+/** Secrets Manager takes a ClientRequestToken of 32 to 64 characters; one of `length` is refused. */
+function tokenProbe(length: number): Scenario {
+  return probe(`a ClientRequestToken of ${length} characters`, "ValidationException", (_, world) =>
+    world.secrets().send(
+      new CreateSecretCommand({
+        Name: `token-of-${length}`,
+        SecretString: "v",
+        ClientRequestToken: "a".repeat(length),
+      }),
+    ),
+  );
+}
+
 /** A policy document of `size` characters (IAM counts them without whitespace). */
 const policyOfSize = (size: number) => {
   const shell = (sid: string) => doc({ Sid: sid, Effect: "Allow", Action: "s3:GetObject", Resource: "*" });
@@ -246,24 +259,8 @@ export const PROBES: Scenario[] = [
   probe("a trust policy of 2,049 characters", "LimitExceededException", (iam) =>
     iam.send(new CreateRoleCommand({ RoleName: "big-trust", AssumeRolePolicyDocument: trustOfSize(2049) })),
   ),
-  probe("a ClientRequestToken of 31 characters", "ValidationException", (_, world) =>
-    world.secrets().send(
-      new CreateSecretCommand({
-        Name: "short-token",
-        SecretString: "v",
-        ClientRequestToken: "a".repeat(31),
-      }),
-    ),
-  ),
-  probe("a ClientRequestToken of 65 characters", "ValidationException", (_, world) =>
-    world.secrets().send(
-      new CreateSecretCommand({
-        Name: "long-token",
-        SecretString: "v",
-        ClientRequestToken: "a".repeat(65),
-      }),
-    ),
-  ),
+  tokenProbe(31),
+  tokenProbe(65),
   probe(
     "a trust policy with an unknown condition operator",
     "MalformedPolicyDocumentException",

@@ -13,6 +13,7 @@ import { executionArn } from "../../functions/lib/execution-names.ts";
 import { logger, metrics } from "../../functions/lib/powertools.ts";
 import get from "../fixtures/http/get-onboarding.json" with { type: "json" };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
+import { expectInternalError, expectSettingFailure } from "../support/http.ts";
 
 const MACHINE = STATE_MACHINE_ARN;
 
@@ -189,8 +190,7 @@ describe("GET /onboardings/{id}", () => {
     const response = await call(request());
 
     // Assess
-    expect(response.statusCode).toBe(500);
-    expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
+    expectInternalError(response);
   });
 });
 
@@ -247,15 +247,7 @@ describe("GET /onboardings/{id}'s metrics and logs", () => {
     )) as APIGatewayProxyStructuredResultV2;
 
     // Assess
-    expect(response.statusCode).toBe(500);
-    expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
-    expect(logged).toHaveBeenCalledWith(
-      "request failed",
-      expect.objectContaining({
-        errorName: "ConfigurationError",
-        errorMessage: "setting STATE_MACHINE_ARN: is required",
-      }),
-    );
+    expectSettingFailure([response], logged, "setting STATE_MACHINE_ARN: is required");
     expect(sfnMock.calls()).toHaveLength(0);
   });
 });

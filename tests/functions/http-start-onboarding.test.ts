@@ -18,6 +18,8 @@ import { executionArn } from "../../functions/lib/execution-names.ts";
 import { logger, metrics } from "../../functions/lib/powertools.ts";
 import post from "../fixtures/http/post-onboardings.json" with { type: "json" };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
+import { expectInternalError, expectSettingFailure } from "../support/http.ts";
+import { runningListing } from "../support/sfn.ts";
 
 const MACHINE = STATE_MACHINE_ARN;
 /** The caller the fixture's IAM authorizer names. */
@@ -111,17 +113,9 @@ describe("POST /onboardings", () => {
   it("answers the running onboarding of the account (200, same id) instead of starting a second", async () => {
     // Arrange
     const runningName = "222222222222-api-20261121T1950Z";
-    sfnMock.on(ListExecutionsCommand).resolves({
-      executions: [
-        {
-          executionArn: executionArn(MACHINE, runningName),
-          stateMachineArn: MACHINE,
-          name: runningName,
-          status: "RUNNING",
-          startDate: new Date("2026-11-21T19:50:00Z"),
-        },
-      ],
-    });
+    sfnMock
+      .on(ListExecutionsCommand)
+      .resolves(runningListing(MACHINE, runningName, new Date("2026-11-21T19:50:00Z")));
 
     // Act
     const response = await call(request());
@@ -219,8 +213,7 @@ describe("POST /onboardings", () => {
     const response = await call(request());
 
     // Assess
-    expect(response.statusCode).toBe(500);
-    expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
+    expectInternalError(response);
   });
 });
 
@@ -237,18 +230,7 @@ describe("POST /onboardings' metrics and logs", () => {
     ["a start", () => {}, request(), "OnboardingsStarted"],
     [
       "a start collapsed into the running one",
-      () =>
-        sfnMock.on(ListExecutionsCommand).resolves({
-          executions: [
-            {
-              executionArn: executionArn(MACHINE, NAME),
-              stateMachineArn: MACHINE,
-              name: NAME,
-              status: "RUNNING",
-              startDate: NOW,
-            },
-          ],
-        }),
+      () => sfnMock.on(ListExecutionsCommand).resolves(runningListing(MACHINE, NAME, NOW)),
       request(),
       "OnboardingsAlreadyRunning",
     ],
@@ -315,17 +297,7 @@ describe("POST /onboardings' metrics and logs", () => {
     ];
 
     // Assess
-    for (const response of responses) {
-      expect(response.statusCode).toBe(500);
-      expect(response.body).toBe(JSON.stringify({ message: "internal error" }));
-    }
-    expect(logged).toHaveBeenCalledWith(
-      "request failed",
-      expect.objectContaining({
-        errorName: "ConfigurationError",
-        errorMessage: "setting STATE_MACHINE_ARN: must be a state machine ARN",
-      }),
-    );
+    expectSettingFailure(responses, logged, "setting STATE_MACHINE_ARN: must be a state machine ARN");
     expect(added.mock.calls.map(([name]) => name)).toEqual([
       "OnboardingStartsFailed",
       "OnboardingStartsFailed",

@@ -27,6 +27,7 @@ import orgCreateFailed from "../fixtures/events/organizations-create-account-res
 };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { matchesPattern } from "../support/event-pattern.ts";
+import { runningListing } from "../support/sfn.ts";
 import { packagedTemplate, resourcesOfType } from "../support/template.ts";
 
 const MACHINE = STATE_MACHINE_ARN;
@@ -179,17 +180,7 @@ describe("the starter", () => {
 
   it("collapses a duplicate delivery into the running onboarding of the account", async () => {
     // Arrange: the first delivery's run is listed by the time the second arrives.
-    sfnMock.on(ListExecutionsCommand).resolves({
-      executions: [
-        {
-          executionArn: executionArn(MACHINE, "222222222222-vending-controltower"),
-          stateMachineArn: MACHINE,
-          name: "222222222222-vending-controltower",
-          status: "RUNNING",
-          startDate: new Date(),
-        },
-      ],
-    });
+    sfnMock.on(ListExecutionsCommand).resolves(runningListing(MACHINE, "222222222222-vending-controltower"));
 
     // Act
     const result = await handler(ctCreate, context);
@@ -270,17 +261,9 @@ describe("the starter's metrics", () => {
       "a start collapsed into the running one",
       ctCreate,
       () =>
-        sfnMock.on(ListExecutionsCommand).resolves({
-          executions: [
-            {
-              executionArn: executionArn(MACHINE, "222222222222-vending-controltower"),
-              stateMachineArn: MACHINE,
-              name: "222222222222-vending-controltower",
-              status: "RUNNING",
-              startDate: new Date(),
-            },
-          ],
-        }),
+        sfnMock
+          .on(ListExecutionsCommand)
+          .resolves(runningListing(MACHINE, "222222222222-vending-controltower")),
       "OnboardingsAlreadyRunning",
     ],
     [

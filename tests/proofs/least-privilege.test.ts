@@ -53,6 +53,7 @@ import {
   requestsFor,
   type Verdict,
 } from "../support/iam-simulate.ts";
+import { runningListing } from "../support/sfn.ts";
 import { functionRoleId, packagedTemplate, roleStatements, type Template } from "../support/template.ts";
 
 /*
@@ -353,17 +354,7 @@ function recordingSfn(fn: FunctionName, answer: SfnAnswer): SFNClient {
   return sfn;
 }
 
-const running = (name: string) => ({
-  executions: [
-    {
-      executionArn: executionArn(MACHINE, name),
-      stateMachineArn: MACHINE,
-      name,
-      status: "RUNNING",
-      startDate: new Date(),
-    },
-  ],
-});
+const running = (name: string) => runningListing(MACHINE, name);
 const nothingRunning = { executions: [] };
 
 async function driveTriggers() {
