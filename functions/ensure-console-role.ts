@@ -2,10 +2,10 @@ import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Home } from "./lib/aws.ts";
 import { CONSOLE_ROLE_NAME, type Config } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
+import { ensureRole } from "./lib/iam.ts";
 import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
 import type { ChangeRecorder } from "./lib/registry.ts";
-import type { StepInput, StepReport } from "./lib/step.ts";
+import type { PlanSink, StepInput, StepReport } from "./lib/step.ts";
 import { recorderFor, targetDeps, targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureConsoleRole";
@@ -24,20 +24,21 @@ export async function ensureConsoleRole(
     home: Home;
     config: Pick<Config, "consoleRolePolicyName">;
     registry: ChangeRecorder;
+    plan?: PlanSink;
   },
 ): Promise<ConsoleRoleResult> {
-  const rec = recorderFor(STEP, input, deps.registry);
+  const rec = await recorderFor(STEP, input, deps);
+  const attached = policyArn(deps.home.partition, input.target.accountId, deps.config.consoleRolePolicyName);
   const roleArn = await ensureRole(
     deps.iam,
     {
       name: CONSOLE_ROLE_NAME,
       description: "Redis Cloud BYOC: console access for Redis (account 168085023892, MFA required)",
       trust: TRUST_POLICIES.consoleRole,
+      policyArn: attached,
     },
     rec,
   );
-  const attached = policyArn(deps.home.partition, input.target.accountId, deps.config.consoleRolePolicyName);
-  await ensureRolePolicyAttached(deps.iam, CONSOLE_ROLE_NAME, attached, rec);
   return { roleName: CONSOLE_ROLE_NAME, roleArn, policyArn: attached, ...rec.report() };
 }
 

@@ -4,7 +4,7 @@ import { INSTANCE_POLICY_NAME } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { ensureShippedPolicy, type PolicyStepResult } from "./lib/policy-step.ts";
 import type { ChangeRecorder } from "./lib/registry.ts";
-import type { StepInput } from "./lib/step.ts";
+import type { PlanSink, StepInput } from "./lib/step.ts";
 import { targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureInstancePolicy";
@@ -12,7 +12,7 @@ const STEP = "EnsureInstancePolicy";
 /** Step 1: the policy of the EC2 instances Redis runs in the account. */
 export function ensureInstancePolicy(
   input: StepInput,
-  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder },
+  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder; plan?: PlanSink },
 ): Promise<PolicyStepResult> {
   return ensureShippedPolicy(
     STEP,

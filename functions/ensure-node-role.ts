@@ -2,10 +2,10 @@ import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Home } from "./lib/aws.ts";
 import { INSTANCE_POLICY_NAME, NODE_ROLE_NAME } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { ensureInstanceProfile, ensureRole, ensureRolePolicyAttached } from "./lib/iam.ts";
+import { ensureInstanceProfile, ensureRole } from "./lib/iam.ts";
 import { policyArn, TRUST_POLICIES } from "./lib/policies.ts";
 import type { ChangeRecorder } from "./lib/registry.ts";
-import type { StepInput, StepReport } from "./lib/step.ts";
+import type { PlanSink, StepInput, StepReport } from "./lib/step.ts";
 import { recorderFor, targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureNodeRole";
@@ -18,20 +18,20 @@ export interface NodeRoleResult extends StepReport {
 /** Step 2: the EC2 role of Redis's cluster nodes, with the instance profile the console would make. */
 export async function ensureNodeRole(
   input: StepInput,
-  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder },
+  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder; plan?: PlanSink },
 ): Promise<NodeRoleResult> {
-  const rec = recorderFor(STEP, input, deps.registry);
+  const rec = await recorderFor(STEP, input, deps);
+  const instancePolicy = policyArn(deps.home.partition, input.target.accountId, INSTANCE_POLICY_NAME);
   const roleArn = await ensureRole(
     deps.iam,
     {
       name: NODE_ROLE_NAME,
       description: "Redis Cloud BYOC: role of the cluster node EC2 instances",
       trust: TRUST_POLICIES.nodeRole,
+      policyArn: instancePolicy,
     },
     rec,
   );
-  const instancePolicy = policyArn(deps.home.partition, input.target.accountId, INSTANCE_POLICY_NAME);
-  await ensureRolePolicyAttached(deps.iam, NODE_ROLE_NAME, instancePolicy, rec);
   const instanceProfileArn = await ensureInstanceProfile(deps.iam, NODE_ROLE_NAME, NODE_ROLE_NAME, rec);
   return { roleArn, instanceProfileArn, ...rec.report() };
 }

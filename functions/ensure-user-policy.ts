@@ -4,7 +4,7 @@ import { USER_POLICY_NAME } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { ensureShippedPolicy, type PolicyStepResult } from "./lib/policy-step.ts";
 import type { ChangeRecorder } from "./lib/registry.ts";
-import type { StepInput } from "./lib/step.ts";
+import type { PlanSink, StepInput } from "./lib/step.ts";
 import { targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureUserPolicy";
@@ -12,7 +12,7 @@ const STEP = "EnsureUserPolicy";
 /** Step 3: the policy of the user (and console role) Redis manages the account with. */
 export function ensureUserPolicy(
   input: StepInput,
-  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder },
+  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder; plan?: PlanSink },
 ): Promise<PolicyStepResult> {
   return ensureShippedPolicy(
     STEP,

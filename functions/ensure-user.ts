@@ -1,13 +1,17 @@
 import {
+  AttachUserPolicyCommand,
   CreateAccessKeyCommand,
   CreateLoginProfileCommand,
   CreateUserCommand,
   DeleteAccessKeyCommand,
+  DetachUserPolicyCommand,
   GetAccountPasswordPolicyCommand,
   GetLoginProfileCommand,
   GetUserCommand,
   type IAMClient,
   ListAccessKeysCommand,
+  ListAttachedUserPoliciesCommand,
+  ListUserPoliciesCommand,
   UpdateLoginProfileCommand,
 } from "@aws-sdk/client-iam";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -25,18 +29,11 @@ import {
 } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
-import { ensureUserPolicyAttached, lostRace } from "./lib/iam.ts";
+import { lostRace } from "./lib/iam.ts";
 import { generatePassword } from "./lib/password.ts";
 import { policyArn } from "./lib/policies.ts";
 import type { ChangeRecorder } from "./lib/registry.ts";
-import {
-  MANAGED_BY_TAG,
-  MANAGED_BY_VALUE,
-  type StepInput,
-  type StepRecorder,
-  type StepReport,
-  type Tag,
-} from "./lib/step.ts";
+import type { PlanSink, StepInput, StepRecorder, StepReport } from "./lib/step.ts";
 import { recorderFor, targetDeps, targetStepWithSecrets } from "./lib/target-step.ts";
 
 const STEP = "EnsureUser";
@@ -58,6 +55,7 @@ export interface UserDeps {
   home: Home;
   config: Pick<Config, "secretNamePrefix"> & Partial<SettingsOf<"credentialsKeyArn" | "secretReaderArns">>;
   registry: ChangeRecorder;
+  plan?: PlanSink;
 }
 
 /**
@@ -66,26 +64,36 @@ export interface UserDeps {
  * and the step answers only the secret's ARN and the key's id.
  */
 export async function ensureUser(input: StepInput, deps: UserDeps): Promise<UserResult> {
-  const rec = recorderFor(STEP, input, deps.registry);
+  const rec = await recorderFor(STEP, input, deps);
   const { accountId } = input.target;
-  const user = await ensureUserEntity(deps.iam, rec);
+  const userPolicy = policyArn(deps.home.partition, accountId, USER_POLICY_NAME);
+  const user = await inspectUser(deps.iam, rec);
   const name = secretName(deps.config, accountId);
   const stored = await readCredentials(deps.secrets, name, rec);
   if (stored?.createdByThisRun) await rec.record({ type: "Secret", arn: stored.arn });
+  const secretOurs =
+    stored !== undefined && (stored.createdByThisRun || rec.owns({ type: "Secret", arn: stored.arn }));
 
-  // Whether a key can be had is settled first: a step that is going to fail changes nothing on a
-  // user that existed before it (no attachment, no password).
-  const keys = await planAccessKey(deps.iam, stored, user.managedByUs, rec);
-  await ensureUserPolicyAttached(
-    deps.iam,
-    USER_NAME,
-    policyArn(deps.home.partition, accountId, USER_POLICY_NAME),
-    rec,
-  );
-  const password = await ensureConsolePassword(deps.iam, stored, rec);
+  // Everything foreign is named, and refused or adopted, before the first write.
+  if (user.exists) await checkUser(deps.iam, user, userPolicy, rec);
+  if (stored && !secretOurs) await checkSecret(stored, accountId, rec);
+  // A value this deployment did not write is not trusted to hold a working key or password.
+  const known = secretOurs ? stored : undefined;
+  const keys = planAccessKey(user, known, rec);
+
+  const entity = await ensureUserEntity(deps.iam, user, rec);
+  for (const extra of user.attached.filter((arn) => arn !== userPolicy)) {
+    await rec.change("DetachUserPolicy", `${extra} from user ${USER_NAME}`, () =>
+      deps.iam.send(new DetachUserPolicyCommand({ UserName: USER_NAME, PolicyArn: extra })),
+    );
+    await rec.record({ type: "UserPolicyDetachment", user: USER_NAME, policyArn: extra });
+  }
+  if (user.attached.includes(userPolicy)) rec.markFound(`attachment ${userPolicy} to user ${USER_NAME}`);
+  else await attachUserPolicy(deps.iam, userPolicy, rec);
+  const password = await ensureConsolePassword(deps.iam, user, known, rec);
   const key = await ensureAccessKey(deps.iam, keys, rec);
   const value: AccountCredentials = {
-    ...stored?.value,
+    ...known?.value,
     accountId,
     accessKeyId: key.accessKeyId,
     secretAccessKey: key.secretAccessKey,
@@ -106,51 +114,174 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
       },
       rec,
     );
+    if (stored && !secretOurs) {
+      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId: stored.versionId ?? "" });
+    }
   } else {
     rec.markFound(`secret ${secretArn}`);
   }
-  await ensureReadersOnly(deps.secrets, secretArn, deps.config.secretReaderArns ?? [], rec);
-  return { userName: USER_NAME, userArn: user.arn, secretArn, accessKeyId: key.accessKeyId, ...rec.report() };
+  const adopted = stored !== undefined && !secretOurs;
+  await ensureReadersOnly(deps.secrets, { arn: secretArn, adopted }, deps.config.secretReaderArns ?? [], rec);
+  return {
+    userName: USER_NAME,
+    userArn: entity.arn,
+    secretArn,
+    accessKeyId: key.accessKeyId,
+    ...rec.report(),
+  };
 }
 
-async function ensureUserEntity(iam: IAMClient, rec: StepRecorder, raced = false) {
-  const existing = await rec.read("GetUser", USER_NAME, () =>
+/** The user as it is: absent, or its keys, console password and policies. */
+interface UserState {
+  exists: boolean;
+  arn: string;
+  /** The product's: the registry says it made or adopted it, or this execution made it. */
+  ours: boolean;
+  madeByThisRun: boolean;
+  keys: string[];
+  loginProfile: boolean;
+  attached: string[];
+}
+
+async function inspectUser(iam: IAMClient, rec: StepRecorder): Promise<UserState> {
+  const got = await rec.read("GetUser", USER_NAME, () =>
     iam.send(new GetUserCommand({ UserName: USER_NAME })),
   );
-  if (existing?.User) {
-    await rec.existing(`user ${USER_NAME}`, existing.User.Tags, { type: "User", name: USER_NAME });
-    return { arn: existing.User.Arn ?? "", managedByUs: isManagedByUs(existing.User.Tags) };
+  if (!got?.User) {
+    return {
+      exists: false,
+      arn: "",
+      ours: true,
+      madeByThisRun: false,
+      keys: [],
+      loginProfile: false,
+      attached: [],
+    };
   }
-  const made = await rec.create("CreateUser", USER_NAME, () =>
-    iam.send(new CreateUserCommand({ UserName: USER_NAME, Tags: rec.tags })),
-  );
-  if (!made?.User) {
-    if (raced) throw lostRace(rec, `user ${USER_NAME}`);
-    return ensureUserEntity(iam, rec, true);
-  }
-  await rec.record({ type: "User", name: USER_NAME });
-  return { arn: made.User.Arn ?? "", managedByUs: true };
-}
-
-function isManagedByUs(tags: Tag[] | undefined): boolean {
-  return (tags ?? []).some((tag) => tag.Key === MANAGED_BY_TAG && tag.Value === MANAGED_BY_VALUE);
+  const madeByThisRun = rec.createdByThisRun(got.User.Tags);
+  const [keys, profile, attached] = await Promise.all([
+    rec.call("ListAccessKeys", USER_NAME, () => iam.send(new ListAccessKeysCommand({ UserName: USER_NAME }))),
+    rec.read("GetLoginProfile", USER_NAME, () =>
+      iam.send(new GetLoginProfileCommand({ UserName: USER_NAME })),
+    ),
+    rec.call("ListAttachedUserPolicies", USER_NAME, () =>
+      iam.send(new ListAttachedUserPoliciesCommand({ UserName: USER_NAME, MaxItems: 1000 })),
+    ),
+  ]);
+  return {
+    exists: true,
+    arn: got.User.Arn ?? "",
+    ours: madeByThisRun || rec.owns({ type: "User", name: USER_NAME }),
+    madeByThisRun,
+    keys: (keys.AccessKeyMetadata ?? []).flatMap((k) => (k.AccessKeyId ? [k.AccessKeyId] : [])),
+    loginProfile: profile?.LoginProfile !== undefined,
+    attached: (attached.AttachedPolicies ?? []).flatMap((p) => (p.PolicyArn ? [p.PolicyArn] : [])),
+  };
 }
 
 /**
- * The console password: kept when the secret already holds it; otherwise a new one that meets
- * the account's password policy, never to be reset at first sign-in.
+ * A user the product did not make is foreign once it holds anything: keys or a password it did
+ * not make (Redis could not be given them), or other policies (Redis would get them). One with
+ * IAM's two keys, or inline policies, is never adopted: something would be lost for good.
+ */
+async function checkUser(
+  iam: IAMClient,
+  user: UserState,
+  userPolicy: string,
+  rec: StepRecorder,
+): Promise<void> {
+  const extra = user.attached.filter((arn) => arn !== userPolicy);
+  const foreignKeys = user.ours ? [] : user.keys;
+  const differences = [
+    ...(foreignKeys.length > 0
+      ? [`it has access keys the product did not make: ${foreignKeys.join(", ")}`]
+      : []),
+    ...(!user.ours && user.loginProfile ? ["it has a console password the product did not set"] : []),
+    ...(extra.length > 0 ? [`it has other policies attached: ${extra.join(", ")}`] : []),
+  ];
+  if (differences.length === 0) return;
+  const listed = await rec.call("ListUserPolicies", USER_NAME, () =>
+    iam.send(new ListUserPoliciesCommand({ UserName: USER_NAME, MaxItems: 1000 })),
+  );
+  const inline = listed.PolicyNames ?? [];
+  const blocking =
+    foreignKeys.length >= MAX_ACCESS_KEYS
+      ? `it has IAM's ${MAX_ACCESS_KEYS} access keys, and one would have to be deleted for good`
+      : inline.length > 0
+        ? `it has inline policies (${inline.join(", ")}), which would be lost`
+        : undefined;
+  await rec.foreign(
+    {
+      resource: `user ${USER_NAME}`,
+      differences,
+      ...(blocking ? { blocking } : {}),
+      ...(!user.ours && user.loginProfile
+        ? { unrestorable: ["its console password is reset for Redis; the one before cannot be given back"] }
+        : {}),
+    },
+    {
+      change: { type: "User", name: USER_NAME },
+      prior: { accessKeyIds: user.keys, loginProfile: user.loginProfile, attached: user.attached },
+    },
+  );
+}
+
+/** A secret at the product's name that this deployment did not write: foreign, whatever it holds. */
+async function checkSecret(stored: StoredCredentials, accountId: string, rec: StepRecorder): Promise<void> {
+  const fields = Object.keys(stored.value).sort();
+  const differences = [
+    "this deployment did not make it",
+    stored.value.accountId === accountId
+      ? "it names this account, but its key and password cannot be trusted to be the ones in use"
+      : `its value is not this account's credentials (fields: ${fields.join(", ") || "none"})`,
+  ];
+  await rec.foreign(
+    { resource: `secret ${stored.arn}`, differences },
+    { change: { type: "Secret", arn: stored.arn }, prior: { versionId: stored.versionId ?? null } },
+  );
+}
+
+async function ensureUserEntity(iam: IAMClient, user: UserState, rec: StepRecorder, raced = false) {
+  if (user.exists) {
+    if (user.madeByThisRun) await rec.record({ type: "User", name: USER_NAME });
+    else rec.markFound(`user ${USER_NAME}`);
+    return { arn: user.arn };
+  }
+  const made = await rec.create(
+    "CreateUser",
+    USER_NAME,
+    () => iam.send(new CreateUserCommand({ UserName: USER_NAME, Tags: rec.tags })),
+    { simulate: () => ({ User: { Arn: `(new user ${USER_NAME})` } }) },
+  );
+  if (!made?.User) {
+    if (raced) throw lostRace(rec, `user ${USER_NAME}`);
+    // Made concurrently: another run of this account holds the lock no longer. Read it afresh.
+    return ensureUserEntity(iam, await inspectUser(iam, rec), rec, true);
+  }
+  await rec.record({ type: "User", name: USER_NAME });
+  return { arn: made.User.Arn ?? "" };
+}
+
+async function attachUserPolicy(iam: IAMClient, policyArn: string, rec: StepRecorder) {
+  await rec.change("AttachUserPolicy", `${policyArn} to user ${USER_NAME}`, () =>
+    iam.send(new AttachUserPolicyCommand({ UserName: USER_NAME, PolicyArn: policyArn })),
+  );
+  await rec.record({ type: "UserPolicyAttachment", user: USER_NAME, policyArn });
+}
+
+/**
+ * The console password: kept when the product's secret holds it; otherwise a new one that meets
+ * the account's password policy, never to be reset at first sign-in. Resetting an adopted user's
+ * password is recorded: its rollback cannot give the old one back, and says so.
  */
 async function ensureConsolePassword(
   iam: IAMClient,
+  user: UserState,
   stored: StoredCredentials | undefined,
   rec: StepRecorder,
-  raced = false,
 ): Promise<{ value: string; changed: boolean }> {
-  const profile = await rec.read("GetLoginProfile", USER_NAME, () =>
-    iam.send(new GetLoginProfileCommand({ UserName: USER_NAME })),
-  );
   const known = stored?.value.consolePassword;
-  if (profile?.LoginProfile && known) {
+  if (user.loginProfile && known) {
     rec.markFound(`login profile of ${USER_NAME}`);
     return { value: known, changed: false };
   }
@@ -158,34 +289,37 @@ async function ensureConsolePassword(
     iam.send(new GetAccountPasswordPolicyCommand({})),
   );
   const password = generatePassword(policy?.PasswordPolicy);
-  if (profile?.LoginProfile) {
-    // A profile the secret does not know (made by hand or by a crashed run): its password is lost.
-    await rec.change("UpdateLoginProfile", USER_NAME, () =>
+  if (user.loginProfile) return resetPassword(iam, password, user, rec);
+  const made = await rec.create(
+    "CreateLoginProfile",
+    USER_NAME,
+    () =>
       iam.send(
-        new UpdateLoginProfileCommand({
+        new CreateLoginProfileCommand({
           UserName: USER_NAME,
           Password: password,
           PasswordResetRequired: false,
         }),
       ),
-    );
-    return { value: password, changed: true };
-  }
-  const made = await rec.create("CreateLoginProfile", USER_NAME, () =>
+    { simulate: () => ({ LoginProfile: { UserName: USER_NAME } }) },
+  );
+  // Made concurrently (by an attempt of this run that lost its answer): ours was not set.
+  if (!made) return resetPassword(iam, password, user, rec);
+  await rec.record({ type: "LoginProfile", user: USER_NAME });
+  return { value: password, changed: true };
+}
+
+async function resetPassword(iam: IAMClient, password: string, user: UserState, rec: StepRecorder) {
+  await rec.change("UpdateLoginProfile", USER_NAME, () =>
     iam.send(
-      new CreateLoginProfileCommand({
+      new UpdateLoginProfileCommand({
         UserName: USER_NAME,
         Password: password,
         PasswordResetRequired: false,
       }),
     ),
   );
-  // Made concurrently: ours was not set, so take the profile over with our password (once).
-  if (!made) {
-    if (raced) throw lostRace(rec, `login profile of ${USER_NAME}`);
-    return ensureConsolePassword(iam, undefined, rec, true);
-  }
-  await rec.record({ type: "LoginProfile", user: USER_NAME });
+  if (!user.ours) await rec.record({ type: "LoginProfilePassword", user: USER_NAME });
   return { value: password, changed: true };
 }
 
@@ -194,33 +328,32 @@ type KeyPlan =
   | { keep?: undefined; deleteFirst: string[] };
 
 /**
- * The access key: kept when the secret holds a key that still exists on the user. Otherwise a
- * new one; keys the secret does not know are deleted first when the user is ours (only a crashed
- * run leaves them), never on a user that existed before this product touched it.
+ * The access key: kept when the product's secret holds a key that is still on the user. Otherwise
+ * a new one. Room for it is made only by deleting keys the registry says the product made and
+ * Redis does not use: the key Redis uses stays until Redis has been moved to the new one
+ * (RetireOldKey), and a key someone else made is never deleted.
  */
-async function planAccessKey(
-  iam: IAMClient,
-  stored: StoredCredentials | undefined,
-  userManagedByUs: boolean,
-  rec: StepRecorder,
-): Promise<KeyPlan> {
-  const listed = await rec.call("ListAccessKeys", USER_NAME, () =>
-    iam.send(new ListAccessKeysCommand({ UserName: USER_NAME })),
-  );
-  const keys = (listed.AccessKeyMetadata ?? []).flatMap((k) => (k.AccessKeyId ? [k.AccessKeyId] : []));
+function planAccessKey(user: UserState, stored: StoredCredentials | undefined, rec: StepRecorder): KeyPlan {
   const { accessKeyId, secretAccessKey } = stored?.value ?? {};
-  if (accessKeyId && secretAccessKey && keys.includes(accessKeyId)) {
+  if (accessKeyId && secretAccessKey && user.keys.includes(accessKeyId)) {
     rec.markFound(`access key ${accessKeyId}`);
     return { keep: { accessKeyId, secretAccessKey } };
   }
-  if (userManagedByUs) return { deleteFirst: keys };
-  if (keys.length >= MAX_ACCESS_KEYS) {
+  const redisKeys = rec.ownership.redisKeys;
+  const deletable = user.keys.filter(
+    (id) => !redisKeys.has(id) && rec.owns({ type: "AccessKey", user: USER_NAME, accessKeyId: id }),
+  );
+  const kept = user.keys.filter((id) => !deletable.includes(id));
+  if (kept.length >= MAX_ACCESS_KEYS) {
+    const why = kept.map(
+      (id) => `${id} (${redisKeys.has(id) ? "used by Redis Cloud" : "not made by this product"})`,
+    );
     throw new WorkflowError(
       "LimitExceeded",
-      `${rec.step}: user ${USER_NAME} existed before and already has ${keys.length} access keys (${keys.join(", ")}); delete one that Redis does not use and run again`,
+      `${rec.step}: user ${USER_NAME} already has ${kept.length} access keys that must not be deleted: ${why.join(", ")}; delete one that Redis does not use and run again`,
     );
   }
-  return { deleteFirst: [] };
+  return { deleteFirst: deletable };
 }
 
 async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder) {
@@ -230,16 +363,23 @@ async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder)
       iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: orphan })),
     );
   }
-  const made = await rec.create("CreateAccessKey", USER_NAME, () =>
-    iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME })),
+  const made = await rec.create(
+    "CreateAccessKey",
+    USER_NAME,
+    () => iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME })),
+    // A plan's made-up key: an id that says what it is, and no secret at all.
+    { simulate: () => ({ AccessKey: { AccessKeyId: PLANNED_KEY, SecretAccessKey: "" } }) },
   );
   const key = made?.AccessKey;
-  if (!key?.AccessKeyId || !key.SecretAccessKey) {
+  if (!key?.AccessKeyId || (!key.SecretAccessKey && !rec.planning)) {
     throw new WorkflowError("UnexpectedError", `${rec.step}: CreateAccessKey ${USER_NAME} returned no key`);
   }
   await rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId: key.AccessKeyId });
-  return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey };
+  return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey ?? "" };
 }
+
+/** The id a plan gives the access key a run would make. */
+export const PLANNED_KEY = "(new access key)";
 
 export const { run, handler } = defineStep({
   ...targetStepWithSecrets,

@@ -1,4 +1,7 @@
 import {
+  AddRoleToInstanceProfileCommand,
+  AttachRolePolicyCommand,
+  AttachUserPolicyCommand,
   DeleteAccessKeyCommand,
   DeleteInstanceProfileCommand,
   DeleteLoginProfileCommand,
@@ -23,9 +26,12 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import {
+  DeleteResourcePolicyCommand,
   DeleteSecretCommand,
   DescribeSecretCommand,
+  PutResourcePolicyCommand,
   type SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import * as z from "zod";
 
@@ -42,6 +48,7 @@ import {
 import { secretName } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
+import { identityOf } from "./lib/ownership.ts";
 import { policyArn } from "./lib/policies.ts";
 import { logger } from "./lib/powertools.ts";
 import { redisCloudOf, redisStep } from "./lib/redis-api-keys.ts";
@@ -102,9 +109,23 @@ export async function rollback(input: RollbackInput, deps: RollbackDeps): Promis
   for (const change of undoOrder(changes)) {
     if (await undoChecked(change, ctx, result)) undone.push(change);
   }
+  undone.push(...givenBack(run, input.execution, changes, undone));
   await forgetUndone(input, deps, undone, result);
   if (result.leftBehind.length > 0) logger.warn("rollback left resources behind", { ...result });
   return result;
+}
+
+/**
+ * This run's adoptions whose every change was undone: the resource is as it was found, and no
+ * longer the product's. A reset password cannot be given back, and does not keep it adopted.
+ */
+function givenBack(run: RegistryItem, execution: string, changes: Change[], undone: Change[]): Change[] {
+  const left = new Set(
+    changes.filter((c) => c.type !== "LoginProfilePassword" && !undone.includes(c)).map((c) => identityOf(c)),
+  );
+  return run.resources
+    .filter((e) => e.execution === execution && e.origin === "adopted" && !left.has(identityOf(e.change)))
+    .map((e) => e.change);
 }
 
 const reasonOf = (error: unknown) =>
@@ -278,18 +299,25 @@ async function taggedByThisRun(
  * keys or a policy still attached): keys and profiles before users and roles, policies last.
  */
 const UNDO_RANK: Record<Change["type"], number> = {
-  Secret: 0,
-  AccessKey: 1,
-  LoginProfile: 2,
-  UserPolicyAttachment: 3,
-  User: 4,
-  InstanceProfileRole: 5,
-  InstanceProfile: 6,
-  RolePolicyAttachment: 7,
-  TrustPolicy: 8,
-  Role: 9,
-  PolicyVersion: 10,
-  Policy: 11,
+  SecretPolicy: 0,
+  SecretValue: 1,
+  Secret: 2,
+  AccessKey: 3,
+  LoginProfilePassword: 4,
+  LoginProfile: 5,
+  UserPolicyAttachment: 6,
+  UserPolicyDetachment: 7,
+  User: 8,
+  // An adopted profile's role goes back in once this run's role is out of it.
+  InstanceProfileRole: 9,
+  InstanceProfileRoleRemoval: 10,
+  InstanceProfile: 11,
+  RolePolicyAttachment: 12,
+  RolePolicyDetachment: 13,
+  TrustPolicy: 14,
+  Role: 15,
+  PolicyVersion: 16,
+  Policy: 17,
 };
 
 function undoOrder(changes: Change[]): Change[] {
@@ -388,7 +416,74 @@ async function undo(change: Change, deps: RollbackDeps, rec: StepRecorder): Prom
       return;
     case "Policy":
       return deletePolicy(iam, change.arn, rec);
+    case "RolePolicyDetachment":
+      await rec.change("AttachRolePolicy", `${change.policyArn} to role ${change.role}`, () =>
+        iam.send(new AttachRolePolicyCommand({ RoleName: change.role, PolicyArn: change.policyArn })),
+      );
+      return;
+    case "UserPolicyDetachment":
+      await rec.change("AttachUserPolicy", `${change.policyArn} to user ${change.user}`, () =>
+        iam.send(new AttachUserPolicyCommand({ UserName: change.user, PolicyArn: change.policyArn })),
+      );
+      return;
+    case "InstanceProfileRoleRemoval":
+      await rec.change("AddRoleToInstanceProfile", `${change.role} to ${change.profile}`, () =>
+        iam.send(
+          new AddRoleToInstanceProfileCommand({ InstanceProfileName: change.profile, RoleName: change.role }),
+        ),
+      );
+      return;
+    case "SecretValue":
+      return restoreSecretVersion(deps.secrets, change.arn, change.previousVersionId, rec);
+    case "SecretPolicy":
+      return restoreSecretPolicy(deps.secrets, change.arn, change.previousPolicy, rec);
+    case "LoginProfilePassword":
+      // Refused by its check: a password before cannot be known.
+      return;
   }
+}
+
+/** An adopted secret's value before: its version labelled AWSCURRENT again. */
+async function restoreSecretVersion(
+  secrets: SecretsManagerClient,
+  arn: string,
+  previous: string,
+  rec: StepRecorder,
+) {
+  const described = await rec.call("DescribeSecret", arn, () =>
+    secrets.send(new DescribeSecretCommand({ SecretId: arn })),
+  );
+  const current = Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) =>
+    stages.includes("AWSCURRENT"),
+  )?.[0];
+  if (current === previous) return;
+  await rec.change("UpdateSecretVersionStage", arn, () =>
+    secrets.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: arn,
+        VersionStage: "AWSCURRENT",
+        MoveToVersionId: previous,
+        ...(current ? { RemoveFromVersionId: current } : {}),
+      }),
+    ),
+  );
+}
+
+async function restoreSecretPolicy(
+  secrets: SecretsManagerClient,
+  arn: string,
+  previous: string | undefined,
+  rec: StepRecorder,
+) {
+  if (previous === undefined) {
+    await rec.delete("DeleteResourcePolicy", arn, () =>
+      secrets.send(new DeleteResourcePolicyCommand({ SecretId: arn })),
+    );
+    return;
+  }
+  await rec.change("PutResourcePolicy", arn, () =>
+    secrets.send(new PutResourcePolicyCommand({ SecretId: arn, ResourcePolicy: previous })),
+  );
 }
 
 /** A user this run made: everything on it is this run's too, so it goes first (IAM's DeleteConflict). */

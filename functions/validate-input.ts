@@ -48,7 +48,14 @@ export function validateInput(
   const startedBy =
     input.startedBy ?? (execution === undefined ? undefined : startedByOf(accountId, execution)) ?? null;
   return {
-    target: { accountId, roleName, accountName: input.accountName ?? `aws-${accountId}` },
+    target: {
+      accountId,
+      roleName,
+      accountName: input.accountName ?? `aws-${accountId}`,
+      // Only when true, so that the states can test their presence.
+      ...(input.adopt ? { adopt: true as const } : {}),
+      ...(input.plan ? { plan: true as const } : {}),
+    },
     steps: {},
     startedBy,
   };

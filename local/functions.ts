@@ -6,6 +6,7 @@ import { run as ensureNodeRole } from "../functions/ensure-node-role.ts";
 import { run as ensureUser } from "../functions/ensure-user.ts";
 import { run as ensureUserPolicy } from "../functions/ensure-user-policy.ts";
 import type { StepRun } from "../functions/lib/define-step.ts";
+import { run as planOnboarding } from "../functions/plan-onboarding.ts";
 import { run as recordFailure } from "../functions/record-failure.ts";
 import { run as recordStart } from "../functions/record-start.ts";
 import { run as recordSuccess } from "../functions/record-success.ts";
@@ -23,6 +24,7 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     validateInput,
     authorizeTarget,
     recordStart,
+    planOnboarding,
     ensureInstancePolicy,
     ensureNodeRole,
     ensureUserPolicy,

@@ -35,6 +35,8 @@ export interface StoredCredentials {
   arn: string;
   value: Partial<AccountCredentials>;
   createdByThisRun: boolean;
+  /** The version labelled AWSCURRENT, which an adopted secret's rollback labels current again. */
+  versionId?: string;
 }
 
 /** The secret as stored, or undefined when there is none yet. */
@@ -57,7 +59,12 @@ export async function readCredentials(
   const stored = await rec.read("GetSecretValue", arn, () =>
     secrets.send(new GetSecretValueCommand({ SecretId: arn })),
   );
-  return { arn, value: parse(stored?.SecretString), createdByThisRun: rec.createdByThisRun(described.Tags) };
+  return {
+    arn,
+    value: parse(stored?.SecretString),
+    createdByThisRun: rec.createdByThisRun(described.Tags),
+    ...(stored?.VersionId ? { versionId: stored.VersionId } : {}),
+  };
 }
 
 /** Not ours to understand when it is not an object: it will be replaced by a complete value. */
@@ -112,11 +119,12 @@ export function readersOnlyPolicy(readers: readonly string[]): object {
  */
 export async function ensureReadersOnly(
   secrets: SecretsManagerClient,
-  arn: string,
+  secret: { arn: string; adopted: boolean },
   readers: readonly string[],
   rec: StepRecorder,
 ): Promise<void> {
   if (readers.length === 0) return;
+  const { arn } = secret;
   const desired = readersOnlyPolicy(readers);
   const current = await rec.read("GetResourcePolicy", arn, () =>
     secrets.send(new GetResourcePolicyCommand({ SecretId: arn })),
@@ -127,16 +135,28 @@ export async function ensureReadersOnly(
     rec.markFound(`resource policy of secret ${arn}`);
     return;
   }
-  await rec.change("PutResourcePolicy", arn, () =>
-    secrets.send(
-      new PutResourcePolicyCommand({
-        SecretId: arn,
-        ResourcePolicy: JSON.stringify(desired),
-        // Refused if it would let anyone outside the account read the secret.
-        BlockPublicPolicy: true,
-      }),
-    ),
+  await rec.change(
+    "PutResourcePolicy",
+    arn,
+    () =>
+      secrets.send(
+        new PutResourcePolicyCommand({
+          SecretId: arn,
+          ResourcePolicy: JSON.stringify(desired),
+          // Refused if it would let anyone outside the account read the secret.
+          BlockPublicPolicy: true,
+        }),
+      ),
+    { before: policy ?? null, after: desired },
   );
+  // An adopted secret's policy before is given back if the run fails.
+  if (secret.adopted) {
+    await rec.record({
+      type: "SecretPolicy",
+      arn,
+      ...(current?.ResourcePolicy === undefined ? {} : { previousPolicy: current.ResourcePolicy }),
+    });
+  }
 }
 
 /** Stores the credentials; answers the secret's ARN. */
@@ -148,28 +168,37 @@ export async function writeCredentials(
   const secretString = JSON.stringify(write.value);
   if (write.existing) {
     const arn = write.existing.arn;
-    await rec.change("PutSecretValue", arn, () =>
-      secrets.send(
-        new PutSecretValueCommand({
-          SecretId: arn,
-          SecretString: secretString,
-          ClientRequestToken: write.token,
-        }),
-      ),
+    await rec.change(
+      "PutSecretValue",
+      arn,
+      () =>
+        secrets.send(
+          new PutSecretValueCommand({
+            SecretId: arn,
+            SecretString: secretString,
+            ClientRequestToken: write.token,
+          }),
+        ),
+      // The plan shows which fields change, never their values.
+      { before: Object.keys(write.existing.value).sort(), after: Object.keys(write.value).sort() },
     );
     return arn;
   }
-  const made = await rec.create("CreateSecret", write.name, () =>
-    secrets.send(
-      new CreateSecretCommand({
-        Name: write.name,
-        Description: `Redis Cloud BYOC credentials of AWS account ${write.value.accountId}`,
-        SecretString: secretString,
-        ClientRequestToken: write.token,
-        Tags: rec.tags,
-        ...(write.kmsKeyId ? { KmsKeyId: write.kmsKeyId } : {}),
-      }),
-    ),
+  const made = await rec.create(
+    "CreateSecret",
+    write.name,
+    () =>
+      secrets.send(
+        new CreateSecretCommand({
+          Name: write.name,
+          Description: `Redis Cloud BYOC credentials of AWS account ${write.value.accountId}`,
+          SecretString: secretString,
+          ClientRequestToken: write.token,
+          Tags: rec.tags,
+          ...(write.kmsKeyId ? { KmsKeyId: write.kmsKeyId } : {}),
+        }),
+      ),
+    { simulate: () => ({ ARN: `(new secret ${write.name})` }), after: Object.keys(write.value).sort() },
   );
   if (!made?.ARN) {
     // Created concurrently: store our value as its next version instead.

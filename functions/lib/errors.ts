@@ -26,6 +26,8 @@ export const PERMANENT_ERRORS = [
   "TargetAccessDenied",
   "AccessDenied",
   "LimitExceeded",
+  // A resource exists that the product did not make and that differs from what Redis requires.
+  "ForeignResource",
   "NoSuchEntity",
   "ResourceConflict",
   "MalformedPolicy",

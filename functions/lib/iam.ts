@@ -7,6 +7,7 @@ import {
   CreatePolicyVersionCommand,
   CreateRoleCommand,
   DeletePolicyVersionCommand,
+  DetachRolePolicyCommand,
   GetInstanceProfileCommand,
   GetPolicyCommand,
   GetPolicyVersionCommand,
@@ -15,6 +16,9 @@ import {
   ListAttachedRolePoliciesCommand,
   ListAttachedUserPoliciesCommand,
   ListPolicyVersionsCommand,
+  ListRolePoliciesCommand,
+  type PolicyVersion,
+  RemoveRoleFromInstanceProfileCommand,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
 import { WorkflowError } from "./errors.ts";
@@ -32,8 +36,10 @@ export interface ManagedPolicySpec {
 }
 
 /**
- * Makes the managed policy exist with `document` as its default version. A drifted default gets
- * a new version (the oldest non-default one is deleted first when IAM's five are in use).
+ * Makes the managed policy exist with `document` as its default version. One that is found with
+ * another default is changed only when it is the product's (a new version; the oldest non-default
+ * one deleted first when IAM's five are in use) or adopted; a foreign one with five versions is
+ * never adopted, since a new version would delete one for good.
  */
 export async function ensureManagedPolicy(
   iam: IAMClient,
@@ -45,15 +51,19 @@ export async function ensureManagedPolicy(
     iam.send(new GetPolicyCommand({ PolicyArn: spec.arn })),
   );
   if (!existing?.Policy) {
-    const made = await rec.create("CreatePolicy", spec.arn, () =>
-      iam.send(
-        new CreatePolicyCommand({
-          PolicyName: spec.name,
-          PolicyDocument: JSON.stringify(spec.document),
-          Description: spec.description,
-          Tags: rec.tags,
-        }),
-      ),
+    const made = await rec.create(
+      "CreatePolicy",
+      spec.arn,
+      () =>
+        iam.send(
+          new CreatePolicyCommand({
+            PolicyName: spec.name,
+            PolicyDocument: JSON.stringify(spec.document),
+            Description: spec.description,
+            Tags: rec.tags,
+          }),
+        ),
+      { simulate: () => ({ Policy: { Arn: spec.arn } }), after: spec.document },
     );
     if (made?.Policy) {
       await rec.record({ type: "Policy", arn: spec.arn });
@@ -73,17 +83,42 @@ export async function ensureManagedPolicy(
     await rec.existing(`policy ${spec.arn}`, policy.Tags, { type: "Policy", arn: spec.arn });
     return;
   }
-  await pruneOldestVersion(iam, spec.arn, rec);
-  const made = await rec.change("CreatePolicyVersion", spec.arn, () =>
-    iam.send(
-      new CreatePolicyVersionCommand({
-        PolicyArn: spec.arn,
-        PolicyDocument: JSON.stringify(spec.document),
-        SetAsDefault: true,
-      }),
-    ),
+  const madeByThisRun = rec.createdByThisRun(policy.Tags);
+  const versions = await listVersions(iam, spec.arn, rec);
+  if (!madeByThisRun && !rec.owns({ type: "Policy", arn: spec.arn })) {
+    const full = versions.length >= MAX_POLICY_VERSIONS;
+    await rec.foreign(
+      {
+        resource: `policy ${spec.arn}`,
+        differences: [`its default version ${defaultVersionId} is not the document Redis requires`],
+        ...(full
+          ? {
+              blocking: `it has IAM's ${MAX_POLICY_VERSIONS} versions, and a new one would delete one for good`,
+            }
+          : {}),
+      },
+      { change: { type: "Policy", arn: spec.arn }, prior: { defaultVersionId } },
+    );
+  }
+  await pruneOldestVersion(iam, spec.arn, versions, rec);
+  const made = await rec.change(
+    "CreatePolicyVersion",
+    spec.arn,
+    () =>
+      iam.send(
+        new CreatePolicyVersionCommand({
+          PolicyArn: spec.arn,
+          PolicyDocument: JSON.stringify(spec.document),
+          SetAsDefault: true,
+        }),
+      ),
+    {
+      simulate: () => ({ PolicyVersion: { VersionId: "(new version)" } }),
+      before: current,
+      after: spec.document,
+    },
   );
-  if (rec.createdByThisRun(policy.Tags)) await rec.record({ type: "Policy", arn: spec.arn });
+  if (madeByThisRun) await rec.record({ type: "Policy", arn: spec.arn });
   await rec.record({
     type: "PolicyVersion",
     arn: spec.arn,
@@ -92,11 +127,15 @@ export async function ensureManagedPolicy(
   });
 }
 
-async function pruneOldestVersion(iam: IAMClient, arn: string, rec: StepRecorder) {
+async function listVersions(iam: IAMClient, arn: string, rec: StepRecorder) {
   const listed = await rec.call("ListPolicyVersions", arn, () =>
     iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn })),
   );
-  const versions = listed.Versions ?? [];
+  return listed.Versions ?? [];
+}
+
+/** Only on the product's own policy (a foreign one with five versions is never adopted). */
+async function pruneOldestVersion(iam: IAMClient, arn: string, versions: PolicyVersion[], rec: StepRecorder) {
   if (versions.length < MAX_POLICY_VERSIONS) return;
   const oldest = versions
     .filter((v) => !v.IsDefaultVersion)
@@ -112,9 +151,15 @@ export interface RoleSpec {
   name: string;
   description: string;
   trust: unknown;
+  /** The one managed policy the role carries. */
+  policyArn: string;
 }
 
-/** Makes the role exist with exactly `trust` as its trust policy; answers its ARN. */
+/**
+ * Makes the role exist with exactly `trust` as its trust policy and `policyArn` as its only
+ * policy; answers its ARN. A role that is not the product's and differs (another trust, other
+ * policies) is foreign; one with inline policies is never adopted (they would be lost).
+ */
 export async function ensureRole(
   iam: IAMClient,
   spec: RoleSpec,
@@ -126,52 +171,94 @@ export async function ensureRole(
   );
   const role = existing?.Role;
   if (!role) {
-    const made = await rec.create("CreateRole", spec.name, () =>
-      iam.send(
-        new CreateRoleCommand({
-          RoleName: spec.name,
-          AssumeRolePolicyDocument: JSON.stringify(spec.trust),
-          Description: spec.description,
-          Tags: rec.tags,
-        }),
-      ),
+    const made = await rec.create(
+      "CreateRole",
+      spec.name,
+      () =>
+        iam.send(
+          new CreateRoleCommand({
+            RoleName: spec.name,
+            AssumeRolePolicyDocument: JSON.stringify(spec.trust),
+            Description: spec.description,
+            Tags: rec.tags,
+          }),
+        ),
+      { simulate: () => ({ Role: { Arn: `(new role ${spec.name})` } }), after: spec.trust },
     );
     if (!made?.Role) {
       if (raced) throw lostRace(rec, spec.name);
       return ensureRole(iam, spec, rec, true);
     }
     await rec.record({ type: "Role", name: spec.name });
+    await attachRolePolicy(iam, spec.name, spec.policyArn, rec);
     return made.Role.Arn ?? "";
   }
   await rec.existing(`role ${spec.name}`, role.Tags, { type: "Role", name: spec.name });
   const current = decodePolicyDocument(role.AssumeRolePolicyDocument ?? "{}");
-  if (!samePolicy(current, spec.trust)) {
-    await rec.change("UpdateAssumeRolePolicy", spec.name, () =>
-      iam.send(
-        new UpdateAssumeRolePolicyCommand({
-          RoleName: spec.name,
-          PolicyDocument: JSON.stringify(spec.trust),
-        }),
-      ),
+  const attached = await attachedRolePolicies(iam, spec.name, rec);
+  const extra = attached.filter((arn) => arn !== spec.policyArn);
+  const ours = rec.createdByThisRun(role.Tags) || rec.owns({ type: "Role", name: spec.name });
+  const trustDiffers = !samePolicy(current, spec.trust);
+  const differences = [
+    ...(trustDiffers && !ours
+      ? [`its trust policy is not the one Redis requires: ${JSON.stringify(current)}`]
+      : []),
+    ...(extra.length > 0 ? [`it has other policies attached: ${extra.join(", ")}`] : []),
+  ];
+  if (differences.length > 0) {
+    const inline = await inlineRolePolicies(iam, spec.name, rec);
+    await rec.foreign(
+      {
+        resource: `role ${spec.name}`,
+        differences,
+        ...(inline.length > 0
+          ? { blocking: `it has inline policies (${inline.join(", ")}), which would be lost` }
+          : {}),
+      },
+      { change: { type: "Role", name: spec.name }, prior: { trust: current, attached } },
+    );
+  }
+  if (trustDiffers) {
+    await rec.change(
+      "UpdateAssumeRolePolicy",
+      spec.name,
+      () =>
+        iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: spec.name,
+            PolicyDocument: JSON.stringify(spec.trust),
+          }),
+        ),
+      { before: current, after: spec.trust },
     );
     await rec.record({ type: "TrustPolicy", role: spec.name, previousDocument: JSON.stringify(current) });
   }
+  for (const policyArn of extra) {
+    await rec.change("DetachRolePolicy", `${policyArn} from role ${spec.name}`, () =>
+      iam.send(new DetachRolePolicyCommand({ RoleName: spec.name, PolicyArn: policyArn })),
+    );
+    await rec.record({ type: "RolePolicyDetachment", role: spec.name, policyArn });
+  }
+  if (attached.includes(spec.policyArn)) rec.markFound(`attachment ${spec.policyArn} to role ${spec.name}`);
+  else await attachRolePolicy(iam, spec.name, spec.policyArn, rec);
   return role.Arn ?? "";
 }
 
-export async function ensureRolePolicyAttached(
-  iam: IAMClient,
-  role: string,
-  policyArn: string,
-  rec: StepRecorder,
-) {
+async function attachedRolePolicies(iam: IAMClient, role: string, rec: StepRecorder): Promise<string[]> {
   const attached = await rec.call("ListAttachedRolePolicies", role, () =>
     iam.send(new ListAttachedRolePoliciesCommand({ RoleName: role, MaxItems: 1000 })),
   );
-  if ((attached.AttachedPolicies ?? []).some((p) => p.PolicyArn === policyArn)) {
-    rec.markFound(`attachment ${policyArn} to role ${role}`);
-    return;
-  }
+  return (attached.AttachedPolicies ?? []).flatMap((p) => (p.PolicyArn ? [p.PolicyArn] : []));
+}
+
+async function inlineRolePolicies(iam: IAMClient, role: string, rec: StepRecorder): Promise<string[]> {
+  const listed = await rec.call("ListRolePolicies", role, () =>
+    iam.send(new ListRolePoliciesCommand({ RoleName: role, MaxItems: 1000 })),
+  );
+  return listed.PolicyNames ?? [];
+}
+
+async function attachRolePolicy(iam: IAMClient, role: string, policyArn: string, rec: StepRecorder) {
   await rec.change("AttachRolePolicy", `${policyArn} to role ${role}`, () =>
     iam.send(new AttachRolePolicyCommand({ RoleName: role, PolicyArn: policyArn })),
   );
@@ -199,7 +286,8 @@ export async function ensureUserPolicyAttached(
 
 /**
  * The console makes an instance profile of the same name for every EC2 role; the API does not,
- * and Redis launches its instances with it. A profile holds at most one role.
+ * and Redis launches its instances with it. A profile holds at most one role: one holding another
+ * is foreign, and adopting it takes that role out (given back if the run fails).
  */
 export async function ensureInstanceProfile(
   iam: IAMClient,
@@ -214,8 +302,11 @@ export async function ensureInstanceProfile(
     )
   )?.InstanceProfile;
   if (!profile) {
-    const made = await rec.create("CreateInstanceProfile", name, () =>
-      iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: name, Tags: rec.tags })),
+    const made = await rec.create(
+      "CreateInstanceProfile",
+      name,
+      () => iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: name, Tags: rec.tags })),
+      { simulate: () => ({ InstanceProfile: { Arn: `(new instance profile ${name})`, Roles: [] } }) },
     );
     if (!made?.InstanceProfile) {
       if (raced) throw lostRace(rec, name);
@@ -226,16 +317,20 @@ export async function ensureInstanceProfile(
   } else {
     await rec.existing(`instance profile ${name}`, profile.Tags, { type: "InstanceProfile", name });
   }
-  const roles = (profile.Roles ?? []).map((r) => r.RoleName);
+  const roles = (profile.Roles ?? []).flatMap((r) => (r.RoleName ? [r.RoleName] : []));
   if (roles.includes(role)) {
     rec.markFound(`role ${role} in instance profile ${name}`);
     return profile.Arn ?? "";
   }
-  if (roles.length > 0) {
-    throw new WorkflowError(
-      "ResourceConflict",
-      `${rec.step}: instance profile ${name} already holds role ${roles.join(", ")}; remove it so that it can hold ${role}`,
+  for (const other of roles) {
+    await rec.foreign(
+      { resource: `instance profile ${name}`, differences: [`it holds role ${other}`] },
+      { change: { type: "InstanceProfile", name }, prior: { roles } },
     );
+    await rec.change("RemoveRoleFromInstanceProfile", `${other} from ${name}`, () =>
+      iam.send(new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: name, RoleName: other })),
+    );
+    await rec.record({ type: "InstanceProfileRoleRemoval", profile: name, role: other });
   }
   await rec.change("AddRoleToInstanceProfile", `${role} to ${name}`, () =>
     iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: name, RoleName: role })),

@@ -28,6 +28,16 @@ const FIELDS = {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
     .regex(/^[^\u0000-\u001f]+$/, "must not contain control characters")
     .describe("the name the account gets in Redis Cloud (default: aws-<accountId>)"),
+  adopt: z
+    .boolean()
+    .describe(
+      "take over resources that exist but differ from what Redis requires; their state before is recorded and given back if the run fails (default: false, the run stops with ForeignResource)",
+    ),
+  plan: z
+    .boolean()
+    .describe(
+      "only read: answer the writes a run would make, with documents before and after (default: false)",
+    ),
 };
 
 /**
@@ -44,6 +54,8 @@ export const OnboardingInputSchema = z
     accountId: FIELDS.accountId.optional(),
     roleName: FIELDS.roleName.optional(),
     accountName: FIELDS.accountName.optional(),
+    adopt: FIELDS.adopt.optional(),
+    plan: FIELDS.plan.optional(),
     startedBy: STARTED_BY.optional(),
   })
   .meta({

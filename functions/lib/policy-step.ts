@@ -4,7 +4,7 @@ import type { INSTANCE_POLICY_NAME, USER_POLICY_NAME } from "./config.ts";
 import { ensureManagedPolicy } from "./iam.ts";
 import { MANAGED_POLICIES, policyArn } from "./policies.ts";
 import type { ChangeRecorder } from "./registry.ts";
-import type { StepInput, StepReport } from "./step.ts";
+import type { PlanSink, StepInput, StepReport } from "./step.ts";
 import { recorderFor } from "./target-step.ts";
 
 export interface PolicyStepResult extends StepReport {
@@ -17,9 +17,9 @@ export async function ensureShippedPolicy(
   name: typeof INSTANCE_POLICY_NAME | typeof USER_POLICY_NAME,
   description: string,
   input: StepInput,
-  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder },
+  deps: { iam: IAMClient; home: Home; registry: ChangeRecorder; plan?: PlanSink },
 ): Promise<PolicyStepResult> {
-  const rec = recorderFor(step, input, deps.registry);
+  const rec = await recorderFor(step, input, deps);
   const arn = policyArn(deps.home.partition, input.target.accountId, name);
   await ensureManagedPolicy(deps.iam, { arn, name, description, document: MANAGED_POLICIES[name] }, rec);
   return { policyArn: arn, ...rec.report() };

@@ -97,14 +97,28 @@ export type Outcome =
 /** What the Redis Cloud steps need of the registry: the run's item, and its registration record. */
 export type RegistrationStore = Pick<Registry, "get" | "recordRegistration">;
 
-/** What a step needs of the registry: to record each change right after making it. */
+/**
+ * What a step needs of the registry: what the product owns in the account, and to record each
+ * change right after making it (an adoption, with the state before, before the first change).
+ */
 export interface ChangeRecorder {
+  get(accountId: string): Promise<RegistryItem | undefined>;
   recordChange(accountId: string, execution: string, change: Change): Promise<void>;
+  recordAdoption(accountId: string, execution: string, change: Change, prior: string): Promise<void>;
 }
 
 /** Undoing a trust policy or a default version restores a prior state: the rest was made. */
-export const originOf = (change: Change): Origin =>
-  change.type === "TrustPolicy" || change.type === "PolicyVersion" ? "modified" : "created";
+const MODIFYING = new Set<Change["type"]>([
+  "TrustPolicy",
+  "PolicyVersion",
+  "RolePolicyDetachment",
+  "UserPolicyDetachment",
+  "InstanceProfileRoleRemoval",
+  "LoginProfilePassword",
+  "SecretValue",
+  "SecretPolicy",
+]);
+export const originOf = (change: Change): Origin => (MODIFYING.has(change.type) ? "modified" : "created");
 
 /** The resource's key in the item: one entry per change, per execution. */
 const sameEntry = (entry: RegistryEntry, execution: string, change: Change) =>
@@ -169,8 +183,24 @@ export class Registry implements ChangeRecorder {
   async recordChange(accountId: string, execution: string, change: Change): Promise<void> {
     await this.update(accountId, (current, at) => {
       const item = runOf(current, accountId, execution);
-      if (item.resources.some((entry) => sameEntry(entry, execution, change))) return undefined;
-      const entry: RegistryEntry = { change, execution, origin: originOf(change), recordedAt: at };
+      const origin = originOf(change);
+      if (item.resources.some((e) => e.origin === origin && sameEntry(e, execution, change)))
+        return undefined;
+      const entry: RegistryEntry = { change, execution, origin, recordedAt: at };
+      return { ...item, resources: [...item.resources, entry], updatedAt: at };
+    });
+  }
+
+  /**
+   * A foreign resource this run takes over, with its state before (a JSON document), recorded
+   * before the first write to it: a failed run gives that state back.
+   */
+  async recordAdoption(accountId: string, execution: string, change: Change, prior: string): Promise<void> {
+    await this.update(accountId, (current, at) => {
+      const item = runOf(current, accountId, execution);
+      if (item.resources.some((e) => e.origin === "adopted" && sameEntry(e, execution, change)))
+        return undefined;
+      const entry: RegistryEntry = { change, execution, origin: "adopted", recordedAt: at, prior };
       return { ...item, resources: [...item.resources, entry], updatedAt: at };
     });
   }

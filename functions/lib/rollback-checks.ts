@@ -87,7 +87,31 @@ export async function checkChange(change: Change, ctx: CheckContext): Promise<Ve
       return change.role in ROLE_TRUST ? checkTrust(change.role, ctx) : notOurs(`role ${change.role}`);
     case "PolicyVersion":
       return checkPolicyVersion(change.arn, change.versionId, ctx);
+    // What adopting a foreign resource took from it: given back to the product's own resources only.
+    case "RolePolicyDetachment":
+      return change.role in ROLE_TRUST ? "undo" : notOurs(`role ${change.role}`);
+    case "UserPolicyDetachment":
+      return change.user === USER_NAME ? "undo" : notOurs(`user ${change.user}`);
+    case "InstanceProfileRoleRemoval":
+      return change.profile === NODE_ROLE_NAME ? "undo" : notOurs(`instance profile ${change.profile}`);
+    case "SecretValue":
+    case "SecretPolicy":
+      return checkAccountSecret(change.arn, ctx);
+    case "LoginProfilePassword":
+      return refused(
+        `the console password of user ${change.user} was reset when it was adopted; the one before cannot be given back`,
+      );
   }
+}
+
+/** The account's own credentials secret, by ARN: an adopted one carries no tag of this run. */
+async function checkAccountSecret(arn: string, ctx: CheckContext): Promise<Verdict> {
+  const name = secretName(ctx.config, ctx.accountId);
+  const got = await ctx.rec.read("DescribeSecret", name, () =>
+    ctx.secrets.send(new DescribeSecretCommand({ SecretId: name })),
+  );
+  if (got?.ARN === undefined) return "gone";
+  return got.ARN === arn ? "undo" : notOurs(`secret ${arn}`);
 }
 
 type Tags = { Key?: string | undefined; Value?: string | undefined }[] | undefined;

@@ -23,10 +23,13 @@ export function parseStartInput(value: unknown): StartParse {
 }
 
 /** The input rebuilt field by field, so that equal starts are equal JSON (Step Functions compares it). */
-const inFixedOrder = ({ accountId, roleName, accountName }: StartInput): StartInput => ({
+const inFixedOrder = ({ accountId, roleName, accountName, adopt, plan }: StartInput): StartInput => ({
   accountId,
   ...(roleName === undefined ? {} : { roleName }),
   ...(accountName === undefined ? {} : { accountName }),
+  // Only when true: `false` is the default, and equal starts must stay equal JSON.
+  ...(adopt ? { adopt } : {}),
+  ...(plan ? { plan } : {}),
 });
 
 /** The schema's description of a field, without the console's default (a start from here has none). */

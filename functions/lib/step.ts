@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { describeAwsFailure } from "./errors.ts";
+import { type Finding, foreignResource, NO_OWNERSHIP, type Ownership } from "./ownership.ts";
 
 export const ACCOUNT_ID = /^\d{12}$/;
 export const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
@@ -10,6 +11,10 @@ export const TargetSchema = z.object(
     accountId: z.string().regex(ACCOUNT_ID, "must be a 12-digit account id"),
     roleName: z.string().regex(ROLE_NAME, "must be an IAM role name"),
     accountName: z.string().default(""),
+    /** Set by the input's `"adopt": true`: foreign resources are taken over, not refused. */
+    adopt: z.literal(true).optional(),
+    /** Set by the input's `"plan": true`: the run only reads and answers what it would write. */
+    plan: z.literal(true).optional(),
   },
   { error: "is required (run the ValidateInput state first)" },
 );
@@ -47,6 +52,15 @@ export const ChangeSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("LoginProfile"), user: text }),
   z.object({ type: z.literal("AccessKey"), user: text, accessKeyId: text }),
   z.object({ type: z.literal("Secret"), arn: text }),
+  // What adopting a foreign resource changes, each with what restoring it needs.
+  z.object({ type: z.literal("RolePolicyDetachment"), role: text, policyArn: text }),
+  z.object({ type: z.literal("UserPolicyDetachment"), user: text, policyArn: text }),
+  z.object({ type: z.literal("InstanceProfileRoleRemoval"), profile: text, role: text }),
+  /** A login profile's password reset: what it was cannot be known, so it cannot be restored. */
+  z.object({ type: z.literal("LoginProfilePassword"), user: text }),
+  z.object({ type: z.literal("SecretValue"), arn: text, previousVersionId: text }),
+  /** `previousPolicy` absent: the secret had no resource policy. */
+  z.object({ type: z.literal("SecretPolicy"), arn: text, previousPolicy: z.string().optional() }),
 ]);
 export type Change = z.output<typeof ChangeSchema>;
 
@@ -55,6 +69,8 @@ export interface StepReport {
   changes: Change[];
   /** Resources that were already in the desired state. */
   found: string[];
+  /** Foreign resources this run took over (`"adopt": true`), their state before in the registry. */
+  adopted?: string[];
 }
 
 export const MANAGED_BY_TAG = "ManagedBy";
@@ -73,6 +89,40 @@ export interface Operation {
   resource: string;
 }
 
+/** A write a plan says the run would make, with the documents before and after where they tell. */
+export interface PlannedWrite extends Operation {
+  step: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+/** Where a plan gathers, across steps, the writes the run would make and the foreign resources. */
+export class PlanSink {
+  readonly writes: PlannedWrite[] = [];
+  readonly findings: (Finding & { step: string })[] = [];
+  reads = 0;
+}
+
+/** How a write is shown in a plan, and what it answers there, where nothing is sent. */
+export interface WriteOptions<T> {
+  /**
+   * The answer the code after the write needs, made up: plan mode only. Only the fields that code
+   * reads, hence not the SDK's full output type.
+   */
+  simulate?: () => Partial<T> | object;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface RecorderOptions {
+  /** What the registry says the product owns, and whether the input adopts foreign resources. */
+  ownership?: Ownership;
+  /** Set: plan mode. Reads are made; writes are listed here, not sent. */
+  plan?: PlanSink;
+  /** Keeps an adoption (the change that stands for it and the state before) before any write. */
+  adopt?: (change: Change, prior: string) => Promise<void>;
+}
+
 /**
  * Records what a step does and wraps each AWS call so that a failure names the step, the
  * operation and the resource. Each call says what it is (a read, a create, a change, a delete),
@@ -82,6 +132,7 @@ export class StepRecorder {
   private readonly changed: Change[] = [];
   private readonly seen: string[] = [];
   private readonly log: Operation[] = [];
+  private readonly took: string[] = [];
 
   constructor(
     readonly step: string,
@@ -92,7 +143,38 @@ export class StepRecorder {
      * unrecorded, and it carries this execution's tag (or is found again by the retried step).
      */
     private readonly keep: (change: Change) => Promise<void> = async () => {},
+    private readonly options: RecorderOptions = {},
   ) {}
+
+  get planning(): boolean {
+    return this.options.plan !== undefined;
+  }
+
+  get ownership(): Ownership {
+    return this.options.ownership ?? NO_OWNERSHIP;
+  }
+
+  /** The registry says the product made (or adopted) what this change is about. */
+  owns(change: Change): boolean {
+    return this.ownership.owns(change);
+  }
+
+  /**
+   * A foreign resource, found before any write to it. Without `"adopt": true` (or when adopting
+   * would destroy something for good) the step stops with ForeignResource. Adopted, its state
+   * before is kept in the registry first. A plan lists it and goes on as an adoption would.
+   */
+  async foreign(finding: Finding, adoption: { change: Change; prior: unknown }): Promise<void> {
+    const plan = this.options.plan;
+    if (plan) {
+      plan.findings.push({ step: this.step, ...finding });
+      if (finding.blocking) throw foreignResource(this.step, [finding]);
+      return;
+    }
+    if (!this.ownership.adopt || finding.blocking) throw foreignResource(this.step, [finding]);
+    await this.options.adopt?.(adoption.change, JSON.stringify(adoption.prior));
+    this.took.push(finding.resource);
+  }
 
   get tags(): { Key: string; Value: string }[] {
     return [
@@ -139,33 +221,58 @@ export class StepRecorder {
     else this.markFound(resource);
   }
 
-  /** A read of something that must exist. */
-  call<T>(operation: string, resource: string, send: () => Promise<T>): Promise<T> {
-    return this.send("read", operation, resource, send);
-  }
-
   /** A read that answers undefined when the entity does not exist. */
   read<T>(operation: string, resource: string, send: () => Promise<T>): Promise<T | undefined> {
     return this.send("read", operation, resource, () => tolerate(send, isNotFound));
   }
 
+  /**
+   * A read of something that must exist. In a plan it may not yet (an earlier step would make
+   * it): nothing is on it then, which an empty answer says.
+   */
+  call<T>(operation: string, resource: string, send: () => Promise<T>): Promise<T> {
+    if (!this.planning) return this.send("read", operation, resource, send);
+    return this.send(
+      "read",
+      operation,
+      resource,
+      async () => (await tolerate(send, isNotFound)) ?? ({} as T),
+    );
+  }
+
   /** A create that answers undefined when a concurrent run made the entity first. */
-  create<T>(operation: string, resource: string, send: () => Promise<T>): Promise<T | undefined> {
-    return this.send("create", operation, resource, () => tolerate(send, isAlreadyExists));
+  create<T>(
+    operation: string,
+    resource: string,
+    send: () => Promise<T>,
+    options?: WriteOptions<T>,
+  ): Promise<T | undefined> {
+    return this.send("create", operation, resource, () => tolerate(send, isAlreadyExists), options);
   }
 
   /** A write to something that exists (a new version, an attachment, a trust policy). */
-  change<T>(operation: string, resource: string, send: () => Promise<T>): Promise<T> {
-    return this.send("change", operation, resource, send);
+  change<T>(
+    operation: string,
+    resource: string,
+    send: () => Promise<T>,
+    options?: WriteOptions<T>,
+  ): Promise<T> {
+    return this.send("change", operation, resource, send, options);
   }
 
   /** A delete; one already gone answers undefined, which is what a delete wants. */
-  delete<T>(operation: string, resource: string, send: () => Promise<T>): Promise<T | undefined> {
-    return this.send("delete", operation, resource, () => tolerate(send, isNotFound));
+  delete<T>(
+    operation: string,
+    resource: string,
+    send: () => Promise<T>,
+    options?: WriteOptions<T | undefined>,
+  ): Promise<T | undefined> {
+    return this.send("delete", operation, resource, () => tolerate(send, isNotFound), options);
   }
 
   report(): StepReport {
-    return { changes: [...this.changed], found: [...this.seen] };
+    const adopted = this.took.length > 0 ? { adopted: [...this.took] } : {};
+    return { changes: [...this.changed], found: [...this.seen], ...adopted };
   }
 
   private async send<T>(
@@ -173,8 +280,23 @@ export class StepRecorder {
     operation: string,
     resource: string,
     send: () => Promise<T>,
+    options: WriteOptions<T> = {},
   ): Promise<T> {
     this.log.push({ kind, operation, resource });
+    const plan = this.options.plan;
+    if (plan && kind !== "read") {
+      const { before, after } = options;
+      plan.writes.push({
+        step: this.step,
+        kind,
+        operation,
+        resource,
+        ...(before === undefined ? {} : { before }),
+        ...(after === undefined ? {} : { after }),
+      });
+      return (options.simulate ? options.simulate() : undefined) as T;
+    }
+    if (plan) plan.reads += 1;
     try {
       return await send();
     } catch (error) {

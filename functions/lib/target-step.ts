@@ -6,8 +6,9 @@ import { type Home, targetIam } from "./aws.ts";
 import { lambdaClients } from "./clients.ts";
 import { TARGET_SETTINGS } from "./config.ts";
 import type { StepContext } from "./define-step.ts";
+import { Ownership } from "./ownership.ts";
 import { type ChangeRecorder, Registry } from "./registry.ts";
-import { type StepInput, StepInputSchema, StepRecorder } from "./step.ts";
+import { type PlanSink, type StepInput, StepInputSchema, StepRecorder } from "./step.ts";
 
 /*
  * What every step acting in a target account shares: the input the state machine builds, the
@@ -51,10 +52,31 @@ export const targetStepWithSecrets = {
   }),
 };
 
-/** A step's recorder whose every change goes to the registry before the step goes on. */
-export const recorderFor = (step: string, input: StepInput, registry: ChangeRecorder): StepRecorder =>
-  new StepRecorder(step, input.execution, (change) =>
-    registry.recordChange(input.target.accountId, input.execution, change),
+/** What a step acting in the account needs to record: the registry, and in a plan, the plan. */
+export interface RecorderDeps {
+  registry: ChangeRecorder;
+  /** Set: plan mode (nothing is written, the registry included). */
+  plan?: PlanSink;
+}
+
+/**
+ * A step's recorder: it knows what the registry says the product owns, and sends every change
+ * (and adoption) to the registry before the step goes on. In a plan it writes nothing at all.
+ */
+export async function recorderFor(step: string, input: StepInput, deps: RecorderDeps): Promise<StepRecorder> {
+  const { accountId } = input.target;
+  const ownership = new Ownership(await deps.registry.get(accountId), input.target.adopt === true);
+  if (deps.plan)
+    return new StepRecorder(step, input.execution, async () => {}, { ownership, plan: deps.plan });
+  return new StepRecorder(
+    step,
+    input.execution,
+    (change) => deps.registry.recordChange(accountId, input.execution, change),
+    {
+      ownership,
+      adopt: (change, prior) => deps.registry.recordAdoption(accountId, input.execution, change, prior),
+    },
   );
+}
 
 export { targetDeps };

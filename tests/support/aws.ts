@@ -9,8 +9,8 @@ import {
 import { ResourceExistsException, ResourceNotFoundException } from "@aws-sdk/client-secrets-manager";
 import type { Context } from "aws-lambda";
 import type { Home } from "../../functions/lib/aws.ts";
-import { type ChangeRecorder, toItem } from "../../functions/lib/registry.ts";
-import type { StepInput } from "../../functions/lib/step.ts";
+import { type ChangeRecorder, type RegistryItem, toItem } from "../../functions/lib/registry.ts";
+import type { Change, StepInput } from "../../functions/lib/step.ts";
 
 export interface Tag {
   Key: string;
@@ -132,7 +132,45 @@ export function lambdaContext(accountId: string, functionName = "onboarding-test
 }
 
 /** A registry that keeps nothing: for tests of what a step does in IAM, not what it records. */
-export const NO_REGISTRY: ChangeRecorder = { recordChange: async () => {} };
+export const NO_REGISTRY: ChangeRecorder = {
+  get: async () => undefined,
+  recordChange: async () => {},
+  recordAdoption: async () => {},
+};
+
+/**
+ * A registry that says the product made these resources (an earlier run did) and keeps what the
+ * step records, adoptions with their state before.
+ */
+export function ownedRegistry(owned: Change[] = [], extra: Partial<RegistryItem> = {}) {
+  const recorded: { change: Change; origin: "created" | "adopted"; prior?: string }[] = [];
+  const item: RegistryItem = {
+    accountId: TARGET,
+    version: 1,
+    status: "active",
+    lastExecution: EXECUTION,
+    lastOutcome: "running",
+    startedAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+    resources: owned.map((change) => ({
+      change,
+      execution: "onboard-earlier",
+      origin: "created" as const,
+      recordedAt: "2026-01-01T00:00:00.000Z",
+    })),
+    ...extra,
+  };
+  const registry: ChangeRecorder = {
+    get: async () => item,
+    recordChange: async (_account, _execution, change) => {
+      recorded.push({ change, origin: "created" });
+    },
+    recordAdoption: async (_account, _execution, change, prior) => {
+      recorded.push({ change, origin: "adopted", prior });
+    },
+  };
+  return { registry, recorded };
+}
 
 export const REGISTRY_TABLE = "redis-cloud-byoc-test-account-registry";
 

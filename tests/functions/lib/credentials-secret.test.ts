@@ -289,7 +289,7 @@ describe("the stack's KMS key and the readers-only policy", () => {
     const rec = recorder();
 
     // Act
-    await ensureReadersOnly(secrets(), ARN, READERS, rec);
+    await ensureReadersOnly(secrets(), { arn: ARN, adopted: false }, READERS, rec);
 
     // Assess
     const put = secretsMock.commandCalls(PutResourcePolicyCommand)[0]?.args[0].input;
@@ -315,7 +315,7 @@ describe("the stack's KMS key and the readers-only policy", () => {
     const rec = recorder();
 
     // Act
-    await ensureReadersOnly(secrets(), ARN, READERS, rec);
+    await ensureReadersOnly(secrets(), { arn: ARN, adopted: false }, READERS, rec);
 
     // Assess
     expect(secretsMock.commandCalls(PutResourcePolicyCommand)).toHaveLength(0);
@@ -324,7 +324,7 @@ describe("the stack's KMS key and the readers-only policy", () => {
 
   it("restricts nothing, and calls nothing, when no reader is configured", async () => {
     // Act
-    await ensureReadersOnly(secrets(), ARN, [], recorder());
+    await ensureReadersOnly(secrets(), { arn: ARN, adopted: false }, [], recorder());
 
     // Assess
     expect(secretsMock.calls()).toHaveLength(0);

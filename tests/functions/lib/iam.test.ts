@@ -150,7 +150,7 @@ describe("ensureManagedPolicy", () => {
 });
 
 describe("ensureRole", () => {
-  const roleSpec = { name: "thing-role", description: "a role", trust: TRUST };
+  const roleSpec = { name: "thing-role", description: "a role", trust: TRUST, policyArn: POLICY_ARN };
 
   it("re-reads a role created concurrently and keeps it when its trust matches", async () => {
     // Prepare
