@@ -374,8 +374,25 @@ async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder)
   if (!key?.AccessKeyId || (!key.SecretAccessKey && !rec.planning)) {
     throw new WorkflowError("UnexpectedError", `${rec.step}: CreateAccessKey ${USER_NAME} returned no key`);
   }
-  await rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId: key.AccessKeyId });
+  await recordOrWithdraw(iam, key.AccessKeyId, rec);
   return { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey ?? "" };
+}
+
+/**
+ * A new key the registry cannot take is deleted before the step fails: unrecorded, a retry could
+ * not tell it from a key someone else made, and would leave it behind (or run into IAM's two).
+ */
+async function recordOrWithdraw(iam: IAMClient, accessKeyId: string, rec: StepRecorder) {
+  try {
+    await rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId });
+  } catch (error) {
+    await rec
+      .delete("DeleteAccessKey", `${accessKeyId} of ${USER_NAME}`, () =>
+        iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: accessKeyId })),
+      )
+      .catch(() => undefined);
+    throw error;
+  }
 }
 
 /** The id a plan gives the access key a run would make. */

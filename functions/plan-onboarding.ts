@@ -10,6 +10,7 @@ import { cloudAccountName, findCloudAccountOfKey } from "./lib/cloud-accounts.ts
 import { type Config, SECRET_SETTINGS, type SettingsOf, USER_NAME } from "./lib/config.ts";
 import { readCredentials, secretName } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
+import { WorkflowError } from "./lib/errors.ts";
 import { type Finding, foreignResource } from "./lib/ownership.ts";
 import { redisCloudOf } from "./lib/redis-api-keys.ts";
 import { type RedisCloud, RedisCloudError } from "./lib/redis-cloud.ts";
@@ -64,6 +65,21 @@ const STEPS = [
  * input adopts them (and none is one that adopting would destroy).
  */
 export async function planOnboarding(input: StepInput, deps: PlanDeps): Promise<OnboardingPlan> {
+  try {
+    return await plan(input, deps);
+  } catch (error) {
+    // The state is named, then the step whose reads failed: "CheckOwnership: EnsureUser: GetUser …".
+    if (!(error instanceof WorkflowError)) throw error;
+    throw new WorkflowError(error.name, `${stateOf(input)}: ${error.message}`, {
+      cause: error.cause ?? error,
+    });
+  }
+}
+
+/** The state this step runs as: the plan of a plan, the check before the first write of a run. */
+const stateOf = (input: StepInput) => (input.target.plan ? "PlanOnly" : "CheckOwnership");
+
+async function plan(input: StepInput, deps: PlanDeps): Promise<OnboardingPlan> {
   const adopt = input.target.adopt === true;
   const sink = new PlanSink();
   let accessKeyId: string | undefined;
@@ -82,7 +98,8 @@ export async function planOnboarding(input: StepInput, deps: PlanDeps): Promise<
     await planRegistration(input, deps, deps.redis, accessKeyId, sink);
   }
   const stopping = sink.findings.some((f) => f.blocking) || (!adopt && sink.findings.length > 0);
-  if (!input.target.plan && stopping) throw foreignResource(STEP, sink.findings);
+  if (!input.target.plan && stopping)
+    throw foreignResource("the check before the first write", sink.findings);
   const plan: OnboardingPlan = {
     accountId: input.target.accountId,
     adopt,
@@ -91,7 +108,7 @@ export async function planOnboarding(input: StepInput, deps: PlanDeps): Promise<
     reads: sink.reads,
   };
   if (!stopping) return plan;
-  const cause = (stopped ?? foreignResource(STEP, sink.findings)).message;
+  const cause = (stopped ?? foreignResource("the check before the first write", sink.findings)).message;
   return {
     ...plan,
     stops: { error: "ForeignResource", cause },
@@ -164,7 +181,8 @@ export const { run, handler } = defineStep({
     "apiUrl",
   ],
   deps: async (context): Promise<PlanDeps> => ({
-    ...(await targetDeps(context)),
+    // Its failures (the role cannot be assumed) name the state it runs as.
+    ...(await targetDeps({ ...context, step: stateOf(context.input) })),
     secrets: context.runtime.clients.secrets(),
     config: context.runtime.config,
     redis: () => redisCloudOf(context.runtime, context.step),

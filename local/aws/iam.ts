@@ -148,8 +148,30 @@ export function createRole(a: AccountState, i: iam.CreateRoleCommandInput, now: 
 
 // What AWS answers: documents URL-encoded, never a password.
 const encode = encodeURIComponent;
-const roleOut = ({ trust, attached, ...r }: Role) => ({ ...r, AssumeRolePolicyDocument: encode(trust) });
-const userOut = ({ attached, keys, login, ...user }: User) => user;
+const roleOut = ({ trust, attached, inline, ...r }: Role) => ({
+  ...r,
+  AssumeRolePolicyDocument: encode(trust),
+});
+const userOut = ({ attached, keys, login, inline, ...user }: User) => user;
+
+/** Inline policies: names listed, documents kept as sent (IAM answers them URL-encoded). */
+const listInline = (holder: Role | User) => ({
+  PolicyNames: Object.keys(holder.inline ?? {}),
+  IsTruncated: false,
+});
+function putInline(holder: Role | User, name: string | undefined, document: string | undefined): undefined {
+  parseDocument(document, "policy");
+  holder.inline = { ...holder.inline, [need(name, "policyName")]: need(document, "policyDocument") };
+  return undefined;
+}
+function deleteInline(holder: Role | User, name: string | undefined): undefined {
+  const policyName = need(name, "policyName");
+  if (holder.inline?.[policyName] === undefined)
+    throw noSuchEntity(`The policy with name ${policyName} cannot be found.`);
+  const { [policyName]: _gone, ...rest } = holder.inline;
+  holder.inline = rest;
+  return undefined;
+}
 const loginOut = ({ UserName }: User, { password, ...login }: LoginProfile) => ({ ...login, UserName });
 const holdersOf = (a: AccountState, arn: string) =>
   [...a.roles.values(), ...a.users.values()].filter((h) => h.attached.includes(arn));
@@ -246,6 +268,9 @@ export const iamHandlers: Handlers<typeof iam> = {
   DeleteRole: (a, i) => {
     const role = roleOf(a, i.RoleName);
     if (role.attached.length > 0) throw conflict("Cannot delete entity, must detach all policies first.");
+    if (Object.keys(role.inline ?? {}).length > 0) {
+      throw conflict("Cannot delete entity, must delete policies first.");
+    }
     if ([...a.instanceProfiles.values()].some((p) => p.roles.includes(role.RoleName))) {
       throw conflict("Cannot delete entity, must remove roles from instance profile first.");
     }
@@ -257,6 +282,9 @@ export const iamHandlers: Handlers<typeof iam> = {
   ListAttachedRolePolicies: (a, i) => listAttached(a, roleOf(a, i.RoleName)),
   AttachRolePolicy: (a, i) => attach(a, roleOf(a, i.RoleName), i.PolicyArn),
   DetachRolePolicy: (a, i) => detach(roleOf(a, i.RoleName), i.PolicyArn),
+  ListRolePolicies: (a, i) => listInline(roleOf(a, i.RoleName)),
+  PutRolePolicy: (a, i) => putInline(roleOf(a, i.RoleName), i.PolicyName, i.PolicyDocument),
+  DeleteRolePolicy: (a, i) => deleteInline(roleOf(a, i.RoleName), i.PolicyName),
   TagRole: (a, i) => addTags(roleOf(a, i.RoleName), need(i.Tags, "tags")),
 
   GetInstanceProfile: (a, i) => profileOut(a, i.InstanceProfileName),
@@ -302,11 +330,16 @@ export const iamHandlers: Handlers<typeof iam> = {
     if (user.keys.length > 0) throw conflict("Cannot delete entity, must delete access keys first.");
     if (user.login) throw conflict("Cannot delete entity, must delete login profile first.");
     if (user.attached.length > 0) throw conflict("Cannot delete entity, must detach all policies first.");
+    if (Object.keys(user.inline ?? {}).length > 0)
+      throw conflict("Cannot delete entity, must delete policies first.");
     a.users.delete(key(user.UserName));
   },
   ListAttachedUserPolicies: (a, i) => listAttached(a, userOf(a, i.UserName)),
   AttachUserPolicy: (a, i) => attach(a, userOf(a, i.UserName), i.PolicyArn),
   DetachUserPolicy: (a, i) => detach(userOf(a, i.UserName), i.PolicyArn),
+  ListUserPolicies: (a, i) => listInline(userOf(a, i.UserName)),
+  PutUserPolicy: (a, i) => putInline(userOf(a, i.UserName), i.PolicyName, i.PolicyDocument),
+  DeleteUserPolicy: (a, i) => deleteInline(userOf(a, i.UserName), i.PolicyName),
   TagUser: (a, i) => addTags(userOf(a, i.UserName), need(i.Tags, "tags")),
 
   GetLoginProfile: (a, i) => {

@@ -107,6 +107,39 @@ export const secretsHandlers: Handlers<typeof sm> = {
     const { ARN, Name, ResourcePolicy } = find(a, i.SecretId);
     return ResourcePolicy === undefined ? { ARN, Name } : { ARN, Name, ResourcePolicy };
   },
+  DeleteResourcePolicy: (a, i) => {
+    const secret = find(a, i.SecretId);
+    delete secret.ResourcePolicy;
+    return { ARN: secret.ARN, Name: secret.Name };
+  },
+  /**
+   * Moves a staging label. Moving AWSCURRENT also labels the version that held it AWSPREVIOUS,
+   * as Secrets Manager does; moving a label that is elsewhere needs RemoveFromVersionId.
+   */
+  UpdateSecretVersionStage: (a, i) => {
+    const secret = find(a, i.SecretId);
+    const stage = need(i.VersionStage, "VersionStage");
+    const holder = secret.versions.find((v) => v.VersionStages.includes(stage));
+    const target = i.MoveToVersionId
+      ? secret.versions.find((v) => v.VersionId === i.MoveToVersionId)
+      : undefined;
+    if (i.MoveToVersionId && !target) {
+      throw new sm.ResourceNotFoundException({ message: `Version ${i.MoveToVersionId} not found.`, ...meta });
+    }
+    if (holder && holder !== target && holder.VersionId !== i.RemoveFromVersionId) {
+      throw new sm.InvalidParameterException({
+        message: `The staging label ${stage} is attached to version ${holder.VersionId}; name it in RemoveFromVersionId.`,
+        ...meta,
+      });
+    }
+    if (holder && holder !== target) holder.VersionStages = holder.VersionStages.filter((s) => s !== stage);
+    if (target && !target.VersionStages.includes(stage)) target.VersionStages.push(stage);
+    if (stage === "AWSCURRENT" && holder && target && holder !== target) {
+      for (const v of secret.versions) v.VersionStages = v.VersionStages.filter((s) => s !== "AWSPREVIOUS");
+      holder.VersionStages.push("AWSPREVIOUS");
+    }
+    return { ARN: secret.ARN, Name: secret.Name };
+  },
   /** AWS checks the document's grammar; here it must at least be JSON. */
   PutResourcePolicy: (a, i) => {
     const secret = find(a, i.SecretId);

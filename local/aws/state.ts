@@ -16,6 +16,8 @@ export type Role = Entity & { RoleName: string; RoleId: string; Description?: st
   MaxSessionDuration: number;
   trust: string;
   attached: string[];
+  /** Inline policies by name, documents as sent; absent when there are none. */
+  inline?: Record<string, string>;
 };
 export type InstanceProfile = Entity & { InstanceProfileName: string; InstanceProfileId: string } & {
   roles: string[];
@@ -31,6 +33,7 @@ export type AccessKey = { AccessKeyId: string; SecretAccessKey: string; Status: 
 export type LoginProfile = { CreateDate: Date; PasswordResetRequired: boolean; password: string };
 export type User = Entity & { UserName: string; UserId: string; attached: string[]; keys: AccessKey[] } & {
   login?: LoginProfile;
+  inline?: Record<string, string>;
 };
 export type SecretVersion = { VersionId: string; SecretString: string; VersionStages: string[] } & {
   CreatedDate: Date;

@@ -1,11 +1,24 @@
 import {
+  AddRoleToInstanceProfileCommand,
+  AttachRolePolicyCommand,
+  AttachUserPolicyCommand,
   CreateAccessKeyCommand,
+  CreateInstanceProfileCommand,
+  CreateLoginProfileCommand,
+  CreatePolicyCommand,
   CreatePolicyVersionCommand,
+  CreateRoleCommand,
+  CreateUserCommand,
   DeleteAccessKeyCommand,
   type IAMClient,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
-import { GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutResourcePolicyCommand,
+  PutSecretValueCommand,
+} from "@aws-sdk/client-secrets-manager";
 import { ExecutionAlreadyExists, SFNClient } from "@aws-sdk/client-sfn";
 import type { STSClient } from "@aws-sdk/client-sts";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -92,6 +105,7 @@ const FUNCTIONS = [
   "validateInput",
   "authorizeTarget",
   "recordStart",
+  "planOnboarding",
   "ensureInstancePolicy",
   "ensureNodeRole",
   "ensureUserPolicy",
@@ -322,6 +336,49 @@ async function orphanTheKey(env: LocalEnvironment) {
 
 const denied = (message: string) => () => awsError("iam", "AccessDenied", message);
 
+const FOREIGN_SECRET_POLICY = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [
+    {
+      Effect: "Deny",
+      Principal: "*",
+      Action: "secretsmanager:DeleteSecret",
+      Resource: "*",
+      Condition: { StringNotEquals: { "aws:PrincipalAccount": "111111111111" } },
+    },
+  ],
+});
+
+/**
+ * Everything made by someone else, as a team might have it: both roles with another trust and
+ * the team's policy, the profile holding the team's role, the user with a console password and
+ * the team's policy, a secret of other content at the product's name.
+ */
+async function foreignWorld(env: LocalEnvironment, secretPolicy: string | undefined) {
+  const [iam, secrets] = [env.runtime.clients.iam(), env.runtime.clients.secrets()];
+  const team = await iam.send(
+    new CreatePolicyCommand({ PolicyName: "team-policy", PolicyDocument: FOREIGN_POLICY }),
+  );
+  const teamPolicy = team.Policy?.Arn ?? "";
+  for (const role of [NODE_ROLE_NAME, CONSOLE_ROLE_NAME, "team-role"]) {
+    await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: FOREIGN_TRUST }));
+    await iam.send(new AttachRolePolicyCommand({ RoleName: role, PolicyArn: teamPolicy }));
+  }
+  await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: NODE_ROLE_NAME }));
+  await iam.send(
+    new AddRoleToInstanceProfileCommand({ InstanceProfileName: NODE_ROLE_NAME, RoleName: "team-role" }),
+  );
+  await iam.send(new CreateUserCommand({ UserName: USER_NAME }));
+  await iam.send(new CreateLoginProfileCommand({ UserName: USER_NAME, Password: "Team-Password-0001!" }));
+  await iam.send(new AttachUserPolicyCommand({ UserName: USER_NAME, PolicyArn: teamPolicy }));
+  const name = `${loadConfig({}).secretNamePrefix}${HOME.accountId}`;
+  await secrets.send(
+    new CreateSecretCommand({ Name: name, SecretString: JSON.stringify({ team: "value" }) }),
+  );
+  if (secretPolicy)
+    await secrets.send(new PutResourcePolicyCommand({ SecretId: name, ResourcePolicy: secretPolicy }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The trigger functions, through their cores, with a recording Step Functions client
 // ---------------------------------------------------------------------------------------------
@@ -547,6 +604,13 @@ describe("least privilege of every function, from the packaged template", () => 
       await driftPolicies(iam, 4);
       await driftTrusts(iam);
       await orphanTheKey(session.env);
+      // The new key's secret write is refused once: the retried step deletes the key it made
+      // (recorded, not Redis's) before making the one it keeps.
+      session.env.aws.fail(
+        (call) => call.command === "PutSecretValue",
+        () => awsError("secretsmanager", "InternalServiceError", "try again"),
+        1,
+      );
       // Redis keeps one cloud account per name: the new key registers under another.
       await run(session, { accountName: "home-after-drift" }, "SUCCEEDED");
     });
@@ -577,6 +641,24 @@ describe("least privilege of every function, from the packaged template", () => 
       );
       await run(session, {}, { failsWith: "AccessDenied" });
     });
+    // Foreign resources adopted, then a failure: the adoption's writes (detach, take out, reset,
+    // overwrite) and the rollback's giving back (attach, put back, label the old version current,
+    // the secret's policy before: none, then one). A plan of the same world reads only.
+    for (const secretPolicy of [undefined, FOREIGN_SECRET_POLICY]) {
+      await withSession([], async (session) => {
+        await foreignWorld(session.env, secretPolicy);
+        await run(session, { plan: true }, "SUCCEEDED");
+        await run(session, {}, { failsWith: "ForeignResource" });
+        session.env.aws.fail(
+          (call) =>
+            call.command === "AttachRolePolicy" &&
+            call.input.RoleName === CONSOLE_ROLE_NAME &&
+            String(call.input.PolicyArn).endsWith(`/${USER_POLICY_NAME}`),
+          denied("denied by an SCP"),
+        );
+        await run(session, { adopt: true }, { failsWith: "AccessDenied" });
+      });
+    }
     // Target accounts: only sts:AssumeRole needs the function's role, with either role name.
     await withSession([TARGET, SECOND_TARGET], async (session) => {
       await run(session, { accountId: TARGET }, "SUCCEEDED");

@@ -129,7 +129,7 @@ beforeAll(async () => {
     expect(env.aws.account(ACCOUNTS.consoleRoleDenied).users.size).toBe(0);
     undoConsoleRole();
 
-    // A redislabs-user made by hand, with both its keys: their secrets are secrets too.
+    // A redislabs-user made by hand, with both its keys (foreign: the run stops before any write).
     const targetIam = await targetIamOf(
       env.runtime,
       {
@@ -141,7 +141,7 @@ beforeAll(async () => {
     await targetIam.send(new CreateUserCommand({ UserName: "redislabs-user" }));
     await targetIam.send(new CreateAccessKeyCommand({ UserName: "redislabs-user" }));
     await targetIam.send(new CreateAccessKeyCommand({ UserName: "redislabs-user" }));
-    expect((await run("LimitExceeded", ACCOUNTS.keyLimit)).error?.Error).toBe("LimitExceeded");
+    expect((await run("ForeignResource", ACCOUNTS.keyLimit)).error?.Error).toBe("ForeignResource");
 
     env.aws.keyPropagationMs = Number.MAX_SAFE_INTEGER;
     expect((await run("KeyNotPropagated", ACCOUNTS.keyNeverPropagates)).error?.Error).toBe(

@@ -12,12 +12,14 @@ export const TARGET = "222222222222";
 
 /** The state that invokes each function (`Fn::GetAtt: [ensureUser, Arn]` → EnsureUser). */
 export const STATE_OF_FUNCTION: Record<string, string> = Object.fromEntries(
-  Object.entries(loadDefinition().States as Record<string, { Resource?: unknown }>).flatMap(
-    ([state, body]) => {
+  Object.entries(loadDefinition().States as Record<string, { Resource?: unknown }>)
+    .flatMap(([state, body]) => {
       const getAtt = (body.Resource as { "Fn::GetAtt"?: unknown[] } | undefined)?.["Fn::GetAtt"];
       return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
-    },
-  ),
+    })
+    // A function behind two states (planOnboarding: CheckOwnership in a run, PlanOnly in a plan)
+    // is named by the first, which is the run's.
+    .reverse(),
 );
 
 /**

@@ -48,6 +48,8 @@ describe("statemachine/onboarding.asl.yml", () => {
       "RollBack",
       // After the rollback: it records the failure, and a failure of its own changes nothing.
       "RecordFailure",
+      // A plan holds no lock and writes nothing: its failure ends the run, with nothing to undo.
+      "PlanOnly",
     ];
     const steps = taskStates(definition).filter((t) => t.lambda && !outside.includes(t.state));
     expect(steps.length).toBeGreaterThanOrEqual(8);
@@ -134,7 +136,9 @@ describe("statemachine/onboarding.asl.yml", () => {
     let state: string | undefined = definition.StartAt;
     while (state && order.length < 50) {
       order.push(state);
-      state = states[state]?.Next as string | undefined;
+      const current = states[state] as { Next?: string; Default?: string } | undefined;
+      // A Choice's default is the run's way on (PlanOrRun's default is a real run, not a plan).
+      state = current?.Next ?? current?.Default;
     }
     expect(order.filter((s) => s.startsWith("Ensure"))).toEqual([
       "EnsureInstancePolicy",
@@ -147,8 +151,23 @@ describe("statemachine/onboarding.asl.yml", () => {
     // The registry knows the run before anything is created, and its success before the lock goes.
     expect(order.indexOf("RecordStart")).toBe(order.indexOf("AcquireAccountLock") + 1);
     expect(order.indexOf("RecordStart")).toBeLessThan(order.indexOf("EnsureInstancePolicy"));
+    // Every foreign resource is found before the first write.
+    expect(order.indexOf("CheckOwnership")).toBe(order.indexOf("EnsureInstancePolicy") - 1);
     expect(states.IsCloudAccountActive).toMatchObject({ Choices: [{ Next: "RecordSuccess" }] });
     expect(states.RecordSuccess).toMatchObject({ Next: "ReleaseAccountLock" });
+  });
+
+  it("sends a plan past the lock and the registry to the plan step, which ends the run", () => {
+    expect(states.PlanOrRun).toMatchObject({
+      Type: "Choice",
+      Choices: [{ Variable: "$.target.plan", IsPresent: true, Next: "PlanOnly" }],
+      Default: "StartLockWait",
+    });
+    expect(states.PlanOnly).toMatchObject({ Next: "Planned", ResultPath: "$.plan" });
+    expect(states.Planned).toMatchObject({ Type: "Pass", End: true });
+    expect((states.PlanOnly as { Catch: { Next: string }[] }).Catch.map((c) => c.Next)).toEqual([
+      "PlanFailed",
+    ]);
   });
 
   it("hands the rollback no list of changes and no registration: only the account and the execution", () => {

@@ -195,6 +195,7 @@ describe("failures", () => {
     expect(entered.filter((s) => s !== "AcquireAccountLock")).toEqual([
       "ValidateInput",
       "AuthorizeTarget",
+      "PlanOrRun",
       "StartLockWait",
       "NothingToRollBack",
       "PublishFailed",

@@ -140,7 +140,7 @@ export const NO_REGISTRY: ChangeRecorder = {
 
 /**
  * A registry that says the product made these resources (an earlier run did) and keeps what the
- * step records, adoptions with their state before.
+ * steps record, adoptions with their state before, in memory.
  */
 export function ownedRegistry(owned: Change[] = [], extra: Partial<RegistryItem> = {}) {
   const recorded: { change: Change; origin: "created" | "adopted"; prior?: string }[] = [];
@@ -160,8 +160,19 @@ export function ownedRegistry(owned: Change[] = [], extra: Partial<RegistryItem>
     })),
     ...extra,
   };
+  const entry = (change: Change, origin: "created" | "adopted", prior?: string) => ({
+    change,
+    execution: EXECUTION,
+    origin,
+    recordedAt: "2026-01-01T00:00:01.000Z",
+    ...(prior === undefined ? {} : { prior }),
+  });
   const registry: ChangeRecorder = {
-    get: async () => item,
+    // What it was given, and since then what the steps recorded: a later step sees an earlier's.
+    get: async () => ({
+      ...item,
+      resources: [...item.resources, ...recorded.map((r) => entry(r.change, r.origin, r.prior))],
+    }),
     recordChange: async (_account, _execution, change) => {
       recorded.push({ change, origin: "created" });
     },

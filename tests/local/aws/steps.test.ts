@@ -23,7 +23,7 @@ import {
 import { WorkflowError } from "../../../functions/lib/errors.ts";
 import { MANAGED_POLICIES, policyArn } from "../../../functions/lib/policies.ts";
 import { awsError, FakeAws, type FakeClientFactory } from "../../../local/aws/index.ts";
-import { NO_REGISTRY } from "../../support/aws.ts";
+import { NO_REGISTRY, ownedRegistry } from "../../support/aws.ts";
 
 const HOME = "111111111111";
 const TARGET = "222222222222";
@@ -47,10 +47,16 @@ beforeEach(() => {
 const targetIam = (execution: string) =>
   new TargetClients(clients, () => time).iamFor(home, target, execution, "Test");
 
+/** The registry of this deployment: what one onboarding records, the next knows as the product's. */
+let registry: ReturnType<typeof ownedRegistry>["registry"];
+beforeEach(() => {
+  registry = ownedRegistry().registry;
+});
+
 async function onboard(execution: string) {
   const input = { target, execution };
   const iam = await targetIam(execution);
-  const deps = { iam, home, registry: NO_REGISTRY };
+  const deps = { iam, home, registry };
   return {
     instancePolicy: await ensureInstancePolicy(input, deps),
     userPolicy: await ensureUserPolicy(input, deps),
@@ -117,7 +123,7 @@ describe("the IAM steps against the fake, unchanged", () => {
     expect(Object.values(again).flatMap((r) => r.changes)).toEqual([]);
   });
 
-  it("give a drifted policy a new default version, first deleting the oldest when IAM's five are in use", async () => {
+  it("give the product's drifted policy a new default version, first deleting the oldest when IAM's five are in use", async () => {
     const iam = await targetIam("exec-0");
     const drifted = (n: number) =>
       JSON.stringify({
@@ -136,9 +142,10 @@ describe("the IAM steps against the fake, unchanged", () => {
       );
     }
 
+    const owned = ownedRegistry([{ type: "Policy", arn: instancePolicyArn }]).registry;
     const result = await ensureInstancePolicy(
       { target, execution: "exec-1" },
-      { iam, home, registry: NO_REGISTRY },
+      { iam, home, registry: owned },
     );
     const policy = world.account(TARGET).policies.get(INSTANCE_POLICY_NAME.toLowerCase());
     expect(policy?.versions.map((v) => v.VersionId)).toEqual(["v2", "v3", "v4", "v5", "v6"]);
@@ -169,7 +176,7 @@ describe("the IAM steps against the fake, unchanged", () => {
     );
   });
 
-  it("stop at a user that existed before and has two keys, without touching its password", async () => {
+  it("stop at a user that existed before and has two keys, without touching its password, even when adopting", async () => {
     const iam: IAMClient = await targetIam("exec-0");
     await iam.send(new CreateUserCommand({ UserName: USER_NAME }));
     await iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME }));
@@ -177,11 +184,12 @@ describe("the IAM steps against the fake, unchanged", () => {
     await ensureUserPolicy({ target, execution: "exec-1" }, { iam, home, registry: NO_REGISTRY });
 
     const failure = await ensureUser(
-      { target, execution: "exec-1" },
+      { target: { ...target, adopt: true }, execution: "exec-1" },
       { iam, home, secrets: clients.secrets(), config, registry: NO_REGISTRY },
     ).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WorkflowError);
-    expect((failure as WorkflowError).name).toBe("LimitExceeded");
+    expect((failure as WorkflowError).name).toBe("ForeignResource");
+    expect((failure as WorkflowError).message).toContain("it has IAM's 2 access keys");
     expect(world.account(TARGET).users.get(USER_NAME)?.login).toBeUndefined();
   });
 
