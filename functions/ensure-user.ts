@@ -83,10 +83,11 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
 
   const entity = await ensureUserEntity(deps.iam, user, rec);
   for (const extra of user.attached.filter((arn) => arn !== userPolicy)) {
+    // Recorded before it is made, as every change to what existed (see ensureRole).
+    await rec.record({ type: "UserPolicyDetachment", user: USER_NAME, policyArn: extra });
     await rec.change("DetachUserPolicy", `${extra} from user ${USER_NAME}`, () =>
       deps.iam.send(new DetachUserPolicyCommand({ UserName: USER_NAME, PolicyArn: extra })),
     );
-    await rec.record({ type: "UserPolicyDetachment", user: USER_NAME, policyArn: extra });
   }
   if (user.attached.includes(userPolicy)) rec.markFound(`attachment ${userPolicy} to user ${USER_NAME}`);
   else await attachUserPolicy(deps.iam, userPolicy, rec);
@@ -103,6 +104,9 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
   };
   let secretArn = stored?.arn;
   if (!secretArn || JSON.stringify(value) !== JSON.stringify(stored?.value)) {
+    if (stored && !secretOurs) {
+      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId: stored.versionId ?? "" });
+    }
     secretArn = await writeCredentials(
       deps.secrets,
       {
@@ -114,9 +118,6 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
       },
       rec,
     );
-    if (stored && !secretOurs) {
-      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId: stored.versionId ?? "" });
-    }
   } else {
     rec.markFound(`secret ${secretArn}`);
   }
@@ -263,10 +264,10 @@ async function ensureUserEntity(iam: IAMClient, user: UserState, rec: StepRecord
 }
 
 async function attachUserPolicy(iam: IAMClient, policyArn: string, rec: StepRecorder) {
+  await rec.record({ type: "UserPolicyAttachment", user: USER_NAME, policyArn });
   await rec.change("AttachUserPolicy", `${policyArn} to user ${USER_NAME}`, () =>
     iam.send(new AttachUserPolicyCommand({ UserName: USER_NAME, PolicyArn: policyArn })),
   );
-  await rec.record({ type: "UserPolicyAttachment", user: USER_NAME, policyArn });
 }
 
 /**
@@ -310,6 +311,7 @@ async function ensureConsolePassword(
 }
 
 async function resetPassword(iam: IAMClient, password: string, user: UserState, rec: StepRecorder) {
+  if (!user.ours) await rec.record({ type: "LoginProfilePassword", user: USER_NAME });
   await rec.change("UpdateLoginProfile", USER_NAME, () =>
     iam.send(
       new UpdateLoginProfileCommand({
@@ -319,7 +321,6 @@ async function resetPassword(iam: IAMClient, password: string, user: UserState, 
       }),
     ),
   );
-  if (!user.ours) await rec.record({ type: "LoginProfilePassword", user: USER_NAME });
   return { value: password, changed: true };
 }
 

@@ -426,13 +426,19 @@ async function undo(change: Change, deps: RollbackDeps, rec: StepRecorder): Prom
         iam.send(new AttachUserPolicyCommand({ UserName: change.user, PolicyArn: change.policyArn })),
       );
       return;
-    case "InstanceProfileRoleRemoval":
+    case "InstanceProfileRoleRemoval": {
+      // Recorded before it was taken out: it may still be there.
+      const profile = await rec.read("GetInstanceProfile", change.profile, () =>
+        iam.send(new GetInstanceProfileCommand({ InstanceProfileName: change.profile })),
+      );
+      if (profile?.InstanceProfile?.Roles?.some((r) => r.RoleName === change.role)) return;
       await rec.change("AddRoleToInstanceProfile", `${change.role} to ${change.profile}`, () =>
         iam.send(
           new AddRoleToInstanceProfileCommand({ InstanceProfileName: change.profile, RoleName: change.role }),
         ),
       );
       return;
+    }
     case "SecretValue":
       return restoreSecretVersion(deps.secrets, change.arn, change.previousVersionId, rec);
     case "SecretPolicy":

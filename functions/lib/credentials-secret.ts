@@ -135,6 +135,14 @@ export async function ensureReadersOnly(
     rec.markFound(`resource policy of secret ${arn}`);
     return;
   }
+  // An adopted secret's policy before is given back if the run fails: recorded before it goes.
+  if (secret.adopted) {
+    await rec.record({
+      type: "SecretPolicy",
+      arn,
+      ...(current?.ResourcePolicy === undefined ? {} : { previousPolicy: current.ResourcePolicy }),
+    });
+  }
   await rec.change(
     "PutResourcePolicy",
     arn,
@@ -149,14 +157,6 @@ export async function ensureReadersOnly(
       ),
     { before: policy ?? null, after: desired },
   );
-  // An adopted secret's policy before is given back if the run fails.
-  if (secret.adopted) {
-    await rec.record({
-      type: "SecretPolicy",
-      arn,
-      ...(current?.ResourcePolicy === undefined ? {} : { previousPolicy: current.ResourcePolicy }),
-    });
-  }
 }
 
 /** Stores the credentials; answers the secret's ARN. */

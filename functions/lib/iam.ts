@@ -81,6 +81,17 @@ export async function ensureManagedPolicy(
   const current = decodePolicyDocument(version.PolicyVersion?.Document ?? "{}");
   if (samePolicy(current, spec.document)) {
     await rec.existing(`policy ${spec.arn}`, policy.Tags, { type: "Policy", arn: spec.arn });
+    // Adopted by this run, whose new version went in but whose record did not (a crash between
+    // the two): the version is recorded now, from the default the adoption found.
+    const prior = rec.ownership.priorOf({ type: "Policy", arn: spec.arn }, rec.execution)?.defaultVersionId;
+    if (typeof prior === "string" && prior !== defaultVersionId) {
+      await rec.record({
+        type: "PolicyVersion",
+        arn: spec.arn,
+        versionId: defaultVersionId,
+        previousDefaultVersionId: prior,
+      });
+    }
     return;
   }
   const madeByThisRun = rec.createdByThisRun(policy.Tags);
@@ -218,7 +229,10 @@ export async function ensureRole(
       { change: { type: "Role", name: spec.name }, prior: { trust: current, attached } },
     );
   }
+  // Each change is recorded before it is made: a crash between the two leaves a record of a
+  // change that may not have happened, which the rollback finds undone already, never the reverse.
   if (trustDiffers) {
+    await rec.record({ type: "TrustPolicy", role: spec.name, previousDocument: JSON.stringify(current) });
     await rec.change(
       "UpdateAssumeRolePolicy",
       spec.name,
@@ -231,13 +245,12 @@ export async function ensureRole(
         ),
       { before: current, after: spec.trust },
     );
-    await rec.record({ type: "TrustPolicy", role: spec.name, previousDocument: JSON.stringify(current) });
   }
   for (const policyArn of extra) {
+    await rec.record({ type: "RolePolicyDetachment", role: spec.name, policyArn });
     await rec.change("DetachRolePolicy", `${policyArn} from role ${spec.name}`, () =>
       iam.send(new DetachRolePolicyCommand({ RoleName: spec.name, PolicyArn: policyArn })),
     );
-    await rec.record({ type: "RolePolicyDetachment", role: spec.name, policyArn });
   }
   if (attached.includes(spec.policyArn)) rec.markFound(`attachment ${spec.policyArn} to role ${spec.name}`);
   else await attachRolePolicy(iam, spec.name, spec.policyArn, rec);
@@ -259,10 +272,10 @@ async function inlineRolePolicies(iam: IAMClient, role: string, rec: StepRecorde
 }
 
 async function attachRolePolicy(iam: IAMClient, role: string, policyArn: string, rec: StepRecorder) {
+  await rec.record({ type: "RolePolicyAttachment", role, policyArn });
   await rec.change("AttachRolePolicy", `${policyArn} to role ${role}`, () =>
     iam.send(new AttachRolePolicyCommand({ RoleName: role, PolicyArn: policyArn })),
   );
-  await rec.record({ type: "RolePolicyAttachment", role, policyArn });
 }
 
 export async function ensureUserPolicyAttached(
@@ -278,10 +291,10 @@ export async function ensureUserPolicyAttached(
     rec.markFound(`attachment ${policyArn} to user ${user}`);
     return;
   }
+  await rec.record({ type: "UserPolicyAttachment", user, policyArn });
   await rec.change("AttachUserPolicy", `${policyArn} to user ${user}`, () =>
     iam.send(new AttachUserPolicyCommand({ UserName: user, PolicyArn: policyArn })),
   );
-  await rec.record({ type: "UserPolicyAttachment", user, policyArn });
 }
 
 /**
@@ -327,15 +340,15 @@ export async function ensureInstanceProfile(
       { resource: `instance profile ${name}`, differences: [`it holds role ${other}`] },
       { change: { type: "InstanceProfile", name }, prior: { roles } },
     );
+    await rec.record({ type: "InstanceProfileRoleRemoval", profile: name, role: other });
     await rec.change("RemoveRoleFromInstanceProfile", `${other} from ${name}`, () =>
       iam.send(new RemoveRoleFromInstanceProfileCommand({ InstanceProfileName: name, RoleName: other })),
     );
-    await rec.record({ type: "InstanceProfileRoleRemoval", profile: name, role: other });
   }
+  await rec.record({ type: "InstanceProfileRole", profile: name, role });
   await rec.change("AddRoleToInstanceProfile", `${role} to ${name}`, () =>
     iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: name, RoleName: role })),
   );
-  await rec.record({ type: "InstanceProfileRole", profile: name, role });
   return profile.Arn ?? "";
 }
 

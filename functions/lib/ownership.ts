@@ -69,6 +69,8 @@ const OWNING = new Set<Change["type"]>([
 
 export class Ownership {
   private readonly owned = new Set<string>();
+  /** What each execution's adoptions recorded as the state before, by resource. */
+  private readonly priors = new Map<string, string>();
   /** Access keys Redis uses or was asked to use: never deleted while it may. */
   readonly redisKeys: ReadonlySet<string>;
 
@@ -78,6 +80,9 @@ export class Ownership {
   ) {
     for (const entry of item?.resources ?? []) {
       if (OWNING.has(entry.change.type)) this.owned.add(identityOf(entry.change));
+      if (entry.origin === "adopted" && entry.prior !== undefined) {
+        this.priors.set(`${entry.execution}|${identityOf(entry.change)}`, entry.prior);
+      }
     }
     const registration = item?.registration;
     const asked =
@@ -87,6 +92,14 @@ export class Ownership {
         (id): id is string => id !== undefined,
       ),
     );
+  }
+
+  /** The state before that `execution` recorded when it adopted the resource, if it did. */
+  priorOf(change: Change, execution: string): Record<string, unknown> | undefined {
+    const prior = this.priors.get(`${execution}|${identityOf(change)}`);
+    if (prior === undefined) return undefined;
+    const parsed: unknown = JSON.parse(prior);
+    return parsed !== null && typeof parsed === "object" ? (parsed as Record<string, unknown>) : undefined;
   }
 
   /** Whether the registry says the product made (or adopted) the resource this change is about. */

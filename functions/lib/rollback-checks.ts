@@ -84,7 +84,9 @@ export async function checkChange(change: Change, ctx: CheckContext): Promise<Ve
         ? "undo"
         : notOurs(`role ${change.role} in instance profile ${change.profile}`);
     case "TrustPolicy":
-      return change.role in ROLE_TRUST ? checkTrust(change.role, ctx) : notOurs(`role ${change.role}`);
+      return change.role in ROLE_TRUST
+        ? checkTrust(change.role, change.previousDocument, ctx)
+        : notOurs(`role ${change.role}`);
     case "PolicyVersion":
       return checkPolicyVersion(change.arn, change.versionId, ctx);
     // What adopting a foreign resource took from it: given back to the product's own resources only.
@@ -157,10 +159,12 @@ async function checkSecret(arn: string, ctx: CheckContext): Promise<Verdict> {
 }
 
 /** Restored only while the role trusts exactly what this run set (the shipped trust policy). */
-async function checkTrust(role: string, ctx: CheckContext): Promise<Verdict> {
+async function checkTrust(role: string, previous: string, ctx: CheckContext): Promise<Verdict> {
   const got = await ctx.rec.read("GetRole", role, () => ctx.iam.send(new GetRoleCommand({ RoleName: role })));
   if (!got?.Role) return "gone";
   const current = decodePolicyDocument(got.Role.AssumeRolePolicyDocument ?? "{}");
+  // Recorded before it was made, and never made (the run stopped in between): nothing to undo.
+  if (samePolicy(current, decodePolicyDocument(previous))) return "gone";
   return samePolicy(current, ROLE_TRUST[role])
     ? "undo"
     : refused(`the trust policy of role ${role} was changed after this execution set it`);
