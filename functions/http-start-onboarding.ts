@@ -2,13 +2,14 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import type { SFNClient } from "@aws-sdk/client-sfn";
+import { StartExecutionCommand } from "@aws-sdk/client-sfn";
 import middy from "@middy/core";
 import httpErrorHandler from "@middy/http-error-handler";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { readSettings } from "./lib/config.ts";
-import { apiExecutionName, executionName } from "./lib/execution-names.ts";
+import { apiExecutionName, executionName, planExecutionName } from "./lib/execution-names.ts";
 import {
   type ApiAnswer,
   ApiProblem,
@@ -21,7 +22,7 @@ import {
 } from "./lib/http.ts";
 import { STARTED_BY_ARN, type StartInput } from "./lib/onboarding-input.ts";
 import { logger, metrics } from "./lib/powertools.ts";
-import { type StartOutcome, startUnlessRunning } from "./lib/start-execution.ts";
+import { isAwsError, type StartOutcome, startUnlessRunning } from "./lib/start-execution.ts";
 import { parseStartInput } from "./lib/start-input.ts";
 import { tracer } from "./lib/tracing.ts";
 import { countStart } from "./lib/trigger-metrics.ts";
@@ -89,6 +90,49 @@ export async function startOnboardingRequest(body: unknown, deps: StartRequestDe
 }
 
 /**
+ * POST /plans: starts a plan of `accountId` (the same body as POST /onboardings): a run that only
+ * reads and answers the writes an onboarding would make. It runs next to anything, writes nothing,
+ * and the same request in the same minute answers the plan already started (200).
+ */
+export async function startPlanRequest(body: unknown, deps: StartRequestDeps): Promise<StartAnswer> {
+  const parsed = parseStartInput(body);
+  if ("problem" in parsed) throw new ApiProblem(400, parsed.problem);
+  const { plan: _asked, ...rest } = parsed.input;
+  const input = withCaller({ ...rest, plan: true }, deps.caller);
+  if (input.roleName !== undefined && !deps.allowedRoleNames.includes(input.roleName)) {
+    throw new ApiProblem(
+      400,
+      `roleName: this deployment may only assume ${deps.allowedRoleNames.join(" or ")} (setting TARGET_ROLE_NAMES)`,
+    );
+  }
+  const name = planExecutionName(input.accountId, deps.now());
+  let outcome: StartOutcome["kind"] = "started";
+  let arn: string | undefined;
+  try {
+    const answer = await deps.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: deps.stateMachineArn,
+        name,
+        input: JSON.stringify(input),
+      }),
+    );
+    arn = answer.executionArn;
+  } catch (error) {
+    // Same name, other input (another body this minute): that plan is answered, not this one.
+    if (!isAwsError(error, "ExecutionAlreadyExists")) throw error;
+    outcome = "running";
+  }
+  const id = arn ? executionName(arn) : name;
+  const location = deps.statusUrl(id);
+  return {
+    outcome,
+    statusCode: outcome === "started" ? 202 : 200,
+    headers: { Location: location },
+    body: { id, statusUrl: location, ...(arn ? { executionArn: arn } : {}) },
+  };
+}
+
+/**
  * The input with who asked for it, last (equal starts stay equal JSON). An ARN the schema would
  * refuse (never expected of API Gateway) is left out, so that the run is not refused for it.
  */
@@ -123,14 +167,20 @@ export function createHandler(load: () => StartHandlerDeps) {
     .use(bodyLimit(MAX_BODY_BYTES))
     .use(httpJsonBodyParser())
     .handler(async (event) => {
-      const answer = await startOnboardingRequest((event as ParsedEvent).body, {
+      // One function behind both routes: the body and the checks are the same.
+      const start = event.routeKey === "POST /plans" ? startPlanRequest : startOnboardingRequest;
+      const answer = await start((event as ParsedEvent).body, {
         ...deps(),
         now: () => new Date(),
         statusUrl: (id) => statusUrl(event, id),
         caller: callerArn(event),
       });
       countStart("api", answer.outcome);
-      logger.info("onboarding requested", { statusCode: answer.statusCode, id: answer.body.id });
+      logger.info("run requested", {
+        route: event.routeKey,
+        statusCode: answer.statusCode,
+        id: answer.body.id,
+      });
       return json(answer);
     });
 }

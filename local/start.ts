@@ -95,7 +95,8 @@ async function onboard(plan: Plan, backend: Backend, io: Io, progress: (text: st
   const account = plan.input.accountId ?? backend.home.accountId;
   const where =
     backend.mode === "local" ? "in-memory AWS, local Redis Cloud API" : "real AWS and Redis Cloud";
-  progress(`Onboarding account ${account} from ${backend.home.accountId} (${where})\n`);
+  const doing = plan.input.plan ? "Planning the onboarding of" : "Onboarding";
+  progress(`${doing} account ${account} from ${backend.home.accountId} (${where})\n`);
   const states = new Progress((line) => progress(`${formatLine(line)}\n`));
   const wiring = {
     runs: backend.runs,
@@ -133,6 +134,8 @@ function prepare(options: CliOptions, io: Io): Plan {
   if (account !== undefined) input.accountId = account;
   if (options.role !== undefined) input.roleName = options.role;
   if (options.name !== undefined) input.accountName = options.name;
+  if (options.plan) input.plan = true;
+  if (options.adopt) input.adopt = true;
   checkInput(input, config);
   return {
     options,

@@ -31,6 +31,16 @@ export function apiExecutionName(accountId: string, now: Date): string {
   return `${accountId}-api-${minute}Z`;
 }
 
+/**
+ * `plan-<accountId>-<UTC minute>Z`: a plan writes nothing, so it may run next to an onboarding of
+ * its account; it does not begin with the account id, so that the "already running" check of the
+ * onboarding starters never takes a plan for an onboarding. The same request in the same minute
+ * collides on the name: Step Functions answers the plan already made.
+ */
+export function planExecutionName(accountId: string, now: Date): string {
+  return `plan-${apiExecutionName(accountId, now)}`;
+}
+
 /** Step Functions' rule for execution names: 1–80 characters, none of these, no control character. */
 export const ExecutionNameSchema = z.string().regex(/^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\p{Cc}]{1,80}$/u);
 

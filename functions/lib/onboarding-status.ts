@@ -10,7 +10,7 @@ import { isAwsError } from "./start-execution.ts";
 
 /*
  * What GET /onboardings/{id} says of an onboarding, from its execution: never its input, its
- * history or any output but the Redis cloud account id.
+ * history or any output but the Redis cloud account id (and a plan's answer, which is its point).
  */
 
 export interface OnboardingStatus {
@@ -20,6 +20,8 @@ export interface OnboardingStatus {
   startedAt: string;
   stoppedAt?: string;
   cloudAccountId?: number;
+  /** A plan's answer, once it succeeded: the writes an onboarding would make (no secret in it). */
+  plan?: Record<string, unknown>;
   error?: { name: string; cause?: string };
 }
 
@@ -45,6 +47,9 @@ const OutputSchema = jsonText(
       .pipe(z.int().positive()),
   }),
 );
+
+/** A plan's output: `plan` is answered as it is (references and documents only). */
+const PlanOutputSchema = jsonText(z.object({ plan: z.record(z.string(), z.unknown()) }));
 
 /** A failed Lambda step's cause: the JSON of its error, stack trace included. */
 const LambdaCauseSchema = jsonText(z.object({ errorMessage: z.string() }));
@@ -76,6 +81,8 @@ export async function describeOnboarding(
   if (execution.stopDate) status.stoppedAt = execution.stopDate.toISOString();
   const output = OutputSchema.safeParse(execution.output);
   if (output.success) status.cloudAccountId = output.data.cloudAccountId;
+  const plan = PlanOutputSchema.safeParse(execution.output);
+  if (plan.success) status.plan = plan.data.plan;
   if (execution.error) status.error = errorOf(execution.error, execution.cause);
   return status;
 }

@@ -280,11 +280,6 @@ export const iamHandlers: Handlers<typeof iam> = {
     roleOf(a, i.RoleName).trust = trustText(i.PolicyDocument);
   },
   ListAttachedRolePolicies: (a, i) => listAttached(a, roleOf(a, i.RoleName)),
-  // The fake keeps no inline policies: a role or user that exists has none.
-  ListRolePolicies: (a, i) => {
-    roleOf(a, i.RoleName);
-    return { PolicyNames: [], IsTruncated: false };
-  },
   AttachRolePolicy: (a, i) => attach(a, roleOf(a, i.RoleName), i.PolicyArn),
   DetachRolePolicy: (a, i) => detach(roleOf(a, i.RoleName), i.PolicyArn),
   ListRolePolicies: (a, i) => listInline(roleOf(a, i.RoleName)),
@@ -340,10 +335,6 @@ export const iamHandlers: Handlers<typeof iam> = {
     a.users.delete(key(user.UserName));
   },
   ListAttachedUserPolicies: (a, i) => listAttached(a, userOf(a, i.UserName)),
-  ListUserPolicies: (a, i) => {
-    userOf(a, i.UserName);
-    return { PolicyNames: [], IsTruncated: false };
-  },
   AttachUserPolicy: (a, i) => attach(a, userOf(a, i.UserName), i.PolicyArn),
   DetachUserPolicy: (a, i) => detach(userOf(a, i.UserName), i.PolicyArn),
   ListUserPolicies: (a, i) => listInline(userOf(a, i.UserName)),

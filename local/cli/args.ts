@@ -14,6 +14,9 @@ Options:
                           "this account".
   --role <name>           the role to assume in that account (default OrganizationAccountAccessRole)
   --name <accountName>    the cloud account's name at Redis (default aws-<account>)
+  --plan                  only read: print what a run would find and the writes it would make
+  --adopt                 take over resources that exist but differ from what Redis requires
+                          (their state before is recorded and given back if the run fails)
   --fail-at <State>       make that state fail for good (AccessDenied), to watch the rollback: any
                           Task state but RollBack, service integrations (PublishSucceeded) too
   --json                  print the summary as one JSON document on stdout (progress on stderr);
@@ -41,6 +44,8 @@ export interface CliOptions {
   name?: string;
   failAt?: string;
   events?: string;
+  plan: boolean;
+  adopt: boolean;
   apiKeysSecret?: string;
 }
 
@@ -54,6 +59,8 @@ const OPTIONS = {
   role: { type: "string" },
   name: { type: "string" },
   "fail-at": { type: "string" },
+  plan: { type: "boolean" },
+  adopt: { type: "boolean" },
   json: { type: "boolean" },
   events: { type: "string" },
   live: { type: "boolean" },
@@ -91,6 +98,8 @@ export function parseCli(argv: string[]): CliOptions {
     role: values.role,
     name: values.name,
     failAt: values["fail-at"],
+    plan: values.plan ?? false,
+    adopt: values.adopt ?? false,
     events: values.events,
     apiKeysSecret: values["api-keys-secret"],
   };

@@ -25,6 +25,8 @@ export interface Summary {
   registry: { status: string; lastExecution: string; lastError: string | null; resources: number } | null;
   durationMs: number;
   states: StateLine[];
+  /** A plan's answer (`--plan`): what a run would find foreign and would write; null for a run. */
+  plan: Data | null;
 }
 
 type Data = Record<string, unknown>;
@@ -108,6 +110,7 @@ export function summarize(
     accountName: typeof target?.accountName === "string" ? target.accountName : null,
     cloudAccountId: typeof cloudAccountId === "number" ? cloudAccountId : null,
     cloudAccount: registration ? (registration.reused ? "found" : "registered") : null,
+    plan: isData(result.output) && isData(result.output.plan) ? result.output.plan : null,
     credentialsSecretArn: secretDeleted ? null : secretArn,
     created: stepReports.flatMap((report) =>
       Array.isArray(report.changes) ? report.changes.map(label) : [],
@@ -141,6 +144,7 @@ const list = (title: string, items: string[]) => [
 export function formatSummary(s: Summary): string {
   const seconds = (s.durationMs / 1000).toFixed(1);
   const who = `${s.accountId}${s.accountName ? ` (${s.accountName})` : ""}`;
+  if (s.plan) return formatPlan(s.plan, who, seconds);
   const lines =
     s.status === "SUCCEEDED"
       ? [`Onboarded ${who} in ${seconds} s (execution ${s.execution})`]
@@ -186,4 +190,27 @@ function nextSteps(s: Summary): string[] {
     "(parameter secretReaderRoleArn; nobody else may read it), read the credentials secret with:",
     `  aws secretsmanager get-secret-value --secret-id redis-cloud/byoc/${s.accountId} --query SecretString`,
   ];
+}
+
+/** A plan, as a reader checks it before a run: what stops it, what it would write, in order. */
+function formatPlan(plan: Data, who: string, seconds: string): string {
+  const writes = Array.isArray(plan.writes) ? plan.writes.filter(isData) : [];
+  const foreign = Array.isArray(plan.foreign) ? plan.foreign.filter(isData) : [];
+  const ifAdopted = Array.isArray(plan.writesIfAdopted) ? plan.writesIfAdopted.filter(isData) : [];
+  const stops = isData(plan.stops) ? plan.stops : undefined;
+  const write = (w: Data) => `${String(w.step)}: ${String(w.operation)} ${String(w.resource)}`;
+  const lines = [`Plan of ${who} in ${seconds} s: ${String(plan.reads)} reads, nothing written`];
+  lines.push(
+    ...list(
+      "foreign (not made by this product, not as Redis requires)",
+      foreign.map(
+        (f) => `${String(f.resource)}: ${(Array.isArray(f.differences) ? f.differences : []).join("; ")}`,
+      ),
+    ),
+  );
+  if (stops) lines.push(`  a run would stop before its first write: ${String(stops.error)}`);
+  lines.push(...list("a run would write", writes.map(write)));
+  if (writes.length === 0 && !stops) lines.push("  a run would write nothing: everything is in place");
+  lines.push(...list('with "adopt": true (--adopt) it would write', ifAdopted.map(write)));
+  return lines.join("\n");
 }
