@@ -144,7 +144,22 @@ export const NO_REGISTRY: ChangeRecorder = {
  */
 export function ownedRegistry(owned: Change[] = [], extra: Partial<RegistryItem> = {}) {
   const recorded: { change: Change; origin: "created" | "adopted"; prior?: string }[] = [];
-  const item: RegistryItem = {
+  const item = registryItemOwning(owned, extra);
+  const registry: ChangeRecorder = {
+    get: async () => item,
+    recordChange: async (_account, _execution, change) => {
+      recorded.push({ change, origin: "created" });
+    },
+    recordAdoption: async (_account, _execution, change, prior) => {
+      recorded.push({ change, origin: "adopted", prior });
+    },
+  };
+  return { registry, recorded };
+}
+
+/** The registry item of a running execution, saying an earlier run made these resources. */
+export function registryItemOwning(owned: Change[] = [], extra: Partial<RegistryItem> = {}): RegistryItem {
+  return {
     accountId: TARGET,
     version: 1,
     status: "active",
@@ -160,16 +175,26 @@ export function ownedRegistry(owned: Change[] = [], extra: Partial<RegistryItem>
     })),
     ...extra,
   };
-  const registry: ChangeRecorder = {
-    get: async () => item,
-    recordChange: async (_account, _execution, change) => {
-      recorded.push({ change, origin: "created" });
-    },
-    recordAdoption: async (_account, _execution, change, prior) => {
-      recorded.push({ change, origin: "adopted", prior });
-    },
+}
+
+/**
+ * The write commands the mocked clients had received when each adoption was recorded: an adoption
+ * must be kept before the first write to what it takes over.
+ */
+export function writesAtEachAdoption(registry: ChangeRecorder, ...mocks: RecordingStub[]): string[][] {
+  const seen: string[][] = [];
+  const record = registry.recordAdoption.bind(registry);
+  registry.recordAdoption = async (...args) => {
+    seen.push(mocks.flatMap((mock) => writeCommands(mock)));
+    await record(...args);
   };
-  return { registry, recorded };
+  return seen;
+}
+
+/** The step input of a run whose input says `"adopt": true`. */
+export function adoptingInput(execution = EXECUTION): StepInput {
+  const input = stepInput(execution);
+  return { ...input, target: { ...input.target, adopt: true } };
 }
 
 export const REGISTRY_TABLE = "redis-cloud-byoc-test-account-registry";
