@@ -114,8 +114,9 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
       },
       rec,
     );
-    if (stored && !secretOurs) {
-      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId: stored.versionId ?? "" });
+    // A secret that held no value has no version to label current again: nothing to record.
+    if (stored && !secretOurs && stored.versionId) {
+      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId: stored.versionId });
     }
   } else {
     rec.markFound(`secret ${secretArn}`);

@@ -31,7 +31,7 @@ import { ensureUser, handler, PLANNED_KEY } from "../../functions/ensure-user.ts
 import type { AccountCredentials } from "../../functions/lib/credentials-secret.ts";
 import { WorkflowError } from "../../functions/lib/errors.ts";
 import type { ChangeRecorder, RegistryItem } from "../../functions/lib/registry.ts";
-import { type Change, PlanSink, type StepInput } from "../../functions/lib/step.ts";
+import { type Change, ChangeSchema, PlanSink, type StepInput } from "../../functions/lib/step.ts";
 import {
   adoptingInput,
   arnIn,
@@ -854,6 +854,24 @@ describe("ensureUser on a user or secret it did not make", () => {
     );
     expect(result.changes).not.toContainEqual({ type: "Secret", arn: SECRET_ARN });
     expect(result.adopted).toEqual([`secret ${SECRET_ARN}`]);
+  });
+
+  it("adopts a secret it did not make that holds no value yet, recording only what can be given back", async () => {
+    // Prepare: a secret made without a value; the registry refuses a change it cannot parse.
+    accountHas({ secret: storedValue(), secretTags: [] });
+    secretsMock.on(GetSecretValueCommand).rejects(awsError.secretNotFound("no value labelled AWSCURRENT"));
+    const { registry, recorded } = ownedRegistry();
+    const record = registry.recordChange.bind(registry);
+    registry.recordChange = async (account, execution, change) =>
+      record(account, execution, ChangeSchema.parse(change));
+
+    // Act
+    const result = await act(registry, adoptingInput());
+
+    // Assess
+    expect(writeCommands(secretsMock)).toEqual(["PutSecretValueCommand"]);
+    expect(recorded[0]).toMatchObject({ change: { type: "Secret", arn: SECRET_ARN }, origin: "adopted" });
+    expect(result.changes.filter((change) => change.type === "SecretValue")).toEqual([]);
   });
 
   it("records that an adopted secret had no resource policy", async () => {
