@@ -198,7 +198,7 @@ async function checkUser(
       ? [`it has access keys the product did not make: ${foreignKeys.join(", ")}`]
       : []),
     ...(!user.ours && user.loginProfile ? ["it has a console password the product did not set"] : []),
-    ...(extra.length > 0 ? [`it has other policies attached: ${extra.join(", ")}`] : []),
+    ...(extra.length > 0 && !user.ours ? [`it has other policies attached: ${extra.join(", ")}`] : []),
   ];
   if (differences.length === 0) return;
   const listed = await rec.call("ListUserPolicies", USER_NAME, () =>

@@ -337,6 +337,25 @@ describe("ensureNodeRole", () => {
     expect(result.adopted).toEqual([`instance profile ${ROLE}`]);
   });
 
+  it("detaches another policy from its own role, recording the detachment, without adopting anything", async () => {
+    // Prepare
+    accountHas({ role: role(), attached: true, otherAttached: [OTHER_POLICY_ARN], profile: profile([ROLE]) });
+    const { registry, recorded } = ownedRegistry([{ type: "Role", name: ROLE }]);
+
+    // Act
+    const result = await act(registry);
+
+    // Assess
+    expect(writeCommands(iamMock)).toEqual(["DetachRolePolicyCommand"]);
+    expect(recorded).toEqual([
+      {
+        change: { type: "RolePolicyDetachment", role: ROLE, policyArn: OTHER_POLICY_ARN },
+        origin: "created",
+      },
+    ]);
+    expect(result.adopted).toBeUndefined();
+  });
+
   it("refuses a role it did not make whose trust differs with ForeignResource naming the trust, writing nothing", async () => {
     // Prepare
     accountHas({ role: role(LAMBDA_TRUST), attached: true, profile: profile([ROLE]) });

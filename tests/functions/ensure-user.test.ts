@@ -589,6 +589,32 @@ describe("ensureUser on an account onboarded before", () => {
     expect(keyCommands()).toEqual(["CreateAccessKeyCommand"]);
   });
 
+  it("detaches another policy from its own user, recording the detachment, without adopting anything", async () => {
+    // Prepare
+    accountHas({
+      userTags: MANAGED_BY_ONLY,
+      attached: true,
+      otherAttached: [OTHER_POLICY_ARN],
+      loginProfile: true,
+      keys: [OLD_KEY.id],
+      secret: storedValue(),
+    });
+    const { registry, recorded } = earlierRun([OLD_KEY.id], { accessKeyId: OLD_KEY.id });
+
+    // Act
+    const result = await act(registry);
+
+    // Assess
+    expect(writeCommands(iamMock)).toEqual(["DetachUserPolicyCommand"]);
+    expect(recorded).toEqual([
+      {
+        change: { type: "UserPolicyDetachment", user: USER, policyArn: OTHER_POLICY_ARN },
+        origin: "created",
+      },
+    ]);
+    expect(result.adopted).toBeUndefined();
+  });
+
   it("sets and stores a new password when the login profile is unknown to the secret", async () => {
     // Prepare
     accountHas({
