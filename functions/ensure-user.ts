@@ -104,8 +104,9 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
   };
   let secretArn = stored?.arn;
   if (!secretArn || JSON.stringify(value) !== JSON.stringify(stored?.value)) {
-    if (stored && !secretOurs) {
-      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId: stored.versionId ?? "" });
+    // Recorded before it is made; a secret that held no value has no version to label current again.
+    if (stored && !secretOurs && stored.versionId) {
+      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId: stored.versionId });
     }
     secretArn = await writeCredentials(
       deps.secrets,
@@ -198,7 +199,7 @@ async function checkUser(
       ? [`it has access keys the product did not make: ${foreignKeys.join(", ")}`]
       : []),
     ...(!user.ours && user.loginProfile ? ["it has a console password the product did not set"] : []),
-    ...(extra.length > 0 ? [`it has other policies attached: ${extra.join(", ")}`] : []),
+    ...(extra.length > 0 && !user.ours ? [`it has other policies attached: ${extra.join(", ")}`] : []),
   ];
   if (differences.length === 0) return;
   const listed = await rec.call("ListUserPolicies", USER_NAME, () =>

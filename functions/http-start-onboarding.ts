@@ -168,7 +168,8 @@ export function createHandler(load: () => StartHandlerDeps) {
     .use(httpJsonBodyParser())
     .handler(async (event) => {
       // One function behind both routes: the body and the checks are the same.
-      const start = event.routeKey === "POST /plans" ? startPlanRequest : startOnboardingRequest;
+      const planning = event.routeKey === "POST /plans";
+      const start = planning ? startPlanRequest : startOnboardingRequest;
       const answer = await start((event as ParsedEvent).body, {
         ...deps(),
         now: () => new Date(),

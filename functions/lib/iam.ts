@@ -214,7 +214,7 @@ export async function ensureRole(
     ...(trustDiffers && !ours
       ? [`its trust policy is not the one Redis requires: ${JSON.stringify(current)}`]
       : []),
-    ...(extra.length > 0 ? [`it has other policies attached: ${extra.join(", ")}`] : []),
+    ...(extra.length > 0 && !ours ? [`it has other policies attached: ${extra.join(", ")}`] : []),
   ];
   if (differences.length > 0) {
     const inline = await inlineRolePolicies(iam, spec.name, rec);

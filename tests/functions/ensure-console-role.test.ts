@@ -1,9 +1,11 @@
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   AttachRolePolicyCommand,
   CreateRoleCommand,
   GetRoleCommand,
   IAMClient,
   ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
   type Role,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
@@ -11,8 +13,10 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ensureConsoleRole, handler } from "../../functions/ensure-console-role.ts";
 import { loadConfig } from "../../functions/lib/config.ts";
+import type { ChangeRecorder } from "../../functions/lib/registry.ts";
 import consoleTrust from "../../policies/redislabs-role.trust.json" with { type: "json" };
 import {
+  adoptingInput,
   arnIn,
   awsError,
   EXECUTION,
@@ -22,9 +26,13 @@ import {
   lambdaContext,
   NO_REGISTRY,
   ourTags,
+  ownedRegistry,
+  rejectionOf,
+  runningItem,
   stepInput,
   TARGET,
   writeCommands,
+  writesAtEachAdoption,
 } from "../support/aws.ts";
 
 const ROLE = "redislabs-role";
@@ -33,6 +41,7 @@ const USER_POLICY_ARN = arnIn(TARGET, "policy/RedislabsIAMUserRestrictedPolicy")
 const INSTANCE_POLICY_ARN = arnIn(TARGET, "policy/RedisLabsInstanceRolePolicy");
 
 const iamMock = mockClient(IAMClient);
+const dynamoMock = mockClient(DynamoDBClient);
 
 const role = (trust: unknown): Role => ({
   Path: "/",
@@ -52,14 +61,26 @@ function accountHas(state: { role?: Role; attachedArn?: string }) {
   iamMock.on(ListAttachedRolePoliciesCommand, { RoleName: ROLE }).resolves({
     AttachedPolicies: state.attachedArn ? [{ PolicyName: "attached", PolicyArn: state.attachedArn }] : [],
   });
+  iamMock.on(ListRolePoliciesCommand, { RoleName: ROLE }).resolves({ PolicyNames: [] });
   iamMock.on(AttachRolePolicyCommand).resolves({});
 }
 
-const act = (config = loadConfig({})) =>
-  ensureConsoleRole(stepInput(), { iam: new IAMClient({}), home: HOME, config, registry: NO_REGISTRY });
+const act = (config = loadConfig({}), registry: ChangeRecorder = NO_REGISTRY, input = stepInput()) =>
+  ensureConsoleRole(input, { iam: new IAMClient({}), home: HOME, config, registry });
+
+/** The console role's trust once someone dropped the MFA condition. */
+const WITHOUT_MFA = {
+  Version: "2012-10-17",
+  Statement: [
+    { Effect: "Allow", Principal: { AWS: "arn:aws:iam::168085023892:root" }, Action: "sts:AssumeRole" },
+  ],
+};
 
 beforeEach(() => {
   iamMock.reset();
+  dynamoMock.reset();
+  // The account registry the handlers read what the product owns from.
+  dynamoMock.on(GetItemCommand).resolves({ Item: runningItem() });
 });
 
 describe("ensureConsoleRole", () => {
@@ -154,18 +175,13 @@ describe("ensureConsoleRole", () => {
     expect(result.found).toEqual([`role ${ROLE}`, `attachment ${USER_POLICY_ARN} to role ${ROLE}`]);
   });
 
-  it("restores the trust policy when MFA is no longer required", async () => {
+  it("restores the trust policy of its own role when MFA is no longer required", async () => {
     // Prepare
-    const withoutMfa = {
-      Version: "2012-10-17",
-      Statement: [
-        { Effect: "Allow", Principal: { AWS: "arn:aws:iam::168085023892:root" }, Action: "sts:AssumeRole" },
-      ],
-    };
+    const withoutMfa = WITHOUT_MFA;
     accountHas({ role: role(withoutMfa), attachedArn: USER_POLICY_ARN });
 
     // Act
-    const result = await act();
+    const result = await act(loadConfig({}), ownedRegistry([{ type: "Role", name: ROLE }]).registry);
 
     // Assess
     expect(writeCommands(iamMock)).toEqual(["UpdateAssumeRolePolicyCommand"]);
@@ -174,6 +190,51 @@ describe("ensureConsoleRole", () => {
     expect(result.changes).toEqual([
       { type: "TrustPolicy", role: ROLE, previousDocument: JSON.stringify(withoutMfa) },
     ]);
+  });
+});
+
+describe("ensureConsoleRole on a role it did not make", () => {
+  it("fails with ForeignResource naming the role and its trust, writing nothing", async () => {
+    // Prepare
+    accountHas({ role: role(WITHOUT_MFA), attachedArn: USER_POLICY_ARN });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const error = await rejectionOf(act(loadConfig({}), registry));
+
+    // Assess
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain(
+      `EnsureConsoleRole: found resources this product did not make that differ from what Redis requires: role ${ROLE} (its trust policy is not the one Redis requires: ${JSON.stringify(WITHOUT_MFA)})`,
+    );
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
+
+  it("adopts it when the input says so: its trust recorded first, then replaced and the previous document kept", async () => {
+    // Prepare
+    accountHas({ role: role(WITHOUT_MFA), attachedArn: USER_POLICY_ARN });
+    const { registry, recorded } = ownedRegistry();
+    const writesBefore = writesAtEachAdoption(registry, iamMock);
+
+    // Act
+    const result = await act(loadConfig({}), registry, adoptingInput());
+
+    // Assess
+    expect(writesBefore).toEqual([[]]);
+    expect(writeCommands(iamMock)).toEqual(["UpdateAssumeRolePolicyCommand"]);
+    expect(recorded).toEqual([
+      {
+        change: { type: "Role", name: ROLE },
+        origin: "adopted",
+        prior: JSON.stringify({ trust: WITHOUT_MFA, attached: [USER_POLICY_ARN] }),
+      },
+      {
+        change: { type: "TrustPolicy", role: ROLE, previousDocument: JSON.stringify(WITHOUT_MFA) },
+        origin: "created",
+      },
+    ]);
+    expect(result.adopted).toEqual([`role ${ROLE}`]);
   });
 });
 

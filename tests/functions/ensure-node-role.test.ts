@@ -1,13 +1,17 @@
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
   CreateInstanceProfileCommand,
   CreateRoleCommand,
+  DetachRolePolicyCommand,
   GetInstanceProfileCommand,
   GetRoleCommand,
   IAMClient,
   type InstanceProfile,
   ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  RemoveRoleFromInstanceProfileCommand,
   type Role,
   UpdateAssumeRolePolicyCommand,
 } from "@aws-sdk/client-iam";
@@ -15,8 +19,11 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ensureNodeRole, handler } from "../../functions/ensure-node-role.ts";
 import { WorkflowError } from "../../functions/lib/errors.ts";
+import type { ChangeRecorder } from "../../functions/lib/registry.ts";
+import { PlanSink } from "../../functions/lib/step.ts";
 import nodeTrust from "../../policies/redislabs-cluster-node-role.trust.json" with { type: "json" };
 import {
+  adoptingInput,
   arnIn,
   awsError,
   EXECUTION,
@@ -26,11 +33,14 @@ import {
   lambdaContext,
   NO_REGISTRY,
   ourTags,
+  ownedRegistry,
   rejectionOf,
+  runningItem,
   stepInput,
   TARGET,
   type Tag,
   writeCommands,
+  writesAtEachAdoption,
 } from "../support/aws.ts";
 
 const ROLE = "redislabs-cluster-node-role";
@@ -39,8 +49,17 @@ const PROFILE_ARN = arnIn(TARGET, `instance-profile/${ROLE}`);
 const INSTANCE_POLICY_ARN = arnIn(TARGET, "policy/RedisLabsInstanceRolePolicy");
 
 const iamMock = mockClient(IAMClient);
+const dynamoMock = mockClient(DynamoDBClient);
 
-const act = () => ensureNodeRole(stepInput(), { iam: new IAMClient({}), home: HOME, registry: NO_REGISTRY });
+const act = (registry: ChangeRecorder = NO_REGISTRY, input = stepInput(), plan?: PlanSink) =>
+  ensureNodeRole(input, { iam: new IAMClient({}), home: HOME, registry, ...(plan ? { plan } : {}) });
+
+/** A trust policy someone else wrote: Lambda may assume the role. */
+const LAMBDA_TRUST = {
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+};
+const OTHER_POLICY_ARN = arnIn(TARGET, "policy/SomeoneElsesPolicy");
 
 function role(trust: unknown = nodeTrust, tags: Tag[] = FOREIGN_TAGS): Role {
   return {
@@ -67,16 +86,28 @@ function profile(roles: string[], tags: Tag[] = FOREIGN_TAGS): InstanceProfile {
 }
 
 /** The role, its attachment and its instance profile as found in the account. */
-function accountHas(state: { role?: Role; attached?: boolean; profile?: InstanceProfile }) {
+function accountHas(state: {
+  role?: Role;
+  attached?: boolean;
+  profile?: InstanceProfile;
+  otherAttached?: string[];
+  inline?: string[];
+}) {
   if (state.role) iamMock.on(GetRoleCommand, { RoleName: ROLE }).resolves({ Role: state.role });
   else iamMock.on(GetRoleCommand).rejects(awsError.noSuchEntity());
   iamMock.on(CreateRoleCommand).resolves({ Role: role(nodeTrust, ourTags(EXECUTION)) });
   iamMock.on(ListAttachedRolePoliciesCommand, { RoleName: ROLE }).resolves({
-    AttachedPolicies: state.attached
-      ? [{ PolicyName: "RedisLabsInstanceRolePolicy", PolicyArn: INSTANCE_POLICY_ARN }]
-      : [],
+    AttachedPolicies: [
+      ...(state.attached
+        ? [{ PolicyName: "RedisLabsInstanceRolePolicy", PolicyArn: INSTANCE_POLICY_ARN }]
+        : []),
+      ...(state.otherAttached ?? []).map((arn) => ({ PolicyArn: arn })),
+    ],
   });
+  iamMock.on(ListRolePoliciesCommand, { RoleName: ROLE }).resolves({ PolicyNames: state.inline ?? [] });
   iamMock.on(AttachRolePolicyCommand).resolves({});
+  iamMock.on(DetachRolePolicyCommand).resolves({});
+  iamMock.on(RemoveRoleFromInstanceProfileCommand).resolves({});
   iamMock.on(UpdateAssumeRolePolicyCommand).resolves({});
   if (state.profile) iamMock.on(GetInstanceProfileCommand).resolves({ InstanceProfile: state.profile });
   else iamMock.on(GetInstanceProfileCommand).rejects(awsError.noSuchEntity());
@@ -86,6 +117,9 @@ function accountHas(state: { role?: Role; attached?: boolean; profile?: Instance
 
 beforeEach(() => {
   iamMock.reset();
+  dynamoMock.reset();
+  // The account registry the handlers read what the product owns from.
+  dynamoMock.on(GetItemCommand).resolves({ Item: runningItem() });
 });
 
 describe("ensureNodeRole", () => {
@@ -153,18 +187,13 @@ describe("ensureNodeRole", () => {
     expect(result.instanceProfileArn).toBe(PROFILE_ARN);
   });
 
-  it("replaces a drifted trust policy and records the previous document", async () => {
+  it("replaces a drifted trust policy of its own role and records the previous document", async () => {
     // Prepare
-    const previous = {
-      Version: "2012-10-17",
-      Statement: [
-        { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
-      ],
-    };
+    const previous = LAMBDA_TRUST;
     accountHas({ role: role(previous), attached: true, profile: profile([ROLE]) });
 
     // Act
-    const result = await act();
+    const result = await act(ownedRegistry([{ type: "Role", name: ROLE }]).registry);
 
     // Assess
     expect(iamMock).toHaveReceivedCommandTimes(UpdateAssumeRolePolicyCommand, 1);
@@ -259,7 +288,7 @@ describe("ensureNodeRole", () => {
     expect(iamMock).not.toHaveReceivedCommand(AddRoleToInstanceProfileCommand);
   });
 
-  it("fails with ResourceConflict when the instance profile holds another role", async () => {
+  it("fails with ForeignResource, changing nothing, when the instance profile holds another role", async () => {
     // Prepare
     accountHas({ role: role(), attached: true, profile: profile(["someone-elses-role"]) });
 
@@ -268,10 +297,166 @@ describe("ensureNodeRole", () => {
 
     // Assess
     expect(error).toBeInstanceOf(WorkflowError);
-    expect(error.name).toBe("ResourceConflict");
-    expect(error.message).toContain("someone-elses-role");
-    expect(error.message).toContain(`EnsureNodeRole: instance profile ${ROLE}`);
-    expect(iamMock).not.toHaveReceivedCommand(AddRoleToInstanceProfileCommand);
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain(`EnsureNodeRole: `);
+    expect(error.message).toContain(`instance profile ${ROLE} (it holds role someone-elses-role)`);
+    expect(writeCommands(iamMock)).toEqual([]);
+  });
+
+  it("adopts an instance profile holding another role: the roles before recorded first, that role taken out, ours put in", async () => {
+    // Prepare
+    accountHas({ role: role(), attached: true, profile: profile(["someone-elses-role"]) });
+    const { registry, recorded } = ownedRegistry();
+    const writesBefore = writesAtEachAdoption(registry, iamMock);
+
+    // Act
+    const result = await act(registry, adoptingInput());
+
+    // Assess
+    expect(writesBefore).toEqual([[]]);
+    expect(writeCommands(iamMock)).toEqual([
+      "RemoveRoleFromInstanceProfileCommand",
+      "AddRoleToInstanceProfileCommand",
+    ]);
+    expect(iamMock).toHaveReceivedCommandWith(RemoveRoleFromInstanceProfileCommand, {
+      InstanceProfileName: ROLE,
+      RoleName: "someone-elses-role",
+    });
+    expect(recorded).toEqual([
+      {
+        change: { type: "InstanceProfile", name: ROLE },
+        origin: "adopted",
+        prior: JSON.stringify({ roles: ["someone-elses-role"] }),
+      },
+      {
+        change: { type: "InstanceProfileRoleRemoval", profile: ROLE, role: "someone-elses-role" },
+        origin: "created",
+      },
+      { change: { type: "InstanceProfileRole", profile: ROLE, role: ROLE }, origin: "created" },
+    ]);
+    expect(result.adopted).toEqual([`instance profile ${ROLE}`]);
+  });
+
+  it("detaches another policy from its own role, recording the detachment, without adopting anything", async () => {
+    // Prepare
+    accountHas({ role: role(), attached: true, otherAttached: [OTHER_POLICY_ARN], profile: profile([ROLE]) });
+    const { registry, recorded } = ownedRegistry([{ type: "Role", name: ROLE }]);
+
+    // Act
+    const result = await act(registry);
+
+    // Assess
+    expect(writeCommands(iamMock)).toEqual(["DetachRolePolicyCommand"]);
+    expect(recorded).toEqual([
+      {
+        change: { type: "RolePolicyDetachment", role: ROLE, policyArn: OTHER_POLICY_ARN },
+        origin: "created",
+      },
+    ]);
+    expect(result.adopted).toBeUndefined();
+  });
+
+  it("refuses a role it did not make whose trust differs with ForeignResource naming the trust, writing nothing", async () => {
+    // Prepare
+    accountHas({ role: role(LAMBDA_TRUST), attached: true, profile: profile([ROLE]) });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const error = await rejectionOf(act(registry));
+
+    // Assess
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain(
+      `role ${ROLE} (its trust policy is not the one Redis requires: ${JSON.stringify(LAMBDA_TRUST)})`,
+    );
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
+
+  it("adopts a role it did not make: trust and policies before recorded first, then the trust replaced and the other policy detached", async () => {
+    // Prepare
+    accountHas({
+      role: role(LAMBDA_TRUST),
+      attached: true,
+      otherAttached: [OTHER_POLICY_ARN],
+      profile: profile([ROLE]),
+    });
+    const { registry, recorded } = ownedRegistry();
+    const writesBefore = writesAtEachAdoption(registry, iamMock);
+
+    // Act
+    const result = await act(registry, adoptingInput());
+
+    // Assess
+    expect(writesBefore).toEqual([[]]);
+    expect(writeCommands(iamMock)).toEqual(["UpdateAssumeRolePolicyCommand", "DetachRolePolicyCommand"]);
+    expect(iamMock).toHaveReceivedCommandWith(DetachRolePolicyCommand, {
+      RoleName: ROLE,
+      PolicyArn: OTHER_POLICY_ARN,
+    });
+    expect(recorded[0]).toEqual({
+      change: { type: "Role", name: ROLE },
+      origin: "adopted",
+      prior: JSON.stringify({ trust: LAMBDA_TRUST, attached: [INSTANCE_POLICY_ARN, OTHER_POLICY_ARN] }),
+    });
+    expect(result.changes).toEqual([
+      { type: "TrustPolicy", role: ROLE, previousDocument: JSON.stringify(LAMBDA_TRUST) },
+      { type: "RolePolicyDetachment", role: ROLE, policyArn: OTHER_POLICY_ARN },
+    ]);
+    expect(recorded.slice(1).map((entry) => entry.change)).toEqual(result.changes);
+    expect(result.adopted).toEqual([`role ${ROLE}`]);
+  });
+
+  it("refuses to adopt a role with inline policies, which would be lost", async () => {
+    // Prepare
+    accountHas({ role: role(LAMBDA_TRUST), attached: true, inline: ["s3-access"], profile: profile([ROLE]) });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const error = await rejectionOf(act(registry, adoptingInput()));
+
+    // Assess
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain("it has inline policies (s3-access), which would be lost");
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
+
+  it("uses a role and instance profile it did not make that are exactly as required, recording nothing", async () => {
+    // Prepare
+    accountHas({ role: role(), attached: true, profile: profile([ROLE]) });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const result = await act(registry, adoptingInput());
+
+    // Assess
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+    expect(result.changes).toEqual([]);
+    expect(result.adopted).toBeUndefined();
+    expect(result.found).toContain(`role ${ROLE}`);
+    expect(result.found).toContain(`instance profile ${ROLE}`);
+  });
+
+  it("in a plan sends no write and lists the writes a run makes in a fresh account", async () => {
+    // Prepare
+    accountHas({});
+    await act();
+    const made = writeCommands(iamMock).map((name) => name.replace(/Command$/, ""));
+    iamMock.reset();
+    accountHas({});
+    const plan = new PlanSink();
+
+    // Act
+    const result = await act(NO_REGISTRY, stepInput(), plan);
+
+    // Assess
+    expect(made).toHaveLength(4);
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(plan.writes.map((write) => write.operation)).toEqual(made);
+    expect(plan.writes.every((write) => write.step === "EnsureNodeRole")).toBe(true);
+    expect(result.roleArn).toBe(`(new role ${ROLE})`);
   });
 
   it("fails with the permanent NoSuchEntity naming the policy when the instance policy is missing", async () => {

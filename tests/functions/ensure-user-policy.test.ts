@@ -1,15 +1,28 @@
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetPolicyCommand, IAMClient } from "@aws-sdk/client-iam";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ensureUserPolicy, handler } from "../../functions/ensure-user-policy.ts";
 import userPolicy from "../../policies/RedislabsIAMUserRestrictedPolicy.json" with { type: "json" };
-import { arnIn, awsError, lambdaContext, rejectionOf, stepInput, TARGET } from "../support/aws.ts";
+import {
+  arnIn,
+  awsError,
+  lambdaContext,
+  rejectionOf,
+  runningItem,
+  stepInput,
+  TARGET,
+} from "../support/aws.ts";
 import { describePolicyStep } from "../support/policy-step-suite.ts";
 
 const iamMock = mockClient(IAMClient);
+const dynamoMock = mockClient(DynamoDBClient);
 
 beforeEach(() => {
   iamMock.reset();
+  dynamoMock.reset();
+  // The account registry the handlers read what the product owns from.
+  dynamoMock.on(GetItemCommand).resolves({ Item: runningItem() });
 });
 
 describePolicyStep({

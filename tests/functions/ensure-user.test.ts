@@ -5,28 +5,35 @@ import {
   CreateLoginProfileCommand,
   CreateUserCommand,
   DeleteAccessKeyCommand,
+  DetachUserPolicyCommand,
   GetAccountPasswordPolicyCommand,
   GetLoginProfileCommand,
   GetUserCommand,
   IAMClient,
   ListAccessKeysCommand,
   ListAttachedUserPoliciesCommand,
+  ListUserPoliciesCommand,
   type PasswordPolicy,
   UpdateLoginProfileCommand,
 } from "@aws-sdk/client-iam";
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
+  GetResourcePolicyCommand,
   GetSecretValueCommand,
+  PutResourcePolicyCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { ensureUser, handler } from "../../functions/ensure-user.ts";
+import { ensureUser, handler, PLANNED_KEY } from "../../functions/ensure-user.ts";
 import type { AccountCredentials } from "../../functions/lib/credentials-secret.ts";
 import { WorkflowError } from "../../functions/lib/errors.ts";
+import type { ChangeRecorder, RegistryItem } from "../../functions/lib/registry.ts";
+import { type Change, ChangeSchema, PlanSink, type StepInput } from "../../functions/lib/step.ts";
 import {
+  adoptingInput,
   arnIn,
   awsError,
   EXECUTION,
@@ -34,6 +41,7 @@ import {
   lambdaContext,
   NO_REGISTRY,
   ourTags,
+  ownedRegistry,
   REGISTRY_TABLE,
   rejectionOf,
   runningItem,
@@ -41,6 +49,7 @@ import {
   TARGET,
   type Tag,
   writeCommands,
+  writesAtEachAdoption,
 } from "../support/aws.ts";
 
 const USER = "redislabs-user";
@@ -69,6 +78,11 @@ const OTHER_NEW_KEY: Key = {
 const OLD_KEY: Key = { id: "AKIAOLDKEY0000000001", secret: "oldSecretAccessKey/WWWW5555wwww6666XXXX44" };
 const STORED_PASSWORD = "Stored-Console-Password-!aA1-0000";
 const MANAGED_BY_ONLY: Tag[] = [{ Key: "ManagedBy", Value: "redis-cloud-byoc-onboarding" }];
+/** Keys someone made by hand on a user of the same name. */
+const HUMAN_KEY = "AKIAHUMAN00000000001";
+const OTHER_HUMAN_KEY = "AKIAHUMAN00000000002";
+const OTHER_POLICY_ARN = arnIn(TARGET, "policy/SomeoneElsesPolicy");
+const READER_ARN = arnIn(HOME.accountId, "role/redis-cloud-byoc-test-register");
 
 const iamMock = mockClient(IAMClient);
 const secretsMock = mockClient(SecretsManagerClient);
@@ -99,6 +113,11 @@ interface AccountState {
   /** Absent: the account has no password policy. */
   passwordPolicy?: PasswordPolicy;
   newKey?: Key;
+  /** Policies attached besides the user policy. */
+  otherAttached?: string[];
+  inline?: string[];
+  /** The secret's resource policy; absent: none. */
+  secretPolicy?: string;
 }
 
 const user = (tags: Tag[]) => ({
@@ -115,11 +134,16 @@ function accountHas(state: AccountState) {
   else iamMock.on(GetUserCommand).rejects(awsError.noSuchEntity());
   iamMock.on(CreateUserCommand).resolves({ User: user(ourTags(EXECUTION)) });
   iamMock.on(ListAttachedUserPoliciesCommand, { UserName: USER }).resolves({
-    AttachedPolicies: state.attached
-      ? [{ PolicyName: "RedislabsIAMUserRestrictedPolicy", PolicyArn: USER_POLICY_ARN }]
-      : [],
+    AttachedPolicies: [
+      ...(state.attached
+        ? [{ PolicyName: "RedislabsIAMUserRestrictedPolicy", PolicyArn: USER_POLICY_ARN }]
+        : []),
+      ...(state.otherAttached ?? []).map((arn) => ({ PolicyArn: arn })),
+    ],
   });
+  iamMock.on(ListUserPoliciesCommand, { UserName: USER }).resolves({ PolicyNames: state.inline ?? [] });
   iamMock.on(AttachUserPolicyCommand).resolves({});
+  iamMock.on(DetachUserPolicyCommand).resolves({});
   const profile = { LoginProfile: { UserName: USER, CreateDate: new Date("2024-01-01T00:00:00Z") } };
   if (state.loginProfile) iamMock.on(GetLoginProfileCommand, { UserName: USER }).resolves(profile);
   else iamMock.on(GetLoginProfileCommand).rejects(awsError.noSuchEntity());
@@ -147,24 +171,58 @@ function accountHas(state: AccountState) {
     secretsMock
       .on(DescribeSecretCommand, { SecretId: SECRET_NAME })
       .resolves({ ARN: SECRET_ARN, Name: SECRET_NAME, Tags: state.secretTags ?? ourTags("an-earlier-run") });
-    secretsMock
-      .on(GetSecretValueCommand, { SecretId: SECRET_ARN })
-      .resolves({ ARN: SECRET_ARN, Name: SECRET_NAME, SecretString: JSON.stringify(state.secret) });
+    secretsMock.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({
+      ARN: SECRET_ARN,
+      Name: SECRET_NAME,
+      VersionId: "v-old",
+      SecretString: JSON.stringify(state.secret),
+    });
   } else {
     secretsMock.on(DescribeSecretCommand).rejects(awsError.secretNotFound());
   }
   secretsMock.on(CreateSecretCommand).resolves({ ARN: SECRET_ARN, Name: SECRET_NAME, VersionId: "v-1" });
   secretsMock.on(PutSecretValueCommand).resolves({ ARN: SECRET_ARN, VersionId: "v-2" });
+  secretsMock
+    .on(GetResourcePolicyCommand)
+    .resolves(
+      state.secretPolicy ? { ARN: SECRET_ARN, ResourcePolicy: state.secretPolicy } : { ARN: SECRET_ARN },
+    );
+  secretsMock.on(PutResourcePolicyCommand).resolves({ ARN: SECRET_ARN });
 }
 
-const act = (execution = EXECUTION) =>
-  ensureUser(stepInput(execution), {
+const act = (
+  registry: ChangeRecorder = NO_REGISTRY,
+  input: StepInput = stepInput(),
+  options: { plan?: PlanSink; readers?: string[] } = {},
+) =>
+  ensureUser(input, {
     iam: new IAMClient({}),
     secrets: new SecretsManagerClient({}),
     home: HOME,
-    config: { secretNamePrefix: "redis-cloud/byoc/" },
-    registry: NO_REGISTRY,
+    config: {
+      secretNamePrefix: "redis-cloud/byoc/",
+      ...(options.readers ? { secretReaderArns: options.readers } : {}),
+    },
+    registry,
+    ...(options.plan ? { plan: options.plan } : {}),
   });
+
+const accessKey = (accessKeyId: string): Change => ({ type: "AccessKey", user: USER, accessKeyId });
+
+/**
+ * The registry of an account an earlier run onboarded: it made the user, its password, these keys
+ * and the secret (`extra`: what else the item says, the key Redis uses).
+ */
+const earlierRun = (keys: string[], extra: Partial<RegistryItem> = {}) =>
+  ownedRegistry(
+    [
+      { type: "User", name: USER },
+      { type: "LoginProfile", user: USER },
+      ...keys.map(accessKey),
+      { type: "Secret", arn: SECRET_ARN },
+    ],
+    extra,
+  );
 
 /** The secret write that was sent (CreateSecret or PutSecretValue). */
 function writtenSecret() {
@@ -348,7 +406,7 @@ describe("ensureUser on an account onboarded before", () => {
     });
 
     // Act
-    const result = await act();
+    const result = await act(earlierRun([OLD_KEY.id], { accessKeyId: OLD_KEY.id }).registry);
 
     // Assess
     expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
@@ -368,7 +426,7 @@ describe("ensureUser on an account onboarded before", () => {
     );
   });
 
-  it("deletes a key unknown to the secret before creating one on a user it manages", async () => {
+  it("deletes a key it made that the secret does not hold and Redis does not use before creating one", async () => {
     // Prepare
     accountHas({
       userTags: MANAGED_BY_ONLY,
@@ -379,7 +437,7 @@ describe("ensureUser on an account onboarded before", () => {
     });
 
     // Act
-    const result = await act();
+    const result = await act(earlierRun(["AKIAORPHAN0000000001"]).registry);
 
     // Assess
     expect(keyCommands()).toEqual(["DeleteAccessKeyCommand", "CreateAccessKeyCommand"]);
@@ -392,7 +450,7 @@ describe("ensureUser on an account onboarded before", () => {
     expect(result.accessKeyId).toBe(NEW_KEY.id);
   });
 
-  it("deletes both orphaned keys, then creates one", async () => {
+  it("deletes both keys it made that Redis does not use, then creates one", async () => {
     // Prepare
     accountHas({
       userTags: MANAGED_BY_ONLY,
@@ -401,7 +459,7 @@ describe("ensureUser on an account onboarded before", () => {
     });
 
     // Act
-    await act();
+    await act(earlierRun(["AKIAORPHAN0000000001", "AKIAORPHAN0000000002"]).registry);
 
     // Assess
     expect(keyCommands()).toEqual([
@@ -416,65 +474,145 @@ describe("ensureUser on an account onboarded before", () => {
     expect(iamMock).toHaveReceivedCommandTimes(CreateAccessKeyCommand, 1);
   });
 
-  it("fails with LimitExceeded and deletes no key of a pre-existing user that is not its own", async () => {
-    // Prepare
-    accountHas({ userTags: [], attached: true, keys: ["AKIAHUMAN00000000001", "AKIAHUMAN00000000002"] });
+  it("deletes no key of a user tagged ManagedBy that the registry does not say it made", async () => {
+    // Prepare: the tag alone, which anyone can set, makes nothing the product's.
+    accountHas({ userTags: MANAGED_BY_ONLY, attached: true, keys: [HUMAN_KEY] });
+    const { registry, recorded } = ownedRegistry();
 
     // Act
-    const error = await rejectionOf(act());
+    const error = await rejectionOf(act(registry));
+
+    // Assess
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain(`it has access keys the product did not make: ${HUMAN_KEY}`);
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
+
+  it("fails with LimitExceeded and deletes no key when its user holds Redis's key and one it did not make", async () => {
+    // Prepare: the secret was lost; its key is the one Redis uses.
+    accountHas({ userTags: MANAGED_BY_ONLY, attached: true, keys: [OLD_KEY.id, HUMAN_KEY] });
+
+    // Act
+    const error = await rejectionOf(act(earlierRun([OLD_KEY.id], { accessKeyId: OLD_KEY.id }).registry));
 
     // Assess
     expect(error).toBeInstanceOf(WorkflowError);
     expect(error.name).toBe("LimitExceeded");
     expect(error.message).toContain("EnsureUser");
-    expect(error.message).toContain(USER);
+    expect(error.message).toContain(`${OLD_KEY.id} (used by Redis Cloud)`);
+    expect(error.message).toContain(`${HUMAN_KEY} (not made by this product)`);
     expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
     expect(iamMock).not.toHaveReceivedCommand(CreateAccessKeyCommand);
     expect(writeCommands(secretsMock)).toEqual([]);
   });
 
-  it("attaches no policy to a pre-existing user whose access keys are at the limit", async () => {
+  it("changes no policy and no console password of its user when no key can be made", async () => {
     // Prepare
-    accountHas({ userTags: [], attached: false, keys: ["AKIAHUMAN00000000001", "AKIAHUMAN00000000002"] });
+    accountHas({
+      userTags: MANAGED_BY_ONLY,
+      attached: false,
+      loginProfile: true,
+      keys: [OLD_KEY.id, HUMAN_KEY],
+    });
 
     // Act
-    const error = await rejectionOf(act());
+    const error = await rejectionOf(act(earlierRun([OLD_KEY.id], { accessKeyId: OLD_KEY.id }).registry));
 
     // Assess
     expect(error.name).toBe("LimitExceeded");
     expect(writeCommands(iamMock)).toEqual([]);
+    expect(iamMock).not.toHaveReceivedCommand(GetAccountPasswordPolicyCommand);
   });
 
-  // Known defect: the console password is replaced before the key limit is checked, and the new
-  // password is stored nowhere because the step then fails. Remove `.fails` once fixed.
-  it("changes no console password of a pre-existing user when its access keys are at the limit", async () => {
+  it("keeps the key Redis uses and creates another when the secret is lost, resetting the password it made", async () => {
+    // Prepare: user and key K1 the product's, the registry says Redis uses K1, no secret.
+    accountHas({ userTags: MANAGED_BY_ONLY, attached: true, loginProfile: true, keys: [OLD_KEY.id] });
+
+    // Act
+    const result = await act(earlierRun([OLD_KEY.id], { accessKeyId: OLD_KEY.id }).registry);
+
+    // Assess
+    expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
+    expect(keyCommands()).toEqual(["CreateAccessKeyCommand"]);
+    expect(iamMock).toHaveReceivedCommandWith(UpdateLoginProfileCommand, {
+      UserName: USER,
+      PasswordResetRequired: false,
+    });
+    expect(writtenSecret().value).toMatchObject({ accessKeyId: NEW_KEY.id, consolePassword: setPassword() });
+    expect(result.accessKeyId).toBe(NEW_KEY.id);
+    // Its own user's password: nothing was taken over, so nothing is recorded as unrestorable.
+    expect(result.changes).toEqual([accessKey(NEW_KEY.id), { type: "Secret", arn: SECRET_ARN }]);
+  });
+
+  it("deletes its orphaned key but keeps the one Redis uses", async () => {
     // Prepare
     accountHas({
-      userTags: [],
+      userTags: MANAGED_BY_ONLY,
       attached: true,
       loginProfile: true,
-      keys: ["AKIAHUMAN00000000001", "AKIAHUMAN00000000002"],
+      keys: [OLD_KEY.id, "AKIAORPHAN0000000002"],
     });
 
     // Act
-    const error = await rejectionOf(act());
+    const result = await act(
+      earlierRun([OLD_KEY.id, "AKIAORPHAN0000000002"], { accessKeyId: OLD_KEY.id }).registry,
+    );
 
     // Assess
-    expect(error.name).toBe("LimitExceeded");
-    expect(iamMock).not.toHaveReceivedCommand(UpdateLoginProfileCommand);
-    expect(iamMock).not.toHaveReceivedCommand(CreateLoginProfileCommand);
+    expect(keyCommands()).toEqual(["DeleteAccessKeyCommand", "CreateAccessKeyCommand"]);
+    expect(iamMock).toHaveReceivedCommandTimes(DeleteAccessKeyCommand, 1);
+    expect(iamMock).toHaveReceivedCommandWith(DeleteAccessKeyCommand, {
+      UserName: USER,
+      AccessKeyId: "AKIAORPHAN0000000002",
+    });
+    expect(result.accessKeyId).toBe(NEW_KEY.id);
   });
 
-  it("adds a second key next to the one key of a pre-existing user that is not its own", async () => {
-    // Prepare
-    accountHas({ userTags: [], attached: true, keys: ["AKIAHUMAN00000000001"] });
+  it("keeps the key of the registration it asked Redis for", async () => {
+    // Prepare: the registration names the key; the item's own key is not set yet.
+    accountHas({ userTags: MANAGED_BY_ONLY, attached: true, loginProfile: true, keys: [OLD_KEY.id] });
+    const registration = {
+      name: "payments-prod",
+      accessKeyId: OLD_KEY.id,
+      execution: "onboard-earlier",
+      requestedAt: "2026-01-01T00:00:00.000Z",
+      taskId: "task-1",
+      origin: "created" as const,
+    };
 
     // Act
-    const result = await act();
+    await act(earlierRun([OLD_KEY.id], { registration }).registry);
 
     // Assess
+    expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
     expect(keyCommands()).toEqual(["CreateAccessKeyCommand"]);
-    expect(result.accessKeyId).toBe(NEW_KEY.id);
+  });
+
+  it("detaches another policy from its own user, recording the detachment, without adopting anything", async () => {
+    // Prepare
+    accountHas({
+      userTags: MANAGED_BY_ONLY,
+      attached: true,
+      otherAttached: [OTHER_POLICY_ARN],
+      loginProfile: true,
+      keys: [OLD_KEY.id],
+      secret: storedValue(),
+    });
+    const { registry, recorded } = earlierRun([OLD_KEY.id], { accessKeyId: OLD_KEY.id });
+
+    // Act
+    const result = await act(registry);
+
+    // Assess
+    expect(writeCommands(iamMock)).toEqual(["DetachUserPolicyCommand"]);
+    expect(recorded).toEqual([
+      {
+        change: { type: "UserPolicyDetachment", user: USER, policyArn: OTHER_POLICY_ARN },
+        origin: "created",
+      },
+    ]);
+    expect(result.adopted).toBeUndefined();
   });
 
   it("sets and stores a new password when the login profile is unknown to the secret", async () => {
@@ -489,7 +627,7 @@ describe("ensureUser on an account onboarded before", () => {
     });
 
     // Act
-    const result = await act();
+    const result = await act(earlierRun([OLD_KEY.id], { accessKeyId: OLD_KEY.id }).registry);
 
     // Assess
     expect(iamMock).toHaveReceivedCommandWith(UpdateLoginProfileCommand, {
@@ -515,7 +653,7 @@ describe("ensureUser on an account onboarded before", () => {
     });
 
     // Act
-    const result = await act();
+    const result = await act(earlierRun([]).registry);
 
     // Assess
     expect(iamMock).not.toHaveReceivedCommand(UpdateLoginProfileCommand);
@@ -539,7 +677,7 @@ describe("ensureUser on an account onboarded before", () => {
     });
 
     // Act
-    await act();
+    await act(earlierRun([]).registry);
 
     // Assess
     expect(writtenSecret().value).toMatchObject({ cloudAccountId: 4242, accessKeyId: NEW_KEY.id });
@@ -561,10 +699,257 @@ describe("ensureUser on an account onboarded before", () => {
 
     // Assess
     expect(result.changes).toEqual([
-      { type: "User", name: USER },
       { type: "Secret", arn: SECRET_ARN },
+      { type: "User", name: USER },
     ]);
     expect(result.found).not.toContain(`user ${USER}`);
+  });
+});
+
+describe("ensureUser on a user or secret it did not make", () => {
+  it("fails with ForeignResource naming the user and what differs, writing nothing", async () => {
+    // Prepare
+    accountHas({
+      userTags: [],
+      attached: true,
+      otherAttached: [OTHER_POLICY_ARN],
+      loginProfile: true,
+      keys: [HUMAN_KEY],
+    });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const error = await rejectionOf(act(registry));
+
+    // Assess
+    expect(error).toBeInstanceOf(WorkflowError);
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain(
+      `EnsureUser: found resources this product did not make that differ from what Redis requires: user ${USER} (it has access keys the product did not make: ${HUMAN_KEY}; it has a console password the product did not set; it has other policies attached: ${OTHER_POLICY_ARN})`,
+    );
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(writeCommands(secretsMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
+
+  it("adopts it when the input says so: its state before recorded first, then its other policy detached, its password reset", async () => {
+    // Prepare
+    accountHas({
+      userTags: [],
+      attached: true,
+      otherAttached: [OTHER_POLICY_ARN],
+      loginProfile: true,
+      keys: [HUMAN_KEY],
+    });
+    const { registry, recorded } = ownedRegistry();
+    const writesBefore = writesAtEachAdoption(registry, iamMock, secretsMock);
+
+    // Act
+    const result = await act(registry, adoptingInput());
+
+    // Assess
+    expect(writesBefore).toEqual([[]]);
+    expect(recorded[0]).toEqual({
+      change: { type: "User", name: USER },
+      origin: "adopted",
+      prior: JSON.stringify({
+        accessKeyIds: [HUMAN_KEY],
+        loginProfile: true,
+        attached: [USER_POLICY_ARN, OTHER_POLICY_ARN],
+      }),
+    });
+    expect(writeCommands(iamMock)).toEqual([
+      "DetachUserPolicyCommand",
+      "UpdateLoginProfileCommand",
+      "CreateAccessKeyCommand",
+    ]);
+    expect(iamMock).toHaveReceivedCommandWith(DetachUserPolicyCommand, {
+      UserName: USER,
+      PolicyArn: OTHER_POLICY_ARN,
+    });
+    // Someone's key is never deleted: the product's goes next to it.
+    expect(iamMock).not.toHaveReceivedCommand(DeleteAccessKeyCommand);
+    expect(result.changes).toEqual([
+      { type: "UserPolicyDetachment", user: USER, policyArn: OTHER_POLICY_ARN },
+      { type: "LoginProfilePassword", user: USER },
+      accessKey(NEW_KEY.id),
+      { type: "Secret", arn: SECRET_ARN },
+    ]);
+    expect(recorded.slice(1).map((entry) => entry.change)).toEqual(result.changes);
+    expect(result.adopted).toEqual([`user ${USER}`]);
+  });
+
+  it("refuses, even with adopt, a user it did not make that holds IAM's two access keys", async () => {
+    // Prepare
+    accountHas({ userTags: [], attached: false, keys: [HUMAN_KEY, OTHER_HUMAN_KEY] });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const error = await rejectionOf(act(registry, adoptingInput()));
+
+    // Assess
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain("it has IAM's 2 access keys, and one would have to be deleted for good");
+    expect(error.message).toContain("change these by hand");
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(writeCommands(secretsMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
+
+  it("refuses, even with adopt, a user it did not make with inline policies", async () => {
+    // Prepare
+    accountHas({ userTags: [], attached: true, keys: [HUMAN_KEY], inline: ["legacy-s3"] });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const error = await rejectionOf(act(registry, adoptingInput()));
+
+    // Assess
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain("it has inline policies (legacy-s3), which would be lost");
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
+
+  it("uses a bare user it did not make without adopting it, recording only what it adds", async () => {
+    // Prepare: no key, no password, only the user policy: exactly what Redis requires so far.
+    accountHas({ userTags: [], attached: true });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const result = await act(registry);
+
+    // Assess
+    expect(recorded.filter((entry) => entry.origin === "adopted")).toEqual([]);
+    expect(result.found).toEqual(
+      expect.arrayContaining([`user ${USER}`, `attachment ${USER_POLICY_ARN} to user ${USER}`]),
+    );
+    expect(result.changes).not.toContainEqual({ type: "User", name: USER });
+    expect(writeCommands(iamMock)).toEqual(["CreateLoginProfileCommand", "CreateAccessKeyCommand"]);
+    expect(result.adopted).toBeUndefined();
+  });
+
+  it("fails with ForeignResource naming a secret it did not make, writing nothing", async () => {
+    // Prepare
+    accountHas({ secret: { note: "kept by the platform team" } as never, secretTags: [] });
+    const { registry, recorded } = ownedRegistry();
+
+    // Act
+    const error = await rejectionOf(act(registry));
+
+    // Assess
+    expect(error.name).toBe("ForeignResource");
+    expect(error.message).toContain(
+      `secret ${SECRET_ARN} (this deployment did not make it; its value is not this account's credentials (fields: note))`,
+    );
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(writeCommands(secretsMock)).toEqual([]);
+    expect(recorded).toEqual([]);
+  });
+
+  it("adopts a secret it did not make: its current version and resource policy recorded, then rewritten", async () => {
+    // Prepare
+    const previousPolicy = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [
+        { Effect: "Allow", Principal: { AWS: "*" }, Action: "secretsmanager:DescribeSecret", Resource: "*" },
+      ],
+    });
+    accountHas({ secret: storedValue(), secretTags: [], secretPolicy: previousPolicy });
+    const { registry, recorded } = ownedRegistry();
+    const writesBefore = writesAtEachAdoption(registry, iamMock, secretsMock);
+
+    // Act
+    const result = await act(registry, adoptingInput(), { readers: [READER_ARN] });
+
+    // Assess
+    expect(writesBefore).toEqual([[]]);
+    expect(recorded[0]).toEqual({
+      change: { type: "Secret", arn: SECRET_ARN },
+      origin: "adopted",
+      prior: JSON.stringify({ versionId: "v-old" }),
+    });
+    expect(writeCommands(secretsMock)).toEqual(["PutSecretValueCommand", "PutResourcePolicyCommand"]);
+    // A value it did not write is not trusted: a new key and a new password are stored.
+    expect(writtenSecret().value).toMatchObject({ accessKeyId: NEW_KEY.id, consolePassword: setPassword() });
+    expect(result.changes).toEqual(
+      expect.arrayContaining([
+        { type: "SecretValue", arn: SECRET_ARN, previousVersionId: "v-old" },
+        { type: "SecretPolicy", arn: SECRET_ARN, previousPolicy },
+      ]),
+    );
+    expect(result.changes).not.toContainEqual({ type: "Secret", arn: SECRET_ARN });
+    expect(result.adopted).toEqual([`secret ${SECRET_ARN}`]);
+  });
+
+  it("adopts a secret it did not make that holds no value yet, recording only what can be given back", async () => {
+    // Prepare: a secret made without a value; the registry refuses a change it cannot parse.
+    accountHas({ secret: storedValue(), secretTags: [] });
+    secretsMock.on(GetSecretValueCommand).rejects(awsError.secretNotFound("no value labelled AWSCURRENT"));
+    const { registry, recorded } = ownedRegistry();
+    const record = registry.recordChange.bind(registry);
+    registry.recordChange = async (account, execution, change) =>
+      record(account, execution, ChangeSchema.parse(change));
+
+    // Act
+    const result = await act(registry, adoptingInput());
+
+    // Assess
+    expect(writeCommands(secretsMock)).toEqual(["PutSecretValueCommand"]);
+    expect(recorded[0]).toMatchObject({ change: { type: "Secret", arn: SECRET_ARN }, origin: "adopted" });
+    expect(result.changes.filter((change) => change.type === "SecretValue")).toEqual([]);
+  });
+
+  it("records that an adopted secret had no resource policy", async () => {
+    // Prepare
+    accountHas({ secret: storedValue(), secretTags: [] });
+
+    // Act
+    const result = await act(ownedRegistry().registry, adoptingInput(), { readers: [READER_ARN] });
+
+    // Assess
+    expect(result.changes).toContainEqual({ type: "SecretPolicy", arn: SECRET_ARN });
+  });
+});
+
+describe("ensureUser in a plan", () => {
+  it("sends no write and lists the writes a run makes in a fresh account, with no key or password", async () => {
+    // Prepare
+    accountHas({});
+    await act();
+    const made = [...writeCommands(iamMock), ...writeCommands(secretsMock)].map((name) =>
+      name.replace(/Command$/, ""),
+    );
+    iamMock.reset();
+    secretsMock.reset();
+    accountHas({});
+    const plan = new PlanSink();
+
+    // Act
+    const result = await act(NO_REGISTRY, stepInput(), { plan });
+
+    // Assess
+    expect(made).toHaveLength(5);
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(writeCommands(secretsMock)).toEqual([]);
+    expect(plan.writes.map((write) => write.operation).sort()).toEqual([...made].sort());
+    expect(result.accessKeyId).toBe(PLANNED_KEY);
+    expect(JSON.stringify(plan)).not.toContain(NEW_KEY.secret);
+  });
+
+  it("lists a foreign user as a finding and writes nothing", async () => {
+    // Prepare
+    accountHas({ userTags: [], attached: true, keys: [HUMAN_KEY] });
+    const plan = new PlanSink();
+
+    // Act
+    await act(NO_REGISTRY, stepInput(), { plan });
+
+    // Assess
+    expect(writeCommands(iamMock)).toEqual([]);
+    expect(writeCommands(secretsMock)).toEqual([]);
+    expect(plan.findings.map((finding) => finding.resource)).toEqual([`user ${USER}`]);
+    expect(plan.writes.map((write) => write.operation)).toContain("CreateAccessKey");
   });
 });
 

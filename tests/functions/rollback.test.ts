@@ -1,7 +1,28 @@
-import { CreateRoleCommand } from "@aws-sdk/client-iam";
+import {
+  AddRoleToInstanceProfileCommand,
+  AttachRolePolicyCommand,
+  AttachUserPolicyCommand,
+  CreateRoleCommand,
+  GetInstanceProfileCommand,
+  GetPolicyCommand,
+  GetRoleCommand,
+  GetUserCommand,
+  IAMClient,
+  RemoveRoleFromInstanceProfileCommand,
+  UpdateAssumeRolePolicyCommand,
+} from "@aws-sdk/client-iam";
+import {
+  DeleteResourcePolicyCommand,
+  DescribeSecretCommand,
+  PutResourcePolicyCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from "@aws-sdk/client-secrets-manager";
+import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { toItem } from "../../functions/lib/registry.ts";
+import { type RegistryEntry, type RegistryItem, toItem } from "../../functions/lib/registry.ts";
 import type { Change } from "../../functions/lib/step.ts";
+import { type RollbackDeps, rollback } from "../../functions/rollback.ts";
 import { failableState, failingAt } from "../../local/cli/fail-at.ts";
 import {
   HOME,
@@ -10,7 +31,19 @@ import {
   registryItemOf,
   startLocalEnvironment,
 } from "../../local/environment.ts";
-import { rejectionOf } from "../support/aws.ts";
+import nodeTrust from "../../policies/redislabs-cluster-node-role.trust.json" with { type: "json" };
+import {
+  arnIn,
+  awsError,
+  EXECUTION,
+  encoded,
+  FOREIGN_TAGS,
+  registryItemOwning,
+  rejectionOf,
+  HOME as STEP_HOME,
+  stepInput,
+  writeCommands,
+} from "../support/aws.ts";
 
 /*
  * The rollback invoked directly, as anyone allowed to invoke its function could: whatever the
@@ -155,5 +188,270 @@ describe("a crafted rollback invocation", () => {
       CRAFTED.map(() => "ResourceConflict"),
     );
     expect(world()).toBe(before);
+  });
+});
+
+/*
+ * What adopting foreign resources took from them, given back by the rollback of the run that took
+ * them over: IAM and Secrets Manager mocked, the registry a fake that answers one item.
+ */
+describe("the rollback of a run that adopted foreign resources", () => {
+  const NODE_ROLE = "redislabs-cluster-node-role";
+  const USER = "redislabs-user";
+  const SECRET_NAME = `redis-cloud/byoc/${TARGET}`;
+  const SECRET_ARN = `arn:aws:secretsmanager:${STEP_HOME.region}:${STEP_HOME.accountId}:secret:${SECRET_NAME}-AbCdEf`;
+  const OTHER_POLICY = arnIn(TARGET, "policy/SomeoneElsesPolicy");
+  const THEIR_ROLE = "someone-elses-role";
+  const LAMBDA_TRUST = JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      { Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" },
+    ],
+  });
+  const THEIR_SECRET_POLICY = JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      { Effect: "Allow", Principal: { AWS: "*" }, Action: "secretsmanager:DescribeSecret", Resource: "*" },
+    ],
+  });
+
+  let iamMock: AwsClientStub<IAMClient>;
+  let secretsMock: AwsClientStub<SecretsManagerClient>;
+
+  beforeEach(() => {
+    iamMock = mockClient(IAMClient);
+    secretsMock = mockClient(SecretsManagerClient);
+    // Nothing carries this run's tag: what it adopted was someone else's.
+    iamMock.on(GetPolicyCommand).rejects(awsError.noSuchEntity());
+    iamMock.on(GetRoleCommand).resolves({
+      Role: {
+        Path: "/",
+        RoleName: NODE_ROLE,
+        RoleId: "AROAEXAMPLENODEROLE",
+        Arn: arnIn(TARGET, `role/${NODE_ROLE}`),
+        CreateDate: new Date("2024-01-01T00:00:00Z"),
+        AssumeRolePolicyDocument: encoded(nodeTrust),
+        Tags: FOREIGN_TAGS,
+      },
+    });
+    iamMock.on(GetInstanceProfileCommand).resolves({
+      InstanceProfile: {
+        Path: "/",
+        InstanceProfileName: NODE_ROLE,
+        InstanceProfileId: "AIPAEXAMPLEPROFILE",
+        Arn: arnIn(TARGET, `instance-profile/${NODE_ROLE}`),
+        CreateDate: new Date("2024-01-01T00:00:00Z"),
+        Roles: [],
+        Tags: FOREIGN_TAGS,
+      },
+    });
+    iamMock.on(GetUserCommand).resolves({
+      User: {
+        Path: "/",
+        UserName: USER,
+        UserId: "AIDAEXAMPLEUSER",
+        Arn: arnIn(TARGET, `user/${USER}`),
+        CreateDate: new Date("2024-01-01T00:00:00Z"),
+        Tags: FOREIGN_TAGS,
+      },
+    });
+    secretsMock.on(DescribeSecretCommand).resolves({
+      ARN: SECRET_ARN,
+      Name: SECRET_NAME,
+      Tags: FOREIGN_TAGS,
+      VersionIdsToStages: { "v-new": ["AWSCURRENT"], "v-old": ["AWSPREVIOUS"] },
+    });
+  });
+  afterEach(() => {
+    iamMock.restore();
+    secretsMock.restore();
+  });
+
+  const at = "2026-01-01T00:00:00.000Z";
+  const adopted = (change: Change, prior: unknown): RegistryEntry => ({
+    change,
+    execution: EXECUTION,
+    origin: "adopted",
+    recordedAt: at,
+    prior: JSON.stringify(prior),
+  });
+  const modified = (change: Change): RegistryEntry => ({
+    change,
+    execution: EXECUTION,
+    origin: "modified",
+    recordedAt: at,
+  });
+  const created = (change: Change): RegistryEntry => ({
+    change,
+    execution: EXECUTION,
+    origin: "created",
+    recordedAt: at,
+  });
+
+  const ROLE_ADOPTION = adopted(
+    { type: "Role", name: NODE_ROLE },
+    { trust: JSON.parse(LAMBDA_TRUST), attached: [OTHER_POLICY] },
+  );
+  const PROFILE_ADOPTION = adopted({ type: "InstanceProfile", name: NODE_ROLE }, { roles: [THEIR_ROLE] });
+  const USER_ADOPTION = adopted(
+    { type: "User", name: USER },
+    { accessKeyIds: [], loginProfile: true, attached: [OTHER_POLICY] },
+  );
+  const SECRET_ADOPTION = adopted({ type: "Secret", arn: SECRET_ARN }, { versionId: "v-old" });
+  const ADOPTIONS = [ROLE_ADOPTION, PROFILE_ADOPTION, USER_ADOPTION, SECRET_ADOPTION];
+  const TAKEN: RegistryEntry[] = [
+    modified({ type: "TrustPolicy", role: NODE_ROLE, previousDocument: LAMBDA_TRUST }),
+    modified({ type: "RolePolicyDetachment", role: NODE_ROLE, policyArn: OTHER_POLICY }),
+    modified({ type: "InstanceProfileRoleRemoval", profile: NODE_ROLE, role: THEIR_ROLE }),
+    created({ type: "InstanceProfileRole", profile: NODE_ROLE, role: NODE_ROLE }),
+    modified({ type: "UserPolicyDetachment", user: USER, policyArn: OTHER_POLICY }),
+    modified({ type: "LoginProfilePassword", user: USER }),
+    modified({ type: "SecretValue", arn: SECRET_ARN, previousVersionId: "v-old" }),
+    modified({ type: "SecretPolicy", arn: SECRET_ARN, previousPolicy: THEIR_SECRET_POLICY }),
+  ];
+
+  /** A registry holding this running execution's item, keeping what the rollback forgets. */
+  function registryOf(resources: RegistryEntry[]) {
+    const item: RegistryItem = { ...registryItemOwning(), resources };
+    const forgotten: Change[][] = [];
+    const registry: RollbackDeps["registry"] = {
+      get: async () => item,
+      forget: async (_account: string, _execution: string, changes: readonly Change[]) => {
+        forgotten.push([...changes]);
+      },
+    };
+    return { registry, forgotten };
+  }
+
+  const act = (registry: RollbackDeps["registry"]) =>
+    rollback(stepInput(), {
+      iam: new IAMClient({}),
+      secrets: new SecretsManagerClient({}),
+      home: STEP_HOME,
+      config: { secretNamePrefix: "redis-cloud/byoc/" },
+      registry,
+      redis: async () => {
+        throw new Error("no cloud account was registered by this run");
+      },
+    });
+
+  it("gives back what adopting took: policies reattached, the role put back, the value and policy of the secret restored", async () => {
+    // Prepare
+    const { registry } = registryOf([...ADOPTIONS, ...TAKEN]);
+
+    // Act
+    const result = await act(registry);
+
+    // Assess
+    expect(iamMock).toHaveReceivedCommandWith(AttachRolePolicyCommand, {
+      RoleName: NODE_ROLE,
+      PolicyArn: OTHER_POLICY,
+    });
+    expect(iamMock).toHaveReceivedCommandWith(AttachUserPolicyCommand, {
+      UserName: USER,
+      PolicyArn: OTHER_POLICY,
+    });
+    expect(iamMock).toHaveReceivedCommandWith(UpdateAssumeRolePolicyCommand, {
+      RoleName: NODE_ROLE,
+      PolicyDocument: LAMBDA_TRUST,
+    });
+    expect(iamMock).toHaveReceivedCommandWith(AddRoleToInstanceProfileCommand, {
+      InstanceProfileName: NODE_ROLE,
+      RoleName: THEIR_ROLE,
+    });
+    expect(secretsMock).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
+      SecretId: SECRET_ARN,
+      VersionStage: "AWSCURRENT",
+      MoveToVersionId: "v-old",
+      RemoveFromVersionId: "v-new",
+    });
+    expect(secretsMock).toHaveReceivedCommandWith(PutResourcePolicyCommand, {
+      SecretId: SECRET_ARN,
+      ResourcePolicy: THEIR_SECRET_POLICY,
+    });
+    // This run's role leaves the profile before the one it took out goes back in.
+    const iamWrites = writeCommands(iamMock);
+    expect(iamWrites.indexOf("RemoveRoleFromInstanceProfileCommand")).toBeLessThan(
+      iamWrites.indexOf("AddRoleToInstanceProfileCommand"),
+    );
+    expect(iamMock).toHaveReceivedCommandWith(RemoveRoleFromInstanceProfileCommand, {
+      InstanceProfileName: NODE_ROLE,
+      RoleName: NODE_ROLE,
+    });
+    // Nothing it adopted is deleted.
+    expect([...iamWrites, ...writeCommands(secretsMock)].filter((name) => name.startsWith("Delete"))).toEqual(
+      [],
+    );
+    expect(result.undone).toHaveLength(TAKEN.length - 1);
+  });
+
+  it("leaves a reset console password behind, saying it cannot be given back", async () => {
+    // Prepare
+    const { registry } = registryOf([
+      USER_ADOPTION,
+      ...TAKEN.filter((e) => e.change.type.startsWith("User") || e.change.type === "LoginProfilePassword"),
+    ]);
+
+    // Act
+    const result = await act(registry);
+
+    // Assess
+    expect(result.leftBehind).toEqual([
+      {
+        change: `LoginProfilePassword ${USER}`,
+        error: expect.stringMatching(
+          /^ResourceConflict: Rollback: the console password of user redislabs-user was reset when it was adopted; the one before cannot be given back/,
+        ),
+      },
+    ]);
+    expect(result.undone).toEqual([`UserPolicyDetachment ${USER} ${OTHER_POLICY}`]);
+  });
+
+  it("deletes the resource policy of an adopted secret that had none", async () => {
+    // Prepare
+    const { registry } = registryOf([SECRET_ADOPTION, modified({ type: "SecretPolicy", arn: SECRET_ARN })]);
+
+    // Act
+    await act(registry);
+
+    // Assess
+    expect(secretsMock).toHaveReceivedCommandWith(DeleteResourcePolicyCommand, { SecretId: SECRET_ARN });
+    expect(secretsMock).not.toHaveReceivedCommand(PutResourcePolicyCommand);
+  });
+
+  it("forgets the adoptions once everything taken from them was given back", async () => {
+    // Prepare
+    const { registry, forgotten } = registryOf([...ADOPTIONS, ...TAKEN]);
+
+    // Act
+    await act(registry);
+
+    // Assess
+    expect(forgotten).toHaveLength(1);
+    const forgot = forgotten[0] ?? [];
+    for (const entry of [...ADOPTIONS, ...TAKEN.filter((e) => e.change.type !== "LoginProfilePassword")]) {
+      expect(forgot).toContainEqual(entry.change);
+    }
+    expect(forgot).not.toContainEqual({ type: "LoginProfilePassword", user: USER });
+  });
+
+  it("keeps an adoption whose change could not be given back", async () => {
+    // Prepare
+    iamMock
+      .on(AttachRolePolicyCommand)
+      .rejects(awsError.limitExceeded("Cannot exceed quota for PoliciesPerRole"));
+    const { registry, forgotten } = registryOf([
+      ROLE_ADOPTION,
+      modified({ type: "RolePolicyDetachment", role: NODE_ROLE, policyArn: OTHER_POLICY }),
+    ]);
+
+    // Act
+    const result = await act(registry);
+
+    // Assess
+    expect(result.leftBehind.map((left) => left.change)).toEqual([
+      `RolePolicyDetachment ${NODE_ROLE} ${OTHER_POLICY}`,
+    ]);
+    expect(forgotten).toEqual([]);
   });
 });

@@ -144,22 +144,7 @@ export const NO_REGISTRY: ChangeRecorder = {
  */
 export function ownedRegistry(owned: Change[] = [], extra: Partial<RegistryItem> = {}) {
   const recorded: { change: Change; origin: "created" | "adopted"; prior?: string }[] = [];
-  const item: RegistryItem = {
-    accountId: TARGET,
-    version: 1,
-    status: "active",
-    lastExecution: EXECUTION,
-    lastOutcome: "running",
-    startedAt: "2026-01-01T00:00:00.000Z",
-    updatedAt: "2026-01-01T00:00:00.000Z",
-    resources: owned.map((change) => ({
-      change,
-      execution: "onboard-earlier",
-      origin: "created" as const,
-      recordedAt: "2026-01-01T00:00:00.000Z",
-    })),
-    ...extra,
-  };
+  const item = registryItemOwning(owned, extra);
   const entry = (change: Change, origin: "created" | "adopted", prior?: string) => ({
     change,
     execution: EXECUTION,
@@ -181,6 +166,46 @@ export function ownedRegistry(owned: Change[] = [], extra: Partial<RegistryItem>
     },
   };
   return { registry, recorded };
+}
+
+/** The registry item of a running execution, saying an earlier run made these resources. */
+export function registryItemOwning(owned: Change[] = [], extra: Partial<RegistryItem> = {}): RegistryItem {
+  return {
+    accountId: TARGET,
+    version: 1,
+    status: "active",
+    lastExecution: EXECUTION,
+    lastOutcome: "running",
+    startedAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+    resources: owned.map((change) => ({
+      change,
+      execution: "onboard-earlier",
+      origin: "created" as const,
+      recordedAt: "2026-01-01T00:00:00.000Z",
+    })),
+    ...extra,
+  };
+}
+
+/**
+ * The write commands the mocked clients had received when each adoption was recorded: an adoption
+ * must be kept before the first write to what it takes over.
+ */
+export function writesAtEachAdoption(registry: ChangeRecorder, ...mocks: RecordingStub[]): string[][] {
+  const seen: string[][] = [];
+  const record = registry.recordAdoption.bind(registry);
+  registry.recordAdoption = async (...args) => {
+    seen.push(mocks.flatMap((mock) => writeCommands(mock)));
+    await record(...args);
+  };
+  return seen;
+}
+
+/** The step input of a run whose input says `"adopt": true`. */
+export function adoptingInput(execution = EXECUTION): StepInput {
+  const input = stepInput(execution);
+  return { ...input, target: { ...input.target, adopt: true } };
 }
 
 export const REGISTRY_TABLE = "redis-cloud-byoc-test-account-registry";

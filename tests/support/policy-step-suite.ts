@@ -14,8 +14,9 @@ import type { Home } from "../../functions/lib/aws.ts";
 import { isTransientName, WorkflowError } from "../../functions/lib/errors.ts";
 import type { PolicyStepResult } from "../../functions/lib/policy-step.ts";
 import type { ChangeRecorder } from "../../functions/lib/registry.ts";
-import type { StepInput } from "../../functions/lib/step.ts";
+import { type Change, PlanSink, type StepInput } from "../../functions/lib/step.ts";
 import {
+  adoptingInput,
   arnIn,
   awsError,
   EXECUTION,
@@ -24,12 +25,14 @@ import {
   HOME,
   NO_REGISTRY,
   ourTags,
+  ownedRegistry,
   rejectionOf,
   sentCommands,
   stepInput,
   TARGET,
   type Tag,
   writeCommands,
+  writesAtEachAdoption,
 } from "./aws.ts";
 
 interface PolicyDocument {
@@ -45,7 +48,7 @@ export interface PolicyStepCase {
   document: unknown;
   run: (
     input: StepInput,
-    deps: { iam: IAMClient; home: Home; registry: ChangeRecorder },
+    deps: { iam: IAMClient; home: Home; registry: ChangeRecorder; plan?: PlanSink },
   ) => Promise<PolicyStepResult>;
 }
 
@@ -73,7 +76,16 @@ export function describePolicyStep({ iamMock, step, policyName, document, run }:
     Version: "2012-10-17",
     Statement: [{ Effect: "Allow", Action: "ec2:*", Resource: "*" }],
   };
-  const act = () => run(stepInput(), { iam: new IAMClient({}), home: HOME, registry: NO_REGISTRY });
+  const act = (registry: ChangeRecorder = NO_REGISTRY, input = stepInput(), plan?: PlanSink) =>
+    run(input, { iam: new IAMClient({}), home: HOME, registry, ...(plan ? { plan } : {}) });
+  /** The registry of an account an earlier run made the policy in. */
+  const ownsPolicy = () => ownedRegistry([{ type: "Policy", arn }]).registry;
+  const policyVersion = (versionId: string, previousDefaultVersionId: string): Change => ({
+    type: "PolicyVersion",
+    arn,
+    versionId,
+    previousDefaultVersionId,
+  });
 
   function policyExists(options: { document?: string; tags?: Tag[]; defaultVersion?: string } = {}) {
     const defaultVersion = options.defaultVersion ?? "v3";
@@ -163,7 +175,7 @@ export function describePolicyStep({ iamMock, step, policyName, document, run }:
         .resolves({ PolicyVersion: { VersionId: "v3", IsDefaultVersion: true } });
 
       // Act
-      const result = await act();
+      const result = await act(ownsPolicy());
 
       // Assess
       expect(iamMock).toHaveReceivedCommandWith(CreatePolicyVersionCommand, {
@@ -197,7 +209,7 @@ export function describePolicyStep({ iamMock, step, policyName, document, run }:
         .resolves({ PolicyVersion: { VersionId: "v6", IsDefaultVersion: true } });
 
       // Act
-      const result = await act();
+      const result = await act(ownsPolicy());
 
       // Assess
       expect(iamMock).toHaveReceivedCommandTimes(DeletePolicyVersionCommand, 1);
@@ -263,7 +275,7 @@ export function describePolicyStep({ iamMock, step, policyName, document, run }:
       iamMock.on(CreatePolicyVersionCommand).rejects(error());
 
       // Act
-      const failure = await rejectionOf(act());
+      const failure = await rejectionOf(act(ownsPolicy()));
 
       // Assess
       expect(failure).toBeInstanceOf(WorkflowError);
@@ -295,6 +307,148 @@ export function describePolicyStep({ iamMock, step, policyName, document, run }:
       expect(writeCommands(iamMock)).toEqual([]);
       expect(result.changes).toEqual([{ type: "Policy", arn }]);
       expect(result.found).toEqual([]);
+    });
+
+    it("refuses a drifted policy it did not make with ForeignResource naming it and its default version, writing nothing", async () => {
+      // Prepare
+      policyExists({ document: encoded(drifted), defaultVersion: "v2" });
+      iamMock
+        .on(ListPolicyVersionsCommand)
+        .resolves({ Versions: [version("v2", 2, true), version("v1", 1)] });
+      const { registry, recorded } = ownedRegistry();
+
+      // Act
+      const error = await rejectionOf(act(registry));
+
+      // Assess
+      expect(error).toBeInstanceOf(WorkflowError);
+      expect(error.name).toBe("ForeignResource");
+      expect(error.message).toContain(`${step}: `);
+      expect(error.message).toContain(
+        `policy ${arn} (its default version v2 is not the document Redis requires)`,
+      );
+      expect(error.message).toContain('"adopt": true');
+      expect(writeCommands(iamMock)).toEqual([]);
+      expect(recorded).toEqual([]);
+    });
+
+    it("adopts a drifted policy it did not make when the input says adopt: its default version recorded first, then a new one", async () => {
+      // Prepare
+      policyExists({ document: encoded(drifted), defaultVersion: "v2" });
+      iamMock
+        .on(ListPolicyVersionsCommand)
+        .resolves({ Versions: [version("v2", 2, true), version("v1", 1)] });
+      iamMock.on(CreatePolicyVersionCommand).resolves({ PolicyVersion: { VersionId: "v3" } });
+      const { registry, recorded } = ownedRegistry();
+      const writesBefore = writesAtEachAdoption(registry, iamMock);
+
+      // Act
+      const result = await act(registry, adoptingInput());
+
+      // Assess
+      expect(writesBefore).toEqual([[]]);
+      expect(writeCommands(iamMock)).toEqual(["CreatePolicyVersionCommand"]);
+      expect(recorded).toEqual([
+        {
+          change: { type: "Policy", arn },
+          origin: "adopted",
+          prior: JSON.stringify({ defaultVersionId: "v2" }),
+        },
+        { change: policyVersion("v3", "v2"), origin: "created" },
+      ]);
+      expect(result.changes).toEqual([policyVersion("v3", "v2")]);
+      expect(result.adopted).toEqual([`policy ${arn}`]);
+    });
+
+    it("refuses to adopt a drifted foreign policy with IAM's five versions, deleting none", async () => {
+      // Prepare
+      policyExists({ document: encoded(drifted), defaultVersion: "v5" });
+      iamMock.on(ListPolicyVersionsCommand).resolves({
+        Versions: [1, 2, 3, 4, 5].map((day) => version(`v${day}`, day, day === 5)),
+      });
+      const { registry, recorded } = ownedRegistry();
+
+      // Act
+      const error = await rejectionOf(act(registry, adoptingInput()));
+
+      // Assess
+      expect(error.name).toBe("ForeignResource");
+      expect(error.message).toContain("it has IAM's 5 versions, and a new one would delete one for good");
+      expect(error.message).toContain("change these by hand");
+      expect(writeCommands(iamMock)).toEqual([]);
+      expect(recorded).toEqual([]);
+    });
+
+    it("uses a policy it did not make that holds the shipped document, recording no adoption", async () => {
+      // Prepare
+      policyExists({ tags: FOREIGN_TAGS });
+      const { registry, recorded } = ownedRegistry();
+
+      // Act
+      const result = await act(registry, adoptingInput());
+
+      // Assess
+      expect(writeCommands(iamMock)).toEqual([]);
+      expect(recorded).toEqual([]);
+      expect(result).toEqual({ policyArn: arn, changes: [], found: [`policy ${arn}`] });
+    });
+
+    it("in a plan sends no write and lists the writes the run makes on its own full policy", async () => {
+      // Prepare
+      const fullDriftedPolicy = () => {
+        policyExists({ document: encoded(drifted), defaultVersion: "v1" });
+        iamMock.on(ListPolicyVersionsCommand).resolves({
+          Versions: [1, 2, 3, 4, 5].map((day) => version(`v${day}`, day, day === 1)),
+        });
+        iamMock.on(DeletePolicyVersionCommand).resolves({});
+        iamMock.on(CreatePolicyVersionCommand).resolves({ PolicyVersion: { VersionId: "v6" } });
+      };
+      fullDriftedPolicy();
+      await act(ownsPolicy());
+      const made = writeCommands(iamMock).map((name) => name.replace(/Command$/, ""));
+      iamMock.reset();
+      fullDriftedPolicy();
+      const plan = new PlanSink();
+
+      // Act
+      const result = await act(ownsPolicy(), stepInput(), plan);
+
+      // Assess
+      expect(made).toEqual(["DeletePolicyVersion", "CreatePolicyVersion"]);
+      expect(writeCommands(iamMock)).toEqual([]);
+      expect(plan.writes.map((write) => write.operation)).toEqual(made);
+      expect(plan.writes[1]).toMatchObject({
+        step,
+        kind: "change",
+        resource: arn,
+        before: drifted,
+        after: shipped,
+      });
+      expect(plan.findings).toEqual([]);
+      expect(result.changes).toEqual([policyVersion("(new version)", "v1")]);
+    });
+
+    it("in a plan lists a drifted foreign policy as a finding instead of stopping", async () => {
+      // Prepare
+      policyExists({ document: encoded(drifted), defaultVersion: "v2" });
+      iamMock
+        .on(ListPolicyVersionsCommand)
+        .resolves({ Versions: [version("v2", 2, true), version("v1", 1)] });
+      const plan = new PlanSink();
+
+      // Act
+      await act(NO_REGISTRY, stepInput(), plan);
+
+      // Assess
+      expect(writeCommands(iamMock)).toEqual([]);
+      expect(plan.findings).toEqual([
+        {
+          step,
+          resource: `policy ${arn}`,
+          differences: ["its default version v2 is not the document Redis requires"],
+        },
+      ]);
+      expect(plan.writes.map((write) => write.operation)).toEqual(["CreatePolicyVersion"]);
     });
 
     it("reports a policy tagged by another execution as found", async () => {

@@ -11,6 +11,7 @@ import {
   GetRoleCommand,
   IAMClient,
   type InstanceProfile,
+  ListAttachedRolePoliciesCommand,
   ListAttachedUserPoliciesCommand,
   ListPolicyVersionsCommand,
   MalformedPolicyDocumentException,
@@ -26,7 +27,8 @@ import {
   ensureUserPolicyAttached,
   lostRace,
 } from "../../../functions/lib/iam.ts";
-import { StepRecorder } from "../../../functions/lib/step.ts";
+import { Ownership } from "../../../functions/lib/ownership.ts";
+import { type Change, StepRecorder } from "../../../functions/lib/step.ts";
 import {
   arnIn,
   awsError,
@@ -34,6 +36,7 @@ import {
   encoded,
   FOREIGN_TAGS,
   ourTags,
+  registryItemOwning,
   rejectionOf,
   TARGET,
   writeCommands,
@@ -42,6 +45,11 @@ import {
 const iamMock = mockClient(IAMClient);
 const iam = () => new IAMClient({});
 const recorder = () => new StepRecorder("EnsureThing", EXECUTION);
+/** A recorder whose registry says an earlier run made these resources. */
+const owning = (owned: Change[]) =>
+  new StepRecorder("EnsureThing", EXECUTION, undefined, {
+    ownership: new Ownership(registryItemOwning(owned), false),
+  });
 
 const POLICY_ARN = arnIn(TARGET, "policy/Thing");
 const DOCUMENT = {
@@ -141,7 +149,7 @@ describe("ensureManagedPolicy", () => {
     iamMock.on(CreatePolicyVersionCommand).resolves({ PolicyVersion: { VersionId: "v5" } });
 
     // Act
-    await ensureManagedPolicy(iam(), spec, recorder());
+    await ensureManagedPolicy(iam(), spec, owning([{ type: "Policy", arn: POLICY_ARN }]));
 
     // Assess
     expect(iamMock).not.toHaveReceivedCommand(DeletePolicyVersionCommand);
@@ -156,6 +164,7 @@ describe("ensureRole", () => {
     // Prepare
     iamMock.on(GetRoleCommand).rejectsOnce(awsError.noSuchEntity()).resolves({ Role: role() });
     iamMock.on(CreateRoleCommand).rejects(awsError.alreadyExists());
+    iamMock.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [{ PolicyArn: POLICY_ARN }] });
     const rec = recorder();
 
     // Act
@@ -164,7 +173,10 @@ describe("ensureRole", () => {
     // Assess
     expect(arn).toBe(arnIn(TARGET, "role/thing-role"));
     expect(writeCommands(iamMock)).toEqual(["CreateRoleCommand"]);
-    expect(rec.report()).toEqual({ changes: [], found: ["role thing-role"] });
+    expect(rec.report()).toEqual({
+      changes: [],
+      found: ["role thing-role", `attachment ${POLICY_ARN} to role thing-role`],
+    });
   });
 
   it("fails with ConcurrentModification when the concurrently created role cannot be read yet", async () => {
