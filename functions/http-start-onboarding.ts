@@ -177,8 +177,7 @@ export function createHandler(load: () => StartHandlerDeps) {
         caller: callerArn(event),
       });
       countStart("api", answer.outcome);
-      logger.info("run requested", {
-        route: event.routeKey,
+      logger.info(planning ? "plan requested" : "onboarding requested", {
         statusCode: answer.statusCode,
         id: answer.body.id,
       });
