@@ -25,7 +25,7 @@ export interface LocalRedisCloudOptions {
   rateLimitPerMinute?: number;
   /** Clock of the rate window, in milliseconds. */
   now?: () => number;
-  /** Every create task fails with this error (a permanent failure). */
+  /** Every create or update task fails with this error (a permanent failure). */
   failTasksWith?: { type: string; description?: string };
   /** New cloud accounts end `active-error` instead of `active`. */
   failAccounts?: boolean;
@@ -421,6 +421,9 @@ class Api {
     account: MockAccount,
     update: NonNullable<MockTask["update"]>,
   ): { type: string; description: string } | undefined {
+    const forced = this.state.options.failTasksWith;
+    if (forced)
+      return { type: forced.type, description: forced.description ?? `Forced failure ${forced.type}` };
     const others = [...this.state.accounts.values()].filter((a) => a.id !== account.id);
     if (others.some((a) => a.accessKeyId === update.accessKeyId)) {
       return {
