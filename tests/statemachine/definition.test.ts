@@ -147,7 +147,9 @@ describe("statemachine/onboarding.asl.yml", () => {
     // The registry knows the run before anything is created, and its success before the lock goes.
     expect(order.indexOf("RecordStart")).toBe(order.indexOf("AcquireAccountLock") + 1);
     expect(order.indexOf("RecordStart")).toBeLessThan(order.indexOf("EnsureInstancePolicy"));
-    expect(states.IsCloudAccountActive).toMatchObject({ Choices: [{ Next: "RecordSuccess" }] });
+    // An old key is retired only once Redis is active on the new one, and before the success.
+    expect(states.IsCloudAccountActive).toMatchObject({ Choices: [{ Next: "RetireOldKey" }] });
+    expect(states.RetireOldKey).toMatchObject({ Next: "RecordSuccess" });
     expect(states.RecordSuccess).toMatchObject({ Next: "ReleaseAccountLock" });
   });
 
