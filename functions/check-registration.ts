@@ -31,6 +31,8 @@ export interface CheckResult {
   taskId?: string;
   cloudAccountId?: number;
   reused?: boolean;
+  /** Following an update of an existing cloud account to this run's key. */
+  updated?: boolean;
   attempt: number;
   /** How long the state machine waits before the next check. */
   waitSeconds: number;
@@ -50,11 +52,13 @@ const MAX_ATTEMPTS = 240;
 /**
  * Step 7b: follows the registration task, then the cloud account, until Redis says `active`;
  * then records the cloud account id with the credentials secret. Each call is one look: the
- * state machine loops, waiting `waitSeconds` between looks.
+ * state machine loops, waiting `waitSeconds` between looks. An update (a new key for an existing
+ * cloud account, active all along) is followed to its task's end first, and its account is
+ * active only once Redis holds the new key.
  */
 export async function checkRegistration(input: CheckInput, deps: CheckDeps): Promise<CheckResult> {
   const rec = new StepRecorder(STEP, input.execution);
-  const { taskId, reused } = input.registration;
+  const { taskId, reused, updated } = input.registration;
   const attempt = (input.registration.attempt ?? 0) + 1;
   const random = deps.random ?? Math.random;
   const maxAttempts = deps.maxAttempts ?? MAX_ATTEMPTS;
@@ -64,6 +68,7 @@ export async function checkRegistration(input: CheckInput, deps: CheckDeps): Pro
       taskId,
       cloudAccountId,
       reused,
+      updated,
       attempt,
       waitSeconds: waitSeconds(attempt, deps.redis.rateLimit, random),
     });
@@ -71,7 +76,13 @@ export async function checkRegistration(input: CheckInput, deps: CheckDeps): Pro
   let cloudAccountId = input.registration.cloudAccountId;
   let adopted = false;
   let origin: RegistrationRecord["origin"] | undefined;
-  if (cloudAccountId === undefined) {
+  if (updated) {
+    if (cloudAccountId === undefined)
+      throw new WorkflowError("InvalidInput", "registration: an update without its cloudAccountId");
+    if (taskId !== undefined && !(await updateDone(taskId, attempt, maxAttempts, deps))) {
+      return pending(cloudAccountId);
+    }
+  } else if (cloudAccountId === undefined) {
     if (taskId === undefined)
       throw new WorkflowError("InvalidInput", "registration: has neither taskId nor cloudAccountId");
     const task = await lookUp(() => deps.redis.getTask(taskId));
@@ -89,9 +100,13 @@ export async function checkRegistration(input: CheckInput, deps: CheckDeps): Pro
   }
 
   // A cloud account our task just made may not be readable yet; one found by key must be.
-  const account = await lookUp(() => deps.redis.getCloudAccount(cloudAccountId), taskId !== undefined);
+  const account = await lookUp(
+    () => deps.redis.getCloudAccount(cloudAccountId),
+    taskId !== undefined && !updated,
+  );
   const result = { ...pending(cloudAccountId), ...(adopted ? { reused: origin === "found" } : {}) };
   if (account?.status === "active") {
+    if (updated) await expectNewKey(account, input, deps, rec);
     await recordCloudAccount(deps.secrets, input, cloudAccountId, rec);
     return { ...result, status: "active", waitSeconds: 0 };
   }
@@ -109,6 +124,46 @@ export async function checkRegistration(input: CheckInput, deps: CheckDeps): Pro
     );
   }
   return result;
+}
+
+/**
+ * Whether the update's task is done: false while it runs (or is 404, fresh); a failed one is the
+ * run's failure, named by its task id.
+ */
+async function updateDone(taskId: string, attempt: number, maxAttempts: number, deps: CheckDeps) {
+  const task = await lookUp(() => deps.redis.getTask(taskId));
+  if (!task || WAITING.has(task.status)) {
+    if (attempt >= maxAttempts) {
+      throw stuck(`Redis Cloud update task ${taskId} is still ${task?.status ?? "not found"}`, attempt);
+    }
+    return false;
+  }
+  if (task.status === "processing-completed") return true;
+  const type = task.error?.type ?? "UNKNOWN";
+  const said = `${type}${task.error?.description ? `: ${task.error.description}` : ""}`;
+  if (type === INVALID_CREDS) {
+    // As for a create: the state machine asks again once IAM has propagated the key.
+    throw new WorkflowError(
+      "CloudAccountInvalidCreds",
+      `${STEP}: Redis Cloud update task ${taskId} failed (${said}); the key may not have propagated yet: update again after a pause`,
+    );
+  }
+  throw new WorkflowError(
+    "RedisTaskFailed",
+    `${STEP}: Redis Cloud update task ${taskId} ended ${task.status} (${said}); the cloud account keeps its previous key; quote the task id to Redis support`,
+  );
+}
+
+/** An updated cloud account is done only on the secret's key, read in full by id. */
+async function expectNewKey(account: CloudAccount, input: CheckInput, deps: CheckDeps, rec: StepRecorder) {
+  const { accessKeyId } = await readAccountCredentials(deps.secrets, input.credentialsSecretArn, rec, [
+    "accessKeyId",
+  ]);
+  if (account.accessKeyId === accessKeyId) return;
+  throw new WorkflowError(
+    "CloudAccountError",
+    `${STEP}: Redis Cloud cloud account ${account.id} holds access key ${account.accessKeyId ?? "(none shown)"}, not ${accessKeyId}, after its update; see it in the Redis Cloud console`,
+  );
 }
 
 /**

@@ -36,7 +36,7 @@ import {
 import * as z from "zod";
 
 import type { Home } from "./lib/aws.ts";
-import { findCloudAccountOfKey } from "./lib/cloud-accounts.ts";
+import { findCloudAccountOfKey, readCloudAccount } from "./lib/cloud-accounts.ts";
 import {
   CONSOLE_ROLE_NAME,
   type Config,
@@ -52,7 +52,7 @@ import { identityOf } from "./lib/ownership.ts";
 import { policyArn } from "./lib/policies.ts";
 import { logger } from "./lib/powertools.ts";
 import { redisCloudOf, redisStep } from "./lib/redis-api-keys.ts";
-import type { RedisCloud } from "./lib/redis-cloud.ts";
+import type { CloudAccount, RedisCloud, RedisTask } from "./lib/redis-cloud.ts";
 import type { RegistrationRecord, Registry, RegistryItem } from "./lib/registry.ts";
 import { type CheckContext, checkChange } from "./lib/rollback-checks.ts";
 import { type Change, StepInputSchema, StepRecorder } from "./lib/step.ts";
@@ -105,9 +105,12 @@ export async function rollback(input: RollbackInput, deps: RollbackDeps): Promis
   // The cloud account first: Redis would otherwise go on using the key about to be deleted.
   await undoRegistration(ownRegistration(run, input.execution), deps, result);
   const ctx = { ...deps, accountId: input.target.accountId, rec };
+  const inUse = keyGivenToRedis(run);
   const undone: Change[] = [];
   for (const change of undoOrder(changes)) {
-    if (await undoChecked(change, ctx, result)) undone.push(change);
+    const kept = inUse && keepsKey(change, inUse);
+    if (kept) result.leftBehind.push({ change: describe(change), error: kept });
+    else if (await undoChecked(change, ctx, result)) undone.push(change);
   }
   undone.push(...givenBack(run, input.execution, changes, undone));
   await forgetUndone(input, deps, undone, result);
@@ -188,6 +191,32 @@ async function forgetUndone(
 
 const FINISHED = new Set(["processing-completed", "processing-error"]);
 
+/** The key an update asked Redis to use, with the cloud account and task that name it. */
+interface KeyInUse {
+  accessKeyId: string;
+  cloudAccountId?: number | undefined;
+  taskId?: string | undefined;
+}
+
+/**
+ * The key a registration of kind update gave Redis. Redis may be on it from the moment the PUT
+ * was sent, whatever the task says now, and its cloud account is not the run's to delete: the
+ * key stays, or Redis would be left on a dead one.
+ */
+const keyGivenToRedis = (item: RegistryItem): KeyInUse | undefined =>
+  item.registration?.kind === "update" ? item.registration : undefined;
+
+/** Why a change that would delete the key Redis was given is left as it is; undefined: undo it. */
+function keepsKey(change: Change, key: KeyInUse): string | undefined {
+  const deletesKey =
+    (change.type === "AccessKey" && change.accessKeyId === key.accessKeyId) ||
+    // Deleting the user deletes its keys first.
+    (change.type === "User" && change.name === USER_NAME);
+  if (!deletesKey) return undefined;
+  const task = key.taskId ? ` (task ${key.taskId})` : "";
+  return `KeyInUse: ${STEP}: access key ${key.accessKeyId} was given to Redis Cloud cloud account ${key.cloudAccountId ?? "(unknown)"}${task}, which may already use it; delete it only once Redis uses another key`;
+}
+
 /** The registration this execution asked Redis for; one it found existing is never its to delete. */
 const ownRegistration = (item: RegistryItem, execution: string) =>
   item.registration?.execution === execution && item.registration.origin === "created"
@@ -205,9 +234,18 @@ async function undoRegistration(
   result: RollbackResult,
 ) {
   if (!registration) return;
-  const label = `CloudAccount ${registration.cloudAccountId ?? `of task ${registration.taskId ?? `named ${registration.name}`}`}`;
+  const label =
+    registration.cloudAccountId !== undefined
+      ? `CloudAccount ${registration.cloudAccountId}`
+      : registration.taskId !== undefined
+        ? `CloudAccount of task ${registration.taskId}`
+        : `CloudAccount named ${registration.name}`;
   try {
     const redis = await deps.redis();
+    if (registration.cloudAccountId === undefined && registration.taskId === undefined) {
+      await undoLostRequest(registration, redis, result, label);
+      return;
+    }
     let id = registration.cloudAccountId;
     if (id === undefined && registration.taskId !== undefined) {
       const task = await redis.getTask(registration.taskId);
@@ -231,6 +269,69 @@ async function undoRegistration(
   } catch (error) {
     if (error instanceof WorkflowError && error.name === "RedisCloudNotFound") return;
     result.leftBehind.push({ change: label, error: reasonOf(error) });
+  }
+}
+
+const CREATE_COMMAND = "cloudAccountCreateRequest";
+
+/** Redis's clock may run a little behind ours: a task stamped just before the request may be it. */
+const CLOCK_SKEW_MS = 60_000;
+
+/** A create task Redis stamped at or after the request (no stamp: it may be). */
+const createdSince = (requestedAt: string) => (task: RedisTask) =>
+  task.commandType === CREATE_COMMAND &&
+  (task.timestamp === undefined || Date.parse(task.timestamp) >= Date.parse(requestedAt) - CLOCK_SKEW_MS);
+
+/**
+ * A request recorded as sent whose answer was lost before its task id was recorded. Redis's task
+ * list tells what became of it: a completed create task since the request whose cloud account,
+ * read by id, has the recorded name and full key is ours, deleted; else the one of that name and
+ * key (the path of a task no longer listed). Found nowhere, any create task still in flight may
+ * yet make it: each is left behind with its id, for an operator, never counted as undone.
+ */
+async function undoLostRequest(
+  registration: RegistrationRecord,
+  redis: RedisCloud,
+  result: RollbackResult,
+  label: string,
+) {
+  const { name, accessKeyId } = registration;
+  const ours = (account: CloudAccount | undefined) =>
+    account?.name === name && account.accessKeyId === accessKeyId;
+  let tasks: RedisTask[] | undefined;
+  let unlisted: unknown;
+  try {
+    tasks = (await redis.listTasks()).filter(createdSince(registration.requestedAt));
+  } catch (error) {
+    unlisted = error;
+  }
+  const made = new Set(
+    (tasks ?? []).flatMap((task) => (task.resourceId === undefined ? [] : [task.resourceId])),
+  );
+  let account: CloudAccount | undefined;
+  for (const id of made) {
+    const candidate = await readCloudAccount(redis, id);
+    if (ours(candidate)) account = candidate;
+    if (account) break;
+  }
+  account ??= await findCloudAccountOfKey(redis, { name, accessKeyId });
+  if (account) {
+    await redis.deleteCloudAccount(account.id);
+    result.undone.push(`CloudAccount ${account.id}`);
+    return;
+  }
+  if (unlisted !== undefined) {
+    result.leftBehind.push({
+      change: label,
+      error: `Redis Cloud's tasks could not be listed (${reasonOf(unlisted)}): a task of this run's lost request may still make a cloud account named "${name}" with access key ${accessKeyId}`,
+    });
+    return;
+  }
+  for (const task of (tasks ?? []).filter((t) => !FINISHED.has(t.status))) {
+    result.leftBehind.push({
+      change: `CloudAccount of task ${task.taskId}`,
+      error: `task ${task.taskId} (${CREATE_COMMAND}, made after this run's lost request) is still ${task.status}: if its cloud account is named "${name}" with access key ${accessKeyId}, it is this run's: delete it at Redis`,
+    });
   }
 }
 

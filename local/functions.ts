@@ -11,6 +11,7 @@ import { run as recordFailure } from "../functions/record-failure.ts";
 import { run as recordStart } from "../functions/record-start.ts";
 import { run as recordSuccess } from "../functions/record-success.ts";
 import { run as registerCloudAccount } from "../functions/register-cloud-account.ts";
+import { run as retireOldKey } from "../functions/retire-old-key.ts";
 import { run as rollback } from "../functions/rollback.ts";
 import { run as validateInput } from "../functions/validate-input.ts";
 import { run as verifyAccessKey } from "../functions/verify-access-key.ts";
@@ -34,6 +35,7 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     registerCloudAccount,
     // Polling jitter is the step's own; locally the Wait states take no time anyway.
     checkRegistration,
+    retireOldKey,
     recordSuccess,
     rollback,
     recordFailure,

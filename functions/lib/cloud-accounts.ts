@@ -14,7 +14,7 @@ export const cloudAccountName = (target: Target): string => target.accountName |
 export const ALREADY_REGISTERED = new Set(["CLOUD_ACCOUNT_ACCESS_KEY_EXISTS", "CLOUD_ACCOUNT_NAME_EXISTS"]);
 
 /** A cloud account by id, or undefined when Redis has none of that id. */
-async function readCloudAccount(redis: RedisCloud, id: number): Promise<CloudAccount | undefined> {
+export async function readCloudAccount(redis: RedisCloud, id: number): Promise<CloudAccount | undefined> {
   try {
     return await redis.getCloudAccount(id);
   } catch (error) {

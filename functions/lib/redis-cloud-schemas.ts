@@ -161,6 +161,12 @@ const CloudAccountListSchema = z
   .catch([])
   .transform((body) => (Array.isArray(body) ? body : body.cloudAccounts));
 
+/** The task listing: `{tasks: […]}` as the spec says, or a bare array. */
+const TaskListSchema = z
+  .union([z.array(z.unknown()), z.object({ tasks: z.array(z.unknown()).catch([]) })])
+  .catch([])
+  .transform((body) => (Array.isArray(body) ? body : body.tasks));
+
 /** The API's error answer, in any of its shapes: `{type, description}`, `{error: {…}}`, `{status, message}`, `{error: "…"}`. */
 const ApiErrorSchema = record.transform((outer) => {
   const inner = record.safeParse(outer.error);
@@ -181,6 +187,13 @@ const ApiErrorSchema = record.transform((outer) => {
 export function parseTask(value: unknown): RedisTask | undefined {
   const task = TaskSchema.safeParse(value);
   return task.success ? task.data : undefined;
+}
+
+export function parseTasks(value: unknown): RedisTask[] {
+  return TaskListSchema.parse(value).flatMap((item) => {
+    const task = parseTask(item);
+    return task ? [task] : [];
+  });
 }
 
 export function parseCloudAccount(value: unknown): CloudAccount | undefined {

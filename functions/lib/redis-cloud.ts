@@ -5,6 +5,7 @@ import {
   parseCloudAccount,
   parseCloudAccounts,
   parseTask,
+  parseTasks,
   type RedisTask,
 } from "./redis-cloud-schemas.ts";
 
@@ -59,6 +60,17 @@ export interface CloudAccountCreateRequest {
   signInLoginUrl: string;
 }
 
+/** PUT /cloud-accounts/{id}: the spec's CloudAccountUpdateRequest (a new key, the console's credentials). */
+export interface CloudAccountUpdateRequest {
+  /** Omitted: the cloud account keeps its name. */
+  name?: string;
+  accessKeyId: string;
+  accessSecretKey: string;
+  consoleUsername: string;
+  consolePassword: string;
+  signInLoginUrl?: string;
+}
+
 /**
  * A failed API call. `status` is the HTTP status (absent when no answer came) and `redisType`
  * the API's error type (e.g. `CLOUD_ACCOUNT_NAME_EXISTS`) when it sent one.
@@ -111,6 +123,19 @@ export class RedisCloud {
     const path = "/cloud-accounts";
     const hidden = [request.accessSecretKey, request.consolePassword];
     return requireTask("POST", path, await this.request("POST", path, request, hidden));
+  }
+
+  /** Gives the cloud account new credentials; Redis answers a task, as for a create. */
+  async updateCloudAccount(id: number, request: CloudAccountUpdateRequest): Promise<RedisTask> {
+    const path = `/cloud-accounts/${cloudAccountPath(id)}`;
+    const hidden = [request.accessSecretKey, request.consolePassword];
+    return requireTask("PUT", path, await this.request("PUT", path, request, hidden));
+  }
+
+  /** The account's tasks; an entry without a task id is skipped, never fatal. */
+  async listTasks(): Promise<RedisTask[]> {
+    const path = "/tasks";
+    return parseTasks(await this.request("GET", path));
   }
 
   async getTask(taskId: string): Promise<RedisTask> {

@@ -12,6 +12,8 @@ export const RegistrationSchema = z
       attempt: count.optional(),
       /** The cloud account existed before this run (passed through for the rollback). */
       reused: z.boolean().optional(),
+      /** The existing cloud account was given this run's key: `taskId` is that update's. */
+      updated: z.boolean().optional(),
     },
     { error: "is required (the RegisterCloudAccount step's output)" },
   )

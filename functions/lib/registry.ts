@@ -46,7 +46,9 @@ export type RegistryEntry = z.output<typeof RegistryEntrySchema>;
  * A registration with Redis Cloud as the registry knows it. It is written before the POST, so that
  * a POST whose answer was lost is still known: a cloud account found afterwards with this name and
  * key is the run's (`created`), and its rollback deletes it. A cloud account that existed before
- * the run is `found`, and no rollback ever deletes it. Ids and names only: never a secret.
+ * the run is `found`, and no rollback ever deletes it; one found on a dead key is given this run's
+ * key (`kind: "update"`), recorded before the PUT for the same reason. Ids and names only: never a
+ * secret.
  */
 export const RegistrationRecordSchema = z.object({
   name: text,
@@ -59,6 +61,14 @@ export const RegistrationRecordSchema = z.object({
   taskId: text.optional(),
   cloudAccountId: z.number().int().positive().optional(),
   origin: z.enum(["created", "found"]),
+  /**
+   * `update`: the cloud account existed on another key, and Redis was asked (PUT) to use
+   * `accessKeyId` instead; absent means `create`. Redis may be on the new key from the moment
+   * it is asked, so no rollback deletes that key.
+   */
+  kind: z.enum(["create", "update"]).optional(),
+  /** For an update: the key Redis used before, retired once the account is active on the new one. */
+  previousAccessKeyId: text.optional(),
 });
 export type RegistrationRecord = z.output<typeof RegistrationRecordSchema>;
 

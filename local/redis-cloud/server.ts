@@ -25,7 +25,7 @@ export interface LocalRedisCloudOptions {
   rateLimitPerMinute?: number;
   /** Clock of the rate window, in milliseconds. */
   now?: () => number;
-  /** Every create task fails with this error (a permanent failure). */
+  /** Every create or update task fails with this error (a permanent failure). */
   failTasksWith?: { type: string; description?: string };
   /** New cloud accounts end `active-error` instead of `active`. */
   failAccounts?: boolean;
@@ -41,13 +41,15 @@ export type { TaskStatus };
 
 export interface MockTask {
   taskId: string;
-  commandType: "cloudAccountCreateRequest" | "cloudAccountDeleteRequest";
+  commandType: "cloudAccountCreateRequest" | "cloudAccountUpdateRequest" | "cloudAccountDeleteRequest";
   status: TaskStatus;
   timestamp: string;
   /** Polls still answered 404. */
   hiddenPolls: number;
   /** What the task was asked: the create request (secrets dropped) or the account to delete. */
   create?: { name: string; accessKeyId: string; consoleUsername: string; signInLoginUrl: string };
+  /** An update's new credentials (secrets dropped), for the account `cloudAccountId`. */
+  update?: { name?: string; accessKeyId: string; consoleUsername: string; signInLoginUrl?: string };
   cloudAccountId?: number;
   error?: { type: string; status: string; description: string };
 }
@@ -101,6 +103,13 @@ const REQUIRED_FIELDS = [
   "consoleUsername",
   "consolePassword",
   "signInLoginUrl",
+] as const;
+/** The spec's CloudAccountUpdateRequest: name and signInLoginUrl may be left out. */
+const UPDATE_REQUIRED_FIELDS = [
+  "accessKeyId",
+  "accessSecretKey",
+  "consoleUsername",
+  "consolePassword",
 ] as const;
 const MAX_BODY = 64 * 1024;
 
@@ -239,9 +248,11 @@ class Api {
     if (account) {
       const id = Number(account[1]);
       if (method === "GET") return this.getAccount(id);
+      if (method === "PUT") return this.updateAccount(id, text, body);
       if (method === "DELETE") return this.deleteAccount(id);
       return notAllowed();
     }
+    if (path === "/v1/tasks") return method === "GET" ? this.listTasks() : notAllowed();
     const task = /^\/v1\/tasks\/([^/]+)$/.exec(path);
     if (task && method === "GET") return this.getTask(decodeURIComponent(task[1] ?? ""));
     return { status: 404, body: apiError(404, "NOT_FOUND", `No such resource: ${method} ${path}`) };
@@ -256,10 +267,8 @@ class Api {
   }
 
   private createAccount(text: string, body: unknown): Reply {
-    const request = body as Record<string, unknown> | undefined;
-    if (text === "" || request === null || typeof request !== "object" || Array.isArray(request)) {
-      return badRequest("The request body must be a JSON object");
-    }
+    const request = objectBody(text, body);
+    if (!request) return badRequest("The request body must be a JSON object");
     const missing = REQUIRED_FIELDS.filter(
       (field) => typeof request[field] !== "string" || request[field] === "",
     );
@@ -278,10 +287,43 @@ class Api {
     return { status: 202, body: taskView(task) };
   }
 
+  /** An update is a task like a create: the account keeps its key until Redis has worked it. */
+  private updateAccount(id: number, text: string, body: unknown): Reply {
+    const request = objectBody(text, body);
+    if (!request) return badRequest("The request body must be a JSON object");
+    const missing = UPDATE_REQUIRED_FIELDS.filter(
+      (field) => typeof request[field] !== "string" || request[field] === "",
+    );
+    if (missing.length > 0) return badRequest(`Missing required fields: ${missing.join(", ")}`);
+    if (!this.state.accounts.has(id)) return accountNotFound(id);
+    const optional = (field: string) =>
+      typeof request[field] === "string" && request[field] !== ""
+        ? { [field]: request[field] as string }
+        : {};
+    const task = this.newTask("cloudAccountUpdateRequest", {
+      cloudAccountId: id,
+      update: {
+        accessKeyId: request.accessKeyId as string,
+        consoleUsername: request.consoleUsername as string,
+        ...optional("name"),
+        ...optional("signInLoginUrl"),
+      },
+    });
+    return { status: 202, body: taskView(task) };
+  }
+
+  /**
+   * Every task, as GET /v1/tasks/{id} shows it; a look that works nothing (Redis's work is told
+   * by polls of one task) and reveals no task still hidden as fresh.
+   */
+  private listTasks(): Reply {
+    const tasks = [...this.state.tasks.values()].filter((task) => task.hiddenPolls <= 0).map(taskView);
+    return { status: 200, body: { tasks } };
+  }
+
   private getAccount(id: number): Reply {
     const account = this.state.accounts.get(id);
-    if (!account)
-      return { status: 404, body: apiError(404, "CLOUD_ACCOUNT_NOT_FOUND", `Cloud account ${id} not found`) };
+    if (!account) return accountNotFound(id);
     if (account.status === "pending") {
       if (account.pendingPolls > 0) account.pendingPolls -= 1;
       else account.status = this.state.options.failAccounts ? "active-error" : "active";
@@ -290,9 +332,7 @@ class Api {
   }
 
   private deleteAccount(id: number): Reply {
-    if (!this.state.accounts.has(id)) {
-      return { status: 404, body: apiError(404, "CLOUD_ACCOUNT_NOT_FOUND", `Cloud account ${id} not found`) };
-    }
+    if (!this.state.accounts.has(id)) return accountNotFound(id);
     return { status: 200, body: taskView(this.newTask("cloudAccountDeleteRequest", { cloudAccountId: id })) };
   }
 
@@ -338,6 +378,10 @@ class Api {
   }
 
   private finish(task: MockTask): void {
+    if (task.update) {
+      this.finishUpdate(task, task.update);
+      return;
+    }
     const failure = task.create ? this.createFailure(task.create) : undefined;
     if (failure) {
       task.status = "processing-error";
@@ -358,6 +402,42 @@ class Api {
       this.state.accounts.delete(task.cloudAccountId);
     }
     task.status = "processing-completed";
+  }
+
+  /** The account takes the new credentials and stays as it was (active): no new account is made. */
+  private finishUpdate(task: MockTask, update: NonNullable<MockTask["update"]>): void {
+    const account = this.state.accounts.get(task.cloudAccountId ?? -1);
+    const failure = account ? this.updateFailure(account, update) : CLOUD_ACCOUNT_GONE;
+    if (failure || !account) {
+      task.status = "processing-error";
+      task.error = { ...(failure ?? CLOUD_ACCOUNT_GONE), status: "400 BAD_REQUEST" };
+      return;
+    }
+    Object.assign(account, update);
+    task.status = "processing-completed";
+  }
+
+  private updateFailure(
+    account: MockAccount,
+    update: NonNullable<MockTask["update"]>,
+  ): { type: string; description: string } | undefined {
+    const forced = this.state.options.failTasksWith;
+    if (forced)
+      return { type: forced.type, description: forced.description ?? `Forced failure ${forced.type}` };
+    const others = [...this.state.accounts.values()].filter((a) => a.id !== account.id);
+    if (others.some((a) => a.accessKeyId === update.accessKeyId)) {
+      return {
+        type: "CLOUD_ACCOUNT_ACCESS_KEY_EXISTS",
+        description: "Cloud account access key already exists",
+      };
+    }
+    if (update.name !== undefined && others.some((a) => a.name === update.name)) {
+      return { type: "CLOUD_ACCOUNT_NAME_EXISTS", description: "Cloud account name already exists" };
+    }
+    if (!this.state.options.isKeyPropagated(update.accessKeyId)) {
+      return { type: "CLOUD_ACCOUNT_INVALID_CREDS", description: "Cloud account credentials are invalid" };
+    }
+    return undefined;
   }
 
   private createFailure(
@@ -382,6 +462,19 @@ class Api {
     return undefined;
   }
 }
+
+/** An update whose cloud account was deleted before Redis worked it. */
+const CLOUD_ACCOUNT_GONE = { type: "CLOUD_ACCOUNT_NOT_FOUND", description: "Cloud account not found" };
+
+function objectBody(text: string, body: unknown): Record<string, unknown> | undefined {
+  if (text === "" || body === null || typeof body !== "object" || Array.isArray(body)) return undefined;
+  return body as Record<string, unknown>;
+}
+
+const accountNotFound = (id: number): Reply => ({
+  status: 404,
+  body: apiError(404, "CLOUD_ACCOUNT_NOT_FOUND", `Cloud account ${id} not found`),
+});
 
 function taskView(task: MockTask): Record<string, unknown> {
   const response: Record<string, unknown> = {};

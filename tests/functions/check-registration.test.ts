@@ -479,3 +479,104 @@ describe("parseCheckInput", () => {
     expect(parse).toThrow(/registration: has neither taskId nor cloudAccountId/);
   });
 });
+
+describe("checkRegistration of an update (a new key for an existing cloud account)", () => {
+  const UPDATE = { taskId: "t-upd", cloudAccountId: 17, reused: true, updated: true };
+  const onKey = (accessKeyId: string) => ({ ...account(17, "active"), accessKeyId });
+
+  it.each([
+    ["404 while fresh", { status: 404 }],
+    ["received", { body: { ...task("t-upd", "received"), commandType: "cloudAccountUpdateRequest" } }],
+  ])(
+    "answers pending while its task is %s, without reading the (already active) account",
+    async (_case, answer) => {
+      // Act
+      const { result, api } = check(UPDATE, {
+        "GET /tasks/t-upd": answer,
+        "GET /cloud-accounts/17": { body: onKey("AKIAEXAMPLE000000111") },
+      });
+
+      // Assess
+      expect(await result).toMatchObject({
+        status: "pending",
+        taskId: "t-upd",
+        cloudAccountId: 17,
+        updated: true,
+      });
+      expect(api.calls.map((c) => c.path)).toEqual(["/tasks/t-upd"]);
+      expect(writeCommands(secretsMock)).toEqual([]);
+    },
+  );
+
+  it("answers active once its task completed and the account holds the new key, read in full by id", async () => {
+    // Act
+    const { result, api } = check(UPDATE, {
+      "GET /tasks/t-upd": { body: task("t-upd", "processing-completed", { resourceId: 17 }) },
+      "GET /cloud-accounts/17": { body: onKey(CREDENTIALS.accessKeyId) },
+    });
+
+    // Assess
+    expect(await result).toMatchObject({ status: "active", cloudAccountId: 17, reused: true, updated: true });
+    expect(api.calls.map((c) => c.path)).toEqual(["/tasks/t-upd", "/cloud-accounts/17"]);
+    expect(writeCommands(secretsMock)).toEqual(["TagResourceCommand", "PutSecretValueCommand"]);
+  });
+
+  it("fails CloudAccountError when the account is still on another key after its task completed", async () => {
+    // Act
+    const { result } = check(UPDATE, {
+      "GET /tasks/t-upd": { body: task("t-upd", "processing-completed", { resourceId: 17 }) },
+      "GET /cloud-accounts/17": { body: onKey("AKIAEXAMPLE000000111") },
+    });
+    const error = await rejectionOf(result);
+
+    // Assess
+    expect(error.name).toBe("CloudAccountError");
+    expect(error.message).toContain("AKIAEXAMPLE000000111");
+    expect(writeCommands(secretsMock)).toEqual([]);
+  });
+
+  it("fails RedisTaskFailed naming the task when Redis fails the update", async () => {
+    // Act
+    const { result } = check(UPDATE, {
+      "GET /tasks/t-upd": {
+        body: task("t-upd", "processing-error", {
+          error: { type: "CLOUD_ACCOUNT_ACCESS_KEY_EXISTS", description: "exists" },
+        }),
+      },
+    });
+    const error = await rejectionOf(result);
+
+    // Assess
+    expect(error.name).toBe("RedisTaskFailed");
+    expect(error.message).toContain("t-upd");
+    expect(error.message).toContain("CLOUD_ACCOUNT_ACCESS_KEY_EXISTS");
+  });
+
+  it("fails CloudAccountInvalidCreds, as a create does, when Redis could not use the new key yet", async () => {
+    // Act
+    const { result } = check(UPDATE, {
+      "GET /tasks/t-upd": {
+        body: task("t-upd", "processing-error", { error: { type: "CLOUD_ACCOUNT_INVALID_CREDS" } }),
+      },
+    });
+
+    // Assess
+    expect((await rejectionOf(result)).name).toBe("CloudAccountInvalidCreds");
+  });
+
+  it("checks the key only, without a task to follow (its id was lost), and records nothing in the registry", async () => {
+    // Prepare
+    const before = registry.stored();
+
+    // Act
+    const { result, api } = check(
+      { cloudAccountId: 17, reused: true, updated: true },
+      { "GET /cloud-accounts/17": { body: onKey(CREDENTIALS.accessKeyId) } },
+    );
+
+    // Assess
+    expect(await result).toMatchObject({ status: "active", cloudAccountId: 17 });
+    expect(api.calls.map((c) => c.path)).toEqual(["/cloud-accounts/17"]);
+    expect(registry.stored()).toEqual(before);
+  });
+});

@@ -15,6 +15,7 @@ import {
   SECRET_ARN,
   storeSecrets,
   task,
+  UPDATE_REQUEST,
 } from "../local/redis-cloud/fixtures.ts";
 import { EXECUTION, HOME, lambdaContext, rejectionOf, stepInput, TARGET } from "../support/aws.ts";
 
@@ -392,5 +393,190 @@ describe("register-cloud-account handler", () => {
     expect(error.name).toBe("ConfigurationError");
     expect(error.message).toContain("REDIS_API_KEYS_SECRET");
     vi.unstubAllEnvs();
+  });
+});
+
+describe("registerCloudAccount on a cloud account whose key was replaced", () => {
+  const OLD_KEY = "AKIAEXAMPLE000000111";
+  const onOldKey = { ...ours, accessKeyId: OLD_KEY };
+
+  /** An earlier run onboarded the account as cloud account 17, on the key since replaced. */
+  beforeEach(async () => {
+    registry = await runningRegistry("run-1");
+    const { registry: store } = registry;
+    await store.recordRegistration(TARGET, {
+      name: "payments-prod",
+      accessKeyId: OLD_KEY,
+      execution: "run-1",
+      requestedAt: "2026-01-01T00:00:00.000Z",
+      taskId: "t-old",
+      cloudAccountId: 17,
+      origin: "created",
+    });
+    await store.finish(TARGET, "run-1", {
+      status: "active",
+      cloudAccountId: 17,
+      accessKeyId: OLD_KEY,
+      secretArn: SECRET_ARN,
+    });
+    await store.beginRun(TARGET, { execution: EXECUTION });
+  });
+
+  it("gives it the secret's key and console credentials (one PUT), never a second cloud account", async () => {
+    // Prepare
+    const api = fakeRedisApi({
+      "GET /cloud-accounts/17": { body: onOldKey },
+      "GET /cloud-accounts": { body: { cloudAccounts: [onOldKey] } },
+      "PUT /cloud-accounts/17": { status: 202, body: task("t-upd", "received") },
+    });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
+
+    // Assess
+    expect(result).toEqual({ taskId: "t-upd", cloudAccountId: 17, reused: true, updated: true });
+    expect(api.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      "GET /cloud-accounts/17",
+      "GET /cloud-accounts",
+      "GET /cloud-accounts/17",
+      "PUT /cloud-accounts/17",
+    ]);
+    expect(api.calls[3]?.body).toEqual(UPDATE_REQUEST);
+    expect(registration()).toEqual({
+      kind: "update",
+      name: "payments-prod",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      previousAccessKeyId: OLD_KEY,
+      execution: EXECUTION,
+      requestedAt: expect.any(String),
+      requests: 1,
+      taskId: "t-upd",
+      cloudAccountId: 17,
+      origin: "found",
+    });
+    expect(leakedSecrets(JSON.stringify([result, registry.stored()]))).toEqual([]);
+  });
+
+  it("records the update before the PUT: a PUT without an answer leaves the record naming the new key", async () => {
+    // Prepare
+    const api = fakeRedisApi({
+      "GET /cloud-accounts/17": { body: onOldKey },
+      "GET /cloud-accounts": { body: { cloudAccounts: [onOldKey] } },
+      "PUT /cloud-accounts/17": { status: 503 },
+    });
+
+    // Act
+    const error = await rejectionOf(registerCloudAccount(redisInput(), deps(api.redis)));
+
+    // Assess
+    expect(error.name).toBe("RedisCloudUnavailable");
+    expect(registration()).toMatchObject({
+      kind: "update",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      previousAccessKeyId: OLD_KEY,
+      cloudAccountId: 17,
+      origin: "found",
+    });
+    expect(registration()?.taskId).toBeUndefined();
+  });
+
+  it("follows its own earlier PUT once Redis holds the new key: no second PUT, the record kept", async () => {
+    // Prepare: an earlier attempt of this execution asked for the update.
+    const asked = {
+      kind: "update" as const,
+      name: "payments-prod",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      previousAccessKeyId: OLD_KEY,
+      execution: EXECUTION,
+      requestedAt: "2026-01-02T00:00:00.000Z",
+      requests: 1,
+      taskId: "t-upd",
+      cloudAccountId: 17,
+      origin: "found" as const,
+    };
+    await registry.registry.recordRegistration(TARGET, asked);
+    const api = fakeRedisApi({ "GET /cloud-accounts/17": { body: ours } });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
+
+    // Assess
+    expect(result).toEqual({ taskId: "t-upd", cloudAccountId: 17, reused: true, updated: true });
+    expect(api.calls.map((c) => c.method)).toEqual(["GET"]);
+    expect(registration()).toEqual(asked);
+  });
+
+  it("asks again, keeping the first previous key, when its earlier update did not take", async () => {
+    // Prepare: the earlier PUT's task failed (a key not yet propagated); Redis is still on the old key.
+    await registry.registry.recordRegistration(TARGET, {
+      kind: "update",
+      name: "payments-prod",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      previousAccessKeyId: OLD_KEY,
+      execution: EXECUTION,
+      requestedAt: "2026-01-02T00:00:00.000Z",
+      requests: 1,
+      taskId: "t-upd",
+      cloudAccountId: 17,
+      origin: "found",
+    });
+    const api = fakeRedisApi({
+      "GET /cloud-accounts/17": { body: onOldKey },
+      "GET /cloud-accounts": { body: { cloudAccounts: [onOldKey] } },
+      "PUT /cloud-accounts/17": { status: 202, body: task("t-upd-2", "received") },
+    });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
+
+    // Assess
+    expect(result).toEqual({ taskId: "t-upd-2", cloudAccountId: 17, reused: true, updated: true });
+    expect(api.calls.filter((c) => c.method !== "GET")).toHaveLength(1);
+    expect(registration()).toMatchObject({ requests: 2, taskId: "t-upd-2", previousAccessKeyId: OLD_KEY });
+  });
+
+  it("registers anew (POST) when the registry's cloud account is gone from Redis", async () => {
+    // Prepare
+    const api = fakeRedisApi({
+      "GET /cloud-accounts/17": { status: 404, body: { type: "CLOUD_ACCOUNT_NOT_FOUND" } },
+      "GET /cloud-accounts": { body: { cloudAccounts: [] } },
+      "POST /cloud-accounts": { status: 202, body: task("t-new", "initialized") },
+    });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
+
+    // Assess
+    expect(result).toEqual({ taskId: "t-new", reused: false });
+    expect(api.calls.some((c) => c.method === "PUT")).toBe(false);
+    expect(registration()).toMatchObject({ origin: "created", taskId: "t-new" });
+    expect(registration()?.kind).toBeUndefined();
+  });
+
+  it("never withdraws an update the registry refuses to record: the cloud account is not this run's", async () => {
+    // Prepare
+    const { registry: store } = registry;
+    const refusing = {
+      get: store.get.bind(store),
+      recordRegistration: async (...args: Parameters<typeof store.recordRegistration>) => {
+        if (args[1].taskId !== undefined) throw new WorkflowError("AccessDenied", "Test: PutItem denied");
+        return store.recordRegistration(...args);
+      },
+    };
+    const api = fakeRedisApi({
+      "GET /cloud-accounts/17": { body: onOldKey },
+      "GET /cloud-accounts": { body: { cloudAccounts: [onOldKey] } },
+      "PUT /cloud-accounts/17": { status: 202, body: task("t-upd", "received") },
+    });
+
+    // Act
+    const error = await rejectionOf(
+      registerCloudAccount(redisInput(), { secrets, redis: api.redis, registry: refusing }),
+    );
+
+    // Assess
+    expect(error.name).toBe("AccessDenied");
+    expect(api.calls.some((c) => c.method === "DELETE")).toBe(false);
+    expect(registration()).toMatchObject({ kind: "update", cloudAccountId: 17 });
   });
 });

@@ -68,6 +68,7 @@ import {
 } from "../support/iam-simulate.ts";
 import { runningListing } from "../support/sfn.ts";
 import { functionRoleId, packagedTemplate, roleStatements, type Template } from "../support/template.ts";
+import { replaceKey } from "./support.ts";
 
 /*
  * Least privilege, proven from the packaged template: every AWS call each function makes in local
@@ -114,6 +115,7 @@ const FUNCTIONS = [
   "verifyAccessKey",
   "registerCloudAccount",
   "checkRegistration",
+  "retireOldKey",
   "recordSuccess",
   "rollback",
   "recordFailure",
@@ -611,7 +613,8 @@ describe("least privilege of every function, from the packaged template", () => 
         () => awsError("secretsmanager", "InternalServiceError", "try again"),
         1,
       );
-      // Redis keeps one cloud account per name: the new key registers under another.
+      // The new key goes to the same cloud account (whatever the name); the old one, deleted by
+      // hand, is retired all the same: RetireOldKey's DeleteAccessKey on the home account's user.
       await run(session, { accountName: "home-after-drift" }, "SUCCEEDED");
     });
     // Refused at the console role: the rollback deletes what the run made.
@@ -680,6 +683,19 @@ describe("least privilege of every function, from the packaged template", () => 
         { accountId: SECOND_TARGET, roleName: "AWSControlTowerExecution" },
         { failsWith: "AccessDenied" },
       );
+    });
+    // A replaced key in target accounts, through either role name: RetireOldKey assumes it, reads
+    // the API keys, and deletes the old key with the assumed role.
+    await withSession([TARGET, SECOND_TARGET], async (session) => {
+      const targets = [
+        { accountId: TARGET },
+        { accountId: SECOND_TARGET, roleName: "AWSControlTowerExecution" },
+      ];
+      for (const input of targets) {
+        await run(session, input, "SUCCEEDED");
+        await replaceKey(session.env, input.accountId);
+        await run(session, input, "SUCCEEDED");
+      }
     });
     // Allow-lists: AuthorizeTarget reads the account's state and parent OU in Organizations.
     await withSession([TARGET, SECOND_TARGET], async (session) => {

@@ -1,5 +1,8 @@
+import { CreateAccessKeyCommand } from "@aws-sdk/client-iam";
+import { GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { USER_NAME } from "../../functions/lib/config.ts";
 import type { StepRun } from "../../functions/lib/define-step.ts";
-import type { LocalEnvironment } from "../../local/environment.ts";
+import { HOME, type LocalEnvironment } from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import { loadDefinition, type WorkflowResult } from "../../local/workflow.ts";
 
@@ -162,3 +165,29 @@ export function secretsIn(text: string, secrets: Iterable<string>): string[] {
 /** The states a run entered, in order. */
 export const statesEntered = (result: WorkflowResult): string[] =>
   result.events.flatMap((event) => (event.type === "StateEntered" ? [event.state.name] : []));
+
+/**
+ * A key replaced between runs (an operator's rotation): redislabs-user gets a second key and the
+ * account's credentials secret names it, while Redis's cloud account is still on the first.
+ * Answers both ids.
+ */
+export async function replaceKey(
+  env: LocalEnvironment,
+  accountId: string,
+): Promise<{ previous: string; next: string }> {
+  const iam = env.aws.clients({ accountId, region: HOME.region }).iam();
+  const secrets = env.runtime.clients.secrets();
+  const name = `${env.runtime.config.secretNamePrefix}${accountId}`;
+  const stored = await secrets.send(new GetSecretValueCommand({ SecretId: name }));
+  const value = JSON.parse(stored.SecretString ?? "{}") as Record<string, unknown>;
+  const made = await iam.send(new CreateAccessKeyCommand({ UserName: USER_NAME }));
+  const next = made.AccessKey?.AccessKeyId ?? "";
+  const secretAccessKey = made.AccessKey?.SecretAccessKey ?? "";
+  await secrets.send(
+    new PutSecretValueCommand({
+      SecretId: name,
+      SecretString: JSON.stringify({ ...value, accessKeyId: next, secretAccessKey }),
+    }),
+  );
+  return { previous: String(value.accessKeyId), next };
+}

@@ -129,7 +129,7 @@ describe("the packaged template", () => {
     ]);
   });
 
-  it("lets only the steps that record runs touch DynamoDB: GetItem and PutItem of the registry table", () => {
+  it("lets only the steps that record runs touch DynamoDB: GetItem and PutItem of the registry table (RetireOldKey: GetItem)", () => {
     const recording = [
       ...IAM_STEPS,
       "RecordStartLambdaFunction",
@@ -140,8 +140,9 @@ describe("the packaged template", () => {
       "CheckRegistrationLambdaFunction",
       "RollbackLambdaFunction",
     ];
-    // A plan, and the check before a run's first write, read what the product owns and write nothing.
-    const reading = ["PlanOnboardingLambdaFunction"];
+    // A plan, and the check before a run's first write, read what the product owns; RetireOldKey
+    // reads which key the run's registration replaced. Neither writes there.
+    const reading = ["PlanOnboardingLambdaFunction", "RetireOldKeyLambdaFunction"];
     for (const [id, fn] of functions) {
       const statements = roleStatements(template, functionRoleId(template, id)).filter((s) =>
         actionsOf(s).some((a) => a.startsWith("dynamodb:")),

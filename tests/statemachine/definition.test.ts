@@ -153,7 +153,9 @@ describe("statemachine/onboarding.asl.yml", () => {
     expect(order.indexOf("RecordStart")).toBeLessThan(order.indexOf("EnsureInstancePolicy"));
     // Every foreign resource is found before the first write.
     expect(order.indexOf("CheckOwnership")).toBe(order.indexOf("EnsureInstancePolicy") - 1);
-    expect(states.IsCloudAccountActive).toMatchObject({ Choices: [{ Next: "RecordSuccess" }] });
+    // An old key is retired only once Redis is active on the new one, and before the success.
+    expect(states.IsCloudAccountActive).toMatchObject({ Choices: [{ Next: "RetireOldKey" }] });
+    expect(states.RetireOldKey).toMatchObject({ Next: "RecordSuccess" });
     expect(states.RecordSuccess).toMatchObject({ Next: "ReleaseAccountLock" });
   });
 

@@ -19,6 +19,7 @@ import {
   fakeRedisApi,
   leakedSecrets,
   task,
+  UPDATE_REQUEST,
 } from "../../local/redis-cloud/fixtures.ts";
 import { awsError, rejectionOf } from "../../support/aws.ts";
 
@@ -50,6 +51,55 @@ describe("RedisCloud client requests", () => {
     expect(created).toMatchObject({ taskId: "t-1", status: "initialized" });
     expect(calls[0]?.body).toEqual(CREATE_REQUEST);
     expect(calls[0]?.headers.get("content-type")).toBe("application/json");
+  });
+
+  it("puts the update request as JSON to the cloud account's path and answers the task", async () => {
+    // Prepare
+    const { redis, calls } = fakeRedisApi({
+      "PUT /cloud-accounts/17": { status: 202, body: task("t-2", "received") },
+    });
+
+    // Act
+    const updated = await redis.updateCloudAccount(17, UPDATE_REQUEST);
+
+    // Assess
+    expect(updated).toMatchObject({ taskId: "t-2", status: "received" });
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(["PUT /cloud-accounts/17"]);
+    expect(calls[0]?.body).toEqual(UPDATE_REQUEST);
+    expect(calls[0]?.headers.get("content-type")).toBe("application/json");
+  });
+
+  it("refuses to update a cloud account whose id is not a non-negative integer, sending nothing", async () => {
+    // Prepare
+    const { redis, calls } = fakeRedisApi();
+
+    // Act
+    const error = await rejectionOf(redis.updateCloudAccount(-1, UPDATE_REQUEST));
+
+    // Assess
+    expect(error.name).toBe("UnexpectedError");
+    expect(calls).toEqual([]);
+  });
+
+  it("lists tasks from `tasks` or a bare array, skipping entries without a task id", async () => {
+    // Prepare
+    const done = task("t-1", "processing-completed", { resourceId: 17 });
+    const wrapped = fakeRedisApi({ "GET /tasks": { body: { tasks: [done, { status: "received" }] } } });
+    const bare = fakeRedisApi({ "GET /tasks": { body: [done] } });
+    const odd = fakeRedisApi({ "GET /tasks": { body: { tasks: "none" } } });
+
+    // Act
+    const [fromObject, fromArray, fromOdd] = await Promise.all([
+      wrapped.redis.listTasks(),
+      bare.redis.listTasks(),
+      odd.redis.listTasks(),
+    ]);
+
+    // Assess
+    expect(fromObject.map((t) => [t.taskId, t.resourceId])).toEqual([["t-1", 17]]);
+    expect(fromArray.map((t) => t.taskId)).toEqual(["t-1"]);
+    expect(fromOdd).toEqual([]);
+    expect(wrapped.calls.map((c) => `${c.method} ${c.path}`)).toEqual(["GET /tasks"]);
   });
 
   it("never follows a redirect, which would carry the keys elsewhere", async () => {
@@ -208,6 +258,26 @@ describe("RedisCloud client error mapping", () => {
 
     // Assess
     expect(messages).toHaveLength(statuses.length);
+    expect(messages[0]).toContain("got *** / *** from ***:***");
+    expect(leakedSecrets(messages.join("\n"))).toEqual([]);
+  });
+
+  it("never puts the update's secrets or the keys in a message, even when the API echoes them", async () => {
+    // Prepare
+    const echo = `got ${CREDENTIALS.secretAccessKey} / ${CREDENTIALS.consolePassword} from ${API_KEYS.accountKey}:${API_KEYS.userKey}`;
+    const statuses = [400, 401, 404, 409, 429, 500];
+    const messages: string[] = [];
+
+    // Act
+    for (const status of statuses) {
+      const { redis } = fakeRedisApi({
+        "PUT /cloud-accounts/17": { status, body: { type: "BAD_REQUEST", description: echo } },
+      });
+      messages.push((await rejectionOf(redis.updateCloudAccount(17, UPDATE_REQUEST))).message);
+    }
+
+    // Assess
+    expect(messages[0]).toContain("PUT /cloud-accounts/17 answered 400");
     expect(messages[0]).toContain("got *** / *** from ***:***");
     expect(leakedSecrets(messages.join("\n"))).toEqual([]);
   });

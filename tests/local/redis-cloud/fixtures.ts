@@ -1,7 +1,11 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { AwsClientStub } from "aws-sdk-client-mock";
 import type { RedisStepInput } from "../../../functions/lib/redis-api-keys.ts";
-import { type CloudAccountCreateRequest, RedisCloud } from "../../../functions/lib/redis-cloud.ts";
+import {
+  type CloudAccountCreateRequest,
+  type CloudAccountUpdateRequest,
+  RedisCloud,
+} from "../../../functions/lib/redis-cloud.ts";
 import { Registry } from "../../../functions/lib/registry.ts";
 import { FakeAws } from "../../../local/aws/index.ts";
 import { createLocalTables, REGISTRY_TABLE, registryItemOf } from "../../../local/environment.ts";
@@ -25,6 +29,15 @@ export const CREDENTIALS = {
 export const CREATE_REQUEST: CloudAccountCreateRequest = {
   name: "payments-prod",
   provider: "AWS",
+  accessKeyId: CREDENTIALS.accessKeyId,
+  accessSecretKey: CREDENTIALS.secretAccessKey,
+  consoleUsername: CREDENTIALS.consoleUsername,
+  consolePassword: CREDENTIALS.consolePassword,
+  signInLoginUrl: CREDENTIALS.signInUrl,
+};
+
+/** The same credentials given to an existing cloud account (a new key for it). */
+export const UPDATE_REQUEST: CloudAccountUpdateRequest = {
   accessKeyId: CREDENTIALS.accessKeyId,
   accessSecretKey: CREDENTIALS.secretAccessKey,
   consoleUsername: CREDENTIALS.consoleUsername,

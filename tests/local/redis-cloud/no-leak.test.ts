@@ -123,7 +123,7 @@ describe("Redis steps end to end against the local API", () => {
     const active = await checkUntilDone(second as Registration);
     const again = await invoke(() => registerHandler(redisInput(), context));
 
-    // Act: a task failing for good, and API keys the API refuses.
+    // Act: a task failing for good (the cloud account given a new key), and API keys the API refuses.
     api.state.options.failTasksWith = { type: "CLOUD_ACCOUNT_PERMISSION_FAILED" };
     const otherKey = { ...CREDENTIALS, accessKeyId: "AKIAEXAMPLE000000333", accountId: TARGET };
     storeSecrets(secretsMock, otherKey);
@@ -149,12 +149,20 @@ describe("Redis steps end to end against the local API", () => {
     expect(logged.join("")).toContain("step done");
     expect(logged.join("")).toContain("step failed");
     expect(api.state.requests.some((r) => r.method === "POST")).toBe(true);
+    // The new key goes to the same cloud account, with its secrets in the request only.
+    expect(api.state.requests.filter((r) => r.method === "PUT")).toHaveLength(1);
 
     // Assess: nothing leaked anywhere.
     expect(leakedSecrets(seen.join("\n"))).toEqual([]);
     expect(leakedSecrets(logged.join(""))).toEqual([]);
     expect(leakedSecrets(JSON.stringify(api.state.requests))).toEqual([]);
-    expect(fromItem(stored).registration).toMatchObject({ execution: EXECUTION, origin: "created" });
+    expect(fromItem(stored).registration).toMatchObject({
+      execution: EXECUTION,
+      kind: "update",
+      accessKeyId: otherKey.accessKeyId,
+      previousAccessKeyId: CREDENTIALS.accessKeyId,
+      origin: "found",
+    });
     expect(leakedSecrets(JSON.stringify(fromItem(stored)))).toEqual([]);
   });
 });

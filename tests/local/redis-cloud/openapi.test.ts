@@ -118,7 +118,7 @@ describe("local/redis-cloud/openapi.json", () => {
       fetch: recordingFetch,
     });
 
-    // Act: a registration to active, a failed task, a deletion, then refusals.
+    // Act: a registration to active, a failed task, a new key, the task listing, a deletion, then refusals.
     const created = await redis.createCloudAccount(create(CREDENTIALS.accessKeyId));
     let done = await redis.getTask(created.taskId).catch(() => undefined);
     for (let i = 0; i < 6 && done?.status !== "processing-completed"; i++)
@@ -129,6 +129,11 @@ describe("local/redis-cloud/openapi.json", () => {
     await redis.listCloudAccounts();
     const again = await redis.createCloudAccount(create(CREDENTIALS.accessKeyId));
     for (let i = 0; i < 5; i++) await redis.getTask(again.taskId).catch(() => undefined);
+    const { name: _kept, provider: _same, ...newKey } = create("AKIAROTATED000000003");
+    const update = await redis.updateCloudAccount(id, newKey);
+    for (let i = 0; i < 5; i++) await redis.getTask(update.taskId).catch(() => undefined);
+    await rejectionOf(redis.updateCloudAccount(4242, newKey));
+    await redis.listTasks();
     const deletion = await redis.deleteCloudAccount(id);
     for (let i = 0; i < 5; i++) await redis.getTask(deletion.taskId).catch(() => undefined);
     await rejectionOf(redis.getCloudAccount(id));

@@ -277,6 +277,122 @@ describe("local Redis Cloud API", () => {
     expect(error.name).toBe("RedisCloudNotFound");
   });
 
+  it("gives a cloud account a new key through an update task, leaving it active", async () => {
+    // Prepare
+    const { redis, api } = await start({ taskNotFoundPolls: 0, accountPendingPolls: 0 });
+    const made = await pollToEnd(
+      redis,
+      (await redis.createCloudAccount(create("AKIAOLD0000000000001"))).taskId,
+    );
+    const id = made.task.resourceId ?? -1;
+    await redis.getCloudAccount(id);
+    const update = { ...create("AKIANEW0000000000002"), name: undefined, provider: undefined };
+
+    // Act
+    const task = await redis.updateCloudAccount(id, update);
+    const keyWhileQueued = (await redis.getCloudAccount(id)).accessKeyId;
+    const { task: done } = await pollToEnd(redis, task.taskId);
+    const after = await redis.getCloudAccount(id);
+
+    // Assess
+    expect(task.commandType).toBe("cloudAccountUpdateRequest");
+    expect(keyWhileQueued).toBe("AKIAOLD0000000000001");
+    expect(done).toMatchObject({ status: "processing-completed", resourceId: id });
+    expect(after).toMatchObject({ id, accessKeyId: "AKIANEW0000000000002", status: "active" });
+    expect(after.name).toBe("aws-AKIAOLD0000000000001");
+    expect(api.state.accounts.size).toBe(1);
+    expect(leakedSecrets(JSON.stringify(api.state))).toEqual([]);
+  });
+
+  it("refuses an update without its required fields (400, naming them) or of an unknown account (404)", async () => {
+    // Prepare
+    const { api } = await start();
+    const headers = { "x-api-key": API_KEYS.accountKey, "x-api-secret-key": API_KEYS.userKey };
+    const put = (id: number, body: object) =>
+      fetch(`${api.url}/cloud-accounts/${id}`, {
+        method: "PUT",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+
+    // Act
+    const missing = await put(1001, { accessKeyId: "AKIANEW0000000000002", name: "x" });
+    const unknown = await put(4242, {
+      accessKeyId: "AKIANEW0000000000002",
+      accessSecretKey: "s",
+      consoleUsername: "u",
+      consolePassword: "p",
+    });
+
+    // Assess
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { description: string }).description).toBe(
+      "Missing required fields: accessSecretKey, consoleUsername, consolePassword",
+    );
+    expect(unknown.status).toBe(404);
+    expect(api.state.tasks.size).toBe(0);
+  });
+
+  it("queues an update behind the task before it, one task at a time", async () => {
+    // Prepare
+    const { redis, api } = await start({ taskNotFoundPolls: 0, accountPendingPolls: 0 });
+    const made = await pollToEnd(
+      redis,
+      (await redis.createCloudAccount(create("AKIAOLD0000000000001"))).taskId,
+    );
+    const id = made.task.resourceId ?? -1;
+    const second = await redis.createCloudAccount(create("AKIASECOND0000000002"));
+
+    // Act
+    const update = await redis.updateCloudAccount(id, create("AKIANEW0000000000002"));
+    const whileFirstRuns: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await poll(redis, second.taskId);
+      whileFirstRuns.push(api.state.tasks.get(update.taskId)?.status ?? "");
+    }
+    const { task: done } = await pollToEnd(redis, update.taskId);
+
+    // Assess
+    expect(whileFirstRuns.every((status) => status === "initialized" || status === "received")).toBe(true);
+    expect(api.state.tasks.get(second.taskId)?.status).toBe("processing-completed");
+    expect(done.status).toBe("processing-completed");
+  });
+
+  it("lists every task as a poll of each shows it, without working any", async () => {
+    // Prepare
+    const { redis, api } = await start({ taskNotFoundPolls: 0 });
+    const created = await redis.createCloudAccount(create("AKIAFIRST00000000001"));
+    await poll(redis, created.taskId);
+    const before = api.state.tasks.get(created.taskId)?.status;
+
+    // Act
+    const listed = await redis.listTasks();
+    const single = await redis.getTask(created.taskId);
+
+    // Assess
+    expect(listed.map((t) => [t.taskId, t.commandType, t.status])).toEqual([
+      [created.taskId, "cloudAccountCreateRequest", before],
+    ]);
+    expect(listed[0]?.timestamp).toBe(single.timestamp);
+    expect(before).toBe("received");
+  });
+
+  it("serves the task listing under the rate limit and injected faults too", async () => {
+    // Prepare
+    const { redis, api } = await start({ rateLimitPerMinute: 1, now: () => 0 });
+    await redis.listTasks();
+
+    // Act
+    const limited = await rejectionOf(redis.listTasks());
+    api.state.options.rateLimitPerMinute = 400;
+    api.state.options.fault = (request) => (request.path === "/v1/tasks" ? { status: 503 } : undefined);
+    const faulted = await rejectionOf(redis.listTasks());
+
+    // Assess
+    expect(limited).toMatchObject({ name: "RedisCloudUnavailable", status: 429 });
+    expect(faulted).toMatchObject({ name: "RedisCloudUnavailable", status: 503 });
+  });
+
   it("records every request without the key values or the body's secrets", async () => {
     // Prepare
     const { redis, api } = await start({ taskNotFoundPolls: 0 });

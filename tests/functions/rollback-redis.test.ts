@@ -1,0 +1,222 @@
+import { DeleteAccessKeyCommand, DeleteUserCommand, IAMClient } from "@aws-sdk/client-iam";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { RegistrationRecord } from "../../functions/lib/registry.ts";
+import type { Change } from "../../functions/lib/step.ts";
+import { type RollbackDeps, rollback } from "../../functions/rollback.ts";
+import {
+  CREDENTIALS,
+  type FakeAnswer,
+  fakeRedisApi,
+  runningRegistry,
+  task,
+} from "../local/redis-cloud/fixtures.ts";
+import { EXECUTION, HOME, stepInput, TARGET } from "../support/aws.ts";
+
+/*
+ * The rollback's dealings with Redis Cloud, against a scripted API: a key an update gave Redis is
+ * never deleted, and a request whose answer was lost is traced through Redis's task list.
+ */
+
+const iamMock = mockClient(IAMClient);
+const secretsMock = mockClient(SecretsManagerClient);
+
+const USER = "redislabs-user";
+const NEW_KEY = CREDENTIALS.accessKeyId;
+const REQUESTED_AT = "2026-03-01T10:00:00.000Z";
+const sinceRequest = (seconds: number) => new Date(Date.parse(REQUESTED_AT) + seconds * 1000).toISOString();
+
+let registry: Awaited<ReturnType<typeof runningRegistry>>;
+
+beforeEach(async () => {
+  iamMock.reset();
+  secretsMock.reset();
+  iamMock.on(DeleteAccessKeyCommand).resolves({});
+  registry = await runningRegistry();
+});
+
+async function runRollback(
+  registration: RegistrationRecord,
+  changes: Change[],
+  routes: Record<string, FakeAnswer | FakeAnswer[]> = {},
+) {
+  await registry.registry.recordRegistration(TARGET, registration);
+  for (const change of changes) await registry.registry.recordChange(TARGET, EXECUTION, change);
+  const api = fakeRedisApi(routes);
+  const deps: RollbackDeps = {
+    iam: new IAMClient({}),
+    secrets: new SecretsManagerClient({}),
+    home: HOME,
+    config: { secretNamePrefix: "redis-cloud/byoc/" },
+    registry: registry.registry,
+    redis: async () => api.redis,
+  };
+  const result = await rollback(stepInput(), deps);
+  return { result, api };
+}
+
+const deletedKeys = () =>
+  iamMock.commandCalls(DeleteAccessKeyCommand).map((call) => call.args[0].input.AccessKeyId);
+
+describe("the rollback of a run that gave an existing cloud account a new key", () => {
+  const UPDATE: RegistrationRecord = {
+    kind: "update",
+    name: "payments-prod",
+    accessKeyId: NEW_KEY,
+    previousAccessKeyId: "AKIAEXAMPLE000000111",
+    execution: EXECUTION,
+    requestedAt: REQUESTED_AT,
+    requests: 1,
+    taskId: "t-upd",
+    cloudAccountId: 17,
+    origin: "found",
+  };
+
+  it("never deletes the key Redis was asked to use: leaves it behind, saying why, and undoes the rest", async () => {
+    // Act
+    const { result, api } = await runRollback(UPDATE, [
+      { type: "AccessKey", user: USER, accessKeyId: NEW_KEY },
+      { type: "AccessKey", user: USER, accessKeyId: "AKIAEXAMPLE000000999" },
+    ]);
+
+    // Assess
+    expect(deletedKeys()).toEqual(["AKIAEXAMPLE000000999"]);
+    expect(result.undone).toEqual([`AccessKey ${USER} AKIAEXAMPLE000000999`]);
+    expect(result.leftBehind).toEqual([
+      {
+        change: `AccessKey ${USER} ${NEW_KEY}`,
+        error: expect.stringMatching(
+          /^KeyInUse: Rollback: access key \S+ was given to Redis Cloud cloud account 17 \(task t-upd\)/,
+        ),
+      },
+    ]);
+    // The cloud account existed before the run: nothing at Redis is touched.
+    expect(api.calls).toEqual([]);
+  });
+
+  it("keeps the user that holds that key too: deleting a user deletes its keys", async () => {
+    // Act
+    const { result } = await runRollback(UPDATE, [
+      { type: "User", name: USER },
+      { type: "AccessKey", user: USER, accessKeyId: NEW_KEY },
+    ]);
+
+    // Assess
+    expect(iamMock.commandCalls(DeleteUserCommand)).toEqual([]);
+    expect(deletedKeys()).toEqual([]);
+    expect(result.leftBehind.map((left) => left.change).sort()).toEqual(
+      [`AccessKey ${USER} ${NEW_KEY}`, `User ${USER}`].sort(),
+    );
+  });
+
+  it("deletes this run's key as before when its registration was a create", async () => {
+    // Act
+    const { result } = await runRollback(
+      { ...UPDATE, kind: "create", origin: "found", previousAccessKeyId: undefined } as RegistrationRecord,
+      [{ type: "AccessKey", user: USER, accessKeyId: NEW_KEY }],
+    );
+
+    // Assess
+    expect(deletedKeys()).toEqual([NEW_KEY]);
+    expect(result.leftBehind).toEqual([]);
+  });
+});
+
+describe("the rollback of a registration whose answer was lost before its task id was recorded", () => {
+  /** Recorded before the POST; neither a task id nor a cloud account id came back. */
+  const LOST: RegistrationRecord = {
+    name: "payments-prod",
+    accessKeyId: NEW_KEY,
+    execution: EXECUTION,
+    requestedAt: REQUESTED_AT,
+    requests: 1,
+    origin: "created",
+  };
+  const ours = { id: 31, name: "payments-prod", status: "pending", accessKeyId: NEW_KEY };
+  const createTask = (taskId: string, status: string, timestamp: string, response: object = {}) => ({
+    ...task(taskId, status, response),
+    timestamp,
+  });
+
+  it("deletes the cloud account its completed create task made, once read by id with the recorded name and key", async () => {
+    // Act
+    const { result, api } = await runRollback(LOST, [], {
+      "GET /tasks": {
+        body: { tasks: [createTask("t-lost", "processing-completed", sinceRequest(2), { resourceId: 31 })] },
+      },
+      "GET /cloud-accounts/31": { body: ours },
+      "DELETE /cloud-accounts/31": { body: task("t-del", "received") },
+    });
+
+    // Assess
+    expect(result.undone).toEqual(["CloudAccount 31"]);
+    expect(result.leftBehind).toEqual([]);
+    expect(api.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      "GET /tasks",
+      "GET /cloud-accounts/31",
+      "DELETE /cloud-accounts/31",
+    ]);
+  });
+
+  it("never says undone while a create task made since the request is in flight: left behind with its id", async () => {
+    // Act
+    const { result, api } = await runRollback(LOST, [], {
+      "GET /tasks": {
+        body: {
+          tasks: [
+            createTask("t-inflight", "received", sinceRequest(1)),
+            // Made before the request (past the clock's margin), or not a create: not ours.
+            createTask("t-older", "received", sinceRequest(-600)),
+            {
+              ...createTask("t-delete", "processing-in-progress", sinceRequest(3)),
+              commandType: "cloudAccountDeleteRequest",
+            },
+          ],
+        },
+      },
+      "GET /cloud-accounts": { body: { cloudAccounts: [] } },
+    });
+
+    // Assess
+    expect(result.undone).toEqual([]);
+    expect(result.leftBehind).toEqual([
+      { change: "CloudAccount of task t-inflight", error: expect.stringContaining("t-inflight") },
+    ]);
+    expect(result.leftBehind[0]?.error).toContain("still received");
+    expect(api.calls.some((c) => c.method === "DELETE")).toBe(false);
+  });
+
+  it("leaves a completed task's cloud account of another name or key alone, and still finds ours by name and full key", async () => {
+    // Act
+    const { result, api } = await runRollback(LOST, [], {
+      "GET /tasks": {
+        body: [createTask("t-other", "processing-completed", sinceRequest(1), { resourceId: 32 })],
+      },
+      "GET /cloud-accounts/32": {
+        body: { id: 32, name: "someone-else", status: "active", accessKeyId: "AKIAOTHER00000000032" },
+      },
+      "GET /cloud-accounts": { body: { cloudAccounts: [{ ...ours, id: 33, accessKeyId: "A***2" }] } },
+      "GET /cloud-accounts/33": { body: { ...ours, id: 33 } },
+      "DELETE /cloud-accounts/33": { body: task("t-del", "received") },
+    });
+
+    // Assess
+    expect(result.undone).toEqual(["CloudAccount 33"]);
+    expect(api.calls.filter((c) => c.method === "DELETE").map((c) => c.path)).toEqual(["/cloud-accounts/33"]);
+  });
+
+  it("reports the lost request when Redis's tasks cannot be listed and nothing of its name and key is found", async () => {
+    // Act
+    const { result } = await runRollback(LOST, [], {
+      "GET /tasks": { status: 500, body: { type: "GENERAL_ERROR" } },
+      "GET /cloud-accounts": { body: { cloudAccounts: [] } },
+    });
+
+    // Assess
+    expect(result.undone).toEqual([]);
+    expect(result.leftBehind).toEqual([
+      { change: "CloudAccount named payments-prod", error: expect.stringContaining("could not be listed") },
+    ]);
+  });
+});
