@@ -123,7 +123,8 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
     rec.markFound(`secret ${secretArn}`);
   }
   const adopted = stored !== undefined && !secretOurs;
-  await ensureReadersOnly(deps.secrets, { arn: secretArn, adopted }, deps.config.secretReaderArns ?? [], rec);
+  const secret = { arn: secretArn, adopted, madeNow: stored === undefined };
+  await ensureReadersOnly(deps.secrets, secret, deps.config.secretReaderArns ?? [], rec);
   return {
     userName: USER_NAME,
     userArn: entity.arn,

@@ -119,16 +119,17 @@ export function readersOnlyPolicy(readers: readonly string[]): object {
  */
 export async function ensureReadersOnly(
   secrets: SecretsManagerClient,
-  secret: { arn: string; adopted: boolean },
+  secret: { arn: string; adopted: boolean; madeNow?: boolean },
   readers: readonly string[],
   rec: StepRecorder,
 ): Promise<void> {
   if (readers.length === 0) return;
   const { arn } = secret;
   const desired = readersOnlyPolicy(readers);
-  const current = await rec.read("GetResourcePolicy", arn, () =>
-    secrets.send(new GetResourcePolicyCommand({ SecretId: arn })),
-  );
+  // A secret this very call made has no policy yet (and in a plan, no ARN to read it by).
+  const current = secret.madeNow
+    ? undefined
+    : await rec.read("GetResourcePolicy", arn, () => secrets.send(new GetResourcePolicyCommand({ SecretId: arn })));
   const policy =
     current?.ResourcePolicy === undefined ? undefined : decodePolicyDocument(current.ResourcePolicy);
   if (policy !== undefined && samePolicy(policy, desired)) {

@@ -46,6 +46,9 @@ const LATER = laterStates();
 /** Failures of these are caught and ignored: the run still succeeds. */
 const IGNORED_FAILURES = new Set(["ReleaseAccountLock", "PublishSucceeded"]);
 /** The states up to Redis's answer to the registration: a failure injected there comes first. */
+/** States after the lost-secret world's PUT has given Redis the new key. */
+const AFTER_UPDATE = new Set(["CheckRegistration", "RetireOldKey", "RecordSuccess"]);
+
 const BEFORE_REGISTRATION = new Set(LATER.slice(0, LATER.indexOf("CheckRegistration") + 1));
 /** Where a crash's run is then made to fail, so that the rollback meets what the crash left. */
 const LAST_FAILING = "RecordSuccess";
@@ -236,6 +239,12 @@ async function runCase(world: World, adopt: boolean, fault: Fault): Promise<Row>
       // Redis refuses the account's second key at registration: whatever fails after it never runs.
       const refused = world.adoptedError && !(failAt && BEFORE_REGISTRATION.has(failAt));
       if (refused) return expectGivenBack(env, result, before, world, { name: world.adoptedError ?? "" });
+      // Redis was asked to use the new key: it stays (with the old one), never given back to a dead key.
+      if (failAt && world.productMade && AFTER_UPDATE.has(failAt)) {
+        expect(result.error?.Error).toBe("AccessDenied");
+        expect(env.redis.state.accounts.size).toBe(1);
+        return;
+      }
       if (failAt) return expectGivenBack(env, result, before, world, { name: "AccessDenied", state: failAt });
       return expectAsRedisRequires(env, result, adopt && !world.productMade);
     };
@@ -282,12 +291,15 @@ const cleanWrites = new Map<string, number>();
 const modeKey = (world: World, adopt: boolean) => `${world.name}|${adopt}`;
 
 /**
- * A crash between a write and the registry's record of it is not yet survived when the write
- * changes a resource that existed (or makes an access key, which cannot be tagged): the retried
- * step finds the change made, records nothing, and a rollback cannot give it back (or IAM's two
- * keys are reached). Reported; these cases are expected to fail until the steps record first.
+ * Every change to what existed is recorded before it is made, so a crash between a write and its
+ * record is given back like any failure. Two adopted worlds still are not, fully: an adopted
+ * secret keeps the cloud-account tag and the version the run added (neither is recorded), and the
+ * other deployment's user keeps the key this run made when the crash lands between its creation
+ * and its record. Their crash cases assert Redis's invariants and list the rest.
  */
-const CRASH_GAP = (world: World, adopt: boolean) => !world.blocking && (adopt || world.productMade);
+const CRASH_GAP = (world: World, adopt: boolean) =>
+  adopt &&
+  (world.name.startsWith("a foreign secret") || world.name.startsWith("onboarded by another deployment"));
 
 describe("an account that already holds resources of Redis's names", () => {
   it(`covers ${WORLDS.length} worlds and the ${LATER.length} states after CheckOwnership`, () => {
@@ -326,7 +338,7 @@ describe("an account that already holds resources of Redis's names", () => {
       }, 60_000);
       if (gapped)
         it.todo(
-          `${world.name}, ${mode}: a crash between a write and its record is given back (known gap: a change made but not yet recorded is not, and a key made so can reach IAM's two)`,
+          `${world.name}, ${mode}: a crash between a write and its record is given back in full (known gap: see CRASH_GAP)`,
         );
     }
   }
@@ -358,7 +370,7 @@ describe("a plan of a pre-existing world", () => {
 });
 
 describe("a lost credentials secret", () => {
-  it.fails("is made again and Redis is moved to the new key (needs the key-repair path in flight elsewhere)", async () => {
+  it("is made again and Redis is moved to the new key, its one cloud account kept", async () => {
     const world = WORLDS.find((w) => w.productMade) as World;
     const env = await worldEnvironment(world);
     try {

@@ -226,8 +226,6 @@ export const WORLDS: World[] = [
     // Its console password, which only the lost secret held, is reset for the new secret.
     resetsPassword: true,
     productMade: true,
-    // Until Redis can be moved to the new key, registering it is refused: the name is taken.
-    adoptedError: "RedisCloudConflict",
     build: async (env) => {
       await onboardedEarlier(env);
       await deleteSecret(env);

@@ -103,10 +103,11 @@ describe("the vending rules", () => {
 describe("the HTTP API", () => {
   const routes = resourcesOfType(template, "AWS::ApiGatewayV2::Route").map(([, route]) => route.Properties);
 
-  it("has exactly the two onboarding routes", () => {
+  it("has exactly the onboarding routes and the plans' one", () => {
     expect(routes.map((route) => route.RouteKey).sort()).toEqual([
       "GET /onboardings/{id}",
       "POST /onboardings",
+      "POST /plans",
     ]);
   });
 
