@@ -129,7 +129,9 @@ export async function ensureReadersOnly(
   // A secret this very call made has no policy yet (and in a plan, no ARN to read it by).
   const current = secret.madeNow
     ? undefined
-    : await rec.read("GetResourcePolicy", arn, () => secrets.send(new GetResourcePolicyCommand({ SecretId: arn })));
+    : await rec.read("GetResourcePolicy", arn, () =>
+        secrets.send(new GetResourcePolicyCommand({ SecretId: arn })),
+      );
   const policy =
     current?.ResourcePolicy === undefined ? undefined : decodePolicyDocument(current.ResourcePolicy);
   if (policy !== undefined && samePolicy(policy, desired)) {
