@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { defineStep } from "./lib/define-step.ts";
+import { shippedDocumentHashes } from "./lib/policies.ts";
 import type { Registry } from "./lib/registry.ts";
 import { registryStep } from "./lib/registry-step.ts";
 import { StepInputSchema } from "./lib/step.ts";
@@ -25,6 +26,8 @@ export async function recordSuccess(
     cloudAccountId,
     accessKeyId,
     secretArn,
+    // Every resource now carries the documents this release ships.
+    documentHashes: shippedDocumentHashes(),
   });
   return { status: "active" };
 }

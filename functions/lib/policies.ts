@@ -1,9 +1,11 @@
 // The documents are bundled from policies/ at build time: the files there are the only copy.
+
+import { createHash } from "node:crypto";
 import instancePolicy from "../../policies/RedisLabsInstanceRolePolicy.json" with { type: "json" };
 import userPolicy from "../../policies/RedislabsIAMUserRestrictedPolicy.json" with { type: "json" };
 import nodeRoleTrust from "../../policies/redislabs-cluster-node-role.trust.json" with { type: "json" };
 import consoleRoleTrust from "../../policies/redislabs-role.trust.json" with { type: "json" };
-import { INSTANCE_POLICY_NAME, USER_POLICY_NAME } from "./config.ts";
+import { CONSOLE_ROLE_NAME, INSTANCE_POLICY_NAME, NODE_ROLE_NAME, USER_POLICY_NAME } from "./config.ts";
 
 export const MANAGED_POLICIES = {
   [INSTANCE_POLICY_NAME]: instancePolicy,
@@ -65,4 +67,18 @@ function asSet(value: unknown): string[] {
 
 function rootArn(principal: string): string {
   return /^\d{12}$/.test(principal) ? `arn:aws:iam::${principal}:root` : principal;
+}
+
+/**
+ * sha256 of each shipped document, by what it is applied to: what a successful run left in the
+ * account, so that a later release (or a reconcile) can tell which accounts carry an older one.
+ */
+export function shippedDocumentHashes(): Record<string, string> {
+  const hash = (document: unknown) => createHash("sha256").update(JSON.stringify(document)).digest("hex");
+  return {
+    [`policy ${INSTANCE_POLICY_NAME}`]: hash(MANAGED_POLICIES[INSTANCE_POLICY_NAME]),
+    [`policy ${USER_POLICY_NAME}`]: hash(MANAGED_POLICIES[USER_POLICY_NAME]),
+    [`trust policy of ${NODE_ROLE_NAME}`]: hash(TRUST_POLICIES.nodeRole),
+    [`trust policy of ${CONSOLE_ROLE_NAME}`]: hash(TRUST_POLICIES.consoleRole),
+  };
 }

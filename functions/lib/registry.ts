@@ -101,7 +101,13 @@ export const RegistryItemSchema = z.looseObject({
 export type RegistryItem = z.output<typeof RegistryItemSchema>;
 
 export type Outcome =
-  | { status: "active"; cloudAccountId: number; accessKeyId: string; secretArn: string }
+  | {
+      status: "active";
+      cloudAccountId: number;
+      accessKeyId: string;
+      secretArn: string;
+      documentHashes?: Record<string, string>;
+    }
   | { status: "failed"; error: string };
 
 /** What the Redis Cloud steps need of the registry: the run's item, and its registration record. */

@@ -55,6 +55,14 @@ describe("the account registry after a run", () => {
       secretArn: output.credentialsSecretArn,
     });
     expect(registered?.lastError).toBeUndefined();
+    // What the account now carries, by document: a later release can tell an older one.
+    expect(Object.keys(registered?.documentHashes ?? {}).sort()).toEqual([
+      "policy RedisLabsInstanceRolePolicy",
+      "policy RedislabsIAMUserRestrictedPolicy",
+      "trust policy of redislabs-cluster-node-role",
+      "trust policy of redislabs-role",
+    ]);
+    expect(Object.values(registered?.documentHashes ?? {}).every((h) => /^[0-9a-f]{64}$/.test(h))).toBe(true);
     expect(registered?.resources.map((e) => e.change.type)).toEqual(FRESH);
     expect(registered?.resources.every((e) => e.execution === "run-1" && e.origin === "created")).toBe(true);
     // No secret: not the key's, not the console password, not the API keys.
