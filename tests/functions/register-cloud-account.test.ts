@@ -3,6 +3,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { WorkflowError } from "../../functions/lib/errors.ts";
 import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
+import type { Registry } from "../../functions/lib/registry.ts";
 import { handler, registerCloudAccount } from "../../functions/register-cloud-account.ts";
 import {
   API_KEYS,
@@ -10,12 +11,14 @@ import {
   CREDENTIALS,
   fakeRedisApi,
   leakedSecrets,
+  OLD_KEY,
   redisInput,
   runningRegistry,
   SECRET_ARN,
   storeSecrets,
   task,
   UPDATE_REQUEST,
+  updateRecord,
 } from "../local/redis-cloud/fixtures.ts";
 import { EXECUTION, HOME, lambdaContext, rejectionOf, stepInput, TARGET } from "../support/aws.ts";
 
@@ -40,6 +43,17 @@ const theirs = {
 let registry: Awaited<ReturnType<typeof runningRegistry>>;
 const deps = (redis: RedisCloud) => ({ secrets, redis, registry: registry.registry });
 const registration = () => registry.stored()?.registration;
+
+/** The registry, refusing for good every write of a registration's task id (a PutItem denied). */
+function refusingTaskIds(store: Registry) {
+  return {
+    get: store.get.bind(store),
+    recordRegistration: async (...args: Parameters<Registry["recordRegistration"]>) => {
+      if (args[1].taskId !== undefined) throw new WorkflowError("AccessDenied", "Test: PutItem denied");
+      return store.recordRegistration(...args);
+    },
+  };
+}
 
 beforeEach(async () => {
   secretsMock.reset();
@@ -302,14 +316,7 @@ describe("registerCloudAccount and the registry", () => {
 
   it("withdraws its request when the registry refuses the task id: it deletes what the task made, then fails", async () => {
     // Prepare: the registry takes the request, then refuses every later write.
-    const { registry: store } = registry;
-    const refusing = {
-      get: store.get.bind(store),
-      recordRegistration: async (...args: Parameters<typeof store.recordRegistration>) => {
-        if (args[1].taskId !== undefined) throw new WorkflowError("AccessDenied", "Test: PutItem denied");
-        return store.recordRegistration(...args);
-      },
-    };
+    const refusing = refusingTaskIds(registry.registry);
     const api = fakeRedisApi({
       "GET /cloud-accounts": { body: { cloudAccounts: [] } },
       "POST /cloud-accounts": { status: 202, body: task("t-new", "initialized") },
@@ -397,7 +404,6 @@ describe("register-cloud-account handler", () => {
 });
 
 describe("registerCloudAccount on a cloud account whose key was replaced", () => {
-  const OLD_KEY = "AKIAEXAMPLE000000111";
   const onOldKey = { ...ours, accessKeyId: OLD_KEY };
 
   /** An earlier run onboarded the account as cloud account 17, on the key since replaced. */
@@ -482,18 +488,7 @@ describe("registerCloudAccount on a cloud account whose key was replaced", () =>
 
   it("follows its own earlier PUT once Redis holds the new key: no second PUT, the record kept", async () => {
     // Prepare: an earlier attempt of this execution asked for the update.
-    const asked = {
-      kind: "update" as const,
-      name: "payments-prod",
-      accessKeyId: CREDENTIALS.accessKeyId,
-      previousAccessKeyId: OLD_KEY,
-      execution: EXECUTION,
-      requestedAt: "2026-01-02T00:00:00.000Z",
-      requests: 1,
-      taskId: "t-upd",
-      cloudAccountId: 17,
-      origin: "found" as const,
-    };
+    const asked = updateRecord();
     await registry.registry.recordRegistration(TARGET, asked);
     const api = fakeRedisApi({ "GET /cloud-accounts/17": { body: ours } });
 
@@ -508,18 +503,7 @@ describe("registerCloudAccount on a cloud account whose key was replaced", () =>
 
   it("asks again, keeping the first previous key, when its earlier update did not take", async () => {
     // Prepare: the earlier PUT's task failed (a key not yet propagated); Redis is still on the old key.
-    await registry.registry.recordRegistration(TARGET, {
-      kind: "update",
-      name: "payments-prod",
-      accessKeyId: CREDENTIALS.accessKeyId,
-      previousAccessKeyId: OLD_KEY,
-      execution: EXECUTION,
-      requestedAt: "2026-01-02T00:00:00.000Z",
-      requests: 1,
-      taskId: "t-upd",
-      cloudAccountId: 17,
-      origin: "found",
-    });
+    await registry.registry.recordRegistration(TARGET, updateRecord());
     const api = fakeRedisApi({
       "GET /cloud-accounts/17": { body: onOldKey },
       "GET /cloud-accounts": { body: { cloudAccounts: [onOldKey] } },
@@ -555,14 +539,7 @@ describe("registerCloudAccount on a cloud account whose key was replaced", () =>
 
   it("never withdraws an update the registry refuses to record: the cloud account is not this run's", async () => {
     // Prepare
-    const { registry: store } = registry;
-    const refusing = {
-      get: store.get.bind(store),
-      recordRegistration: async (...args: Parameters<typeof store.recordRegistration>) => {
-        if (args[1].taskId !== undefined) throw new WorkflowError("AccessDenied", "Test: PutItem denied");
-        return store.recordRegistration(...args);
-      },
-    };
+    const refusing = refusingTaskIds(registry.registry);
     const api = fakeRedisApi({
       "GET /cloud-accounts/17": { body: onOldKey },
       "GET /cloud-accounts": { body: { cloudAccounts: [onOldKey] } },

@@ -3,28 +3,21 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { RegistrationRecord } from "../../functions/lib/registry.ts";
 import { type RetireDeps, retireOldKey } from "../../functions/retire-old-key.ts";
-import { CREDENTIALS, fakeRedisApi, runningRegistry } from "../local/redis-cloud/fixtures.ts";
+import {
+  CREDENTIALS,
+  fakeRedisApi,
+  OLD_KEY,
+  runningRegistry,
+  updateRecord,
+} from "../local/redis-cloud/fixtures.ts";
 import { awsError, EXECUTION, rejectionOf, sentCommands, stepInput, TARGET } from "../support/aws.ts";
 
 const iamMock = mockClient(IAMClient);
 const iam = new IAMClient({});
 
-const OLD_KEY = "AKIAEXAMPLE000000111";
 const NEW_KEY = CREDENTIALS.accessKeyId;
 
-/** RegisterCloudAccount's record of an update of cloud account 17 from OLD_KEY to NEW_KEY. */
-const UPDATE: RegistrationRecord = {
-  kind: "update",
-  name: "payments-prod",
-  accessKeyId: NEW_KEY,
-  previousAccessKeyId: OLD_KEY,
-  execution: EXECUTION,
-  requestedAt: "2026-01-02T00:00:00.000Z",
-  requests: 1,
-  taskId: "t-upd",
-  cloudAccountId: 17,
-  origin: "found",
-};
+const UPDATE: RegistrationRecord = updateRecord();
 const onKey = (accessKeyId: string) => ({ id: 17, name: "payments-prod", status: "active", accessKeyId });
 
 let registry: Awaited<ReturnType<typeof runningRegistry>>;

@@ -11,6 +11,7 @@ import {
   fakeRedisApi,
   runningRegistry,
   task,
+  updateRecord,
 } from "../local/redis-cloud/fixtures.ts";
 import { EXECUTION, HOME, stepInput, TARGET } from "../support/aws.ts";
 
@@ -60,18 +61,7 @@ const deletedKeys = () =>
   iamMock.commandCalls(DeleteAccessKeyCommand).map((call) => call.args[0].input.AccessKeyId);
 
 describe("the rollback of a run that gave an existing cloud account a new key", () => {
-  const UPDATE: RegistrationRecord = {
-    kind: "update",
-    name: "payments-prod",
-    accessKeyId: NEW_KEY,
-    previousAccessKeyId: "AKIAEXAMPLE000000111",
-    execution: EXECUTION,
-    requestedAt: REQUESTED_AT,
-    requests: 1,
-    taskId: "t-upd",
-    cloudAccountId: 17,
-    origin: "found",
-  };
+  const UPDATE: RegistrationRecord = updateRecord({ requestedAt: REQUESTED_AT });
 
   it("never deletes the key Redis was asked to use: leaves it behind, saying why, and undoes the rest", async () => {
     // Act

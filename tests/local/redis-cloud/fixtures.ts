@@ -6,7 +6,7 @@ import {
   type CloudAccountUpdateRequest,
   RedisCloud,
 } from "../../../functions/lib/redis-cloud.ts";
-import { Registry } from "../../../functions/lib/registry.ts";
+import { type RegistrationRecord, Registry } from "../../../functions/lib/registry.ts";
 import { FakeAws } from "../../../local/aws/index.ts";
 import { createLocalTables, REGISTRY_TABLE, registryItemOf } from "../../../local/environment.ts";
 import { EXECUTION, HOME, stepInput, TARGET } from "../../support/aws.ts";
@@ -44,6 +44,24 @@ export const UPDATE_REQUEST: CloudAccountUpdateRequest = {
   consolePassword: CREDENTIALS.consolePassword,
   signInLoginUrl: CREDENTIALS.signInUrl,
 };
+
+/** The key Redis held before a run gave its cloud account (17) the credentials' key. */
+export const OLD_KEY = "AKIAEXAMPLE000000111";
+
+/** RegisterCloudAccount's record of its update of cloud account 17 from OLD_KEY to the credentials' key. */
+export const updateRecord = (changes: Partial<RegistrationRecord> = {}): RegistrationRecord => ({
+  kind: "update",
+  name: "payments-prod",
+  accessKeyId: CREDENTIALS.accessKeyId,
+  previousAccessKeyId: OLD_KEY,
+  execution: EXECUTION,
+  requestedAt: "2026-01-02T00:00:00.000Z",
+  requests: 1,
+  taskId: "t-upd",
+  cloudAccountId: 17,
+  origin: "found",
+  ...changes,
+});
 
 export const API_KEYS = { accountKey: "acct-key-3f9a7c1e2b4d6f80", userKey: "user-key-0a8c6e4f2d1b3a5c" };
 
