@@ -706,16 +706,19 @@ describe("ensureUser on an account onboarded before", () => {
   });
 });
 
+/** A redislabs-user made by hand: untagged, with its own key, password and another policy. */
+const SOMEONE_ELSES_USER = {
+  userTags: [],
+  attached: true,
+  otherAttached: [OTHER_POLICY_ARN],
+  loginProfile: true,
+  keys: [HUMAN_KEY],
+};
+
 describe("ensureUser on a user or secret it did not make", () => {
   it("fails with ForeignResource naming the user and what differs, writing nothing", async () => {
     // Prepare
-    accountHas({
-      userTags: [],
-      attached: true,
-      otherAttached: [OTHER_POLICY_ARN],
-      loginProfile: true,
-      keys: [HUMAN_KEY],
-    });
+    accountHas(SOMEONE_ELSES_USER);
     const { registry, recorded } = ownedRegistry();
 
     // Act
@@ -734,13 +737,7 @@ describe("ensureUser on a user or secret it did not make", () => {
 
   it("adopts it when the input says so: its state before recorded first, then its other policy detached, its password reset", async () => {
     // Prepare
-    accountHas({
-      userTags: [],
-      attached: true,
-      otherAttached: [OTHER_POLICY_ARN],
-      loginProfile: true,
-      keys: [HUMAN_KEY],
-    });
+    accountHas(SOMEONE_ELSES_USER);
     const { registry, recorded } = ownedRegistry();
     const writesBefore = writesAtEachAdoption(registry, iamMock, secretsMock);
 

@@ -217,6 +217,69 @@ describe("POST /onboardings", () => {
   });
 });
 
+/** The same request, to POST /plans (one function serves both routes). */
+function planRequest(body?: string): APIGatewayProxyEventV2 {
+  const event = request(body);
+  event.routeKey = "POST /plans";
+  event.rawPath = "/plans";
+  return event;
+}
+
+/*
+ * POST /plans: the onboarding's body, answered by a run that only reads. It is named apart from
+ * the onboardings of its account, so that it neither waits for one nor is taken for one.
+ */
+describe("POST /plans", () => {
+  const PLAN = "plan-222222222222-api-20261121T1956Z";
+
+  it("starts a plan of the account with the caller named, and answers 202 with its status URL", async () => {
+    const answer = await call(planRequest());
+
+    expect(answer.statusCode).toBe(202);
+    expect(answer.json).toMatchObject({
+      id: PLAN,
+      statusUrl: expect.stringContaining(`/onboardings/${PLAN}`),
+    });
+    const start = sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    expect(start?.name).toBe(PLAN);
+    expect(JSON.parse(start?.input ?? "{}")).toEqual({
+      accountId: "222222222222",
+      roleName: "AWSControlTowerExecution",
+      accountName: "payments-prod",
+      plan: true,
+      startedBy: CALLER,
+    });
+  });
+
+  it("starts even while an onboarding of the account runs: a plan writes nothing", async () => {
+    sfnMock.on(ListExecutionsCommand).resolves(runningListing(MACHINE, NAME));
+
+    const answer = await call(planRequest());
+
+    expect(answer.statusCode).toBe(202);
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  it("answers the plan already started by the same request this minute with 200", async () => {
+    sfnMock
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} }));
+
+    const answer = await call(planRequest());
+
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json.id).toBe(PLAN);
+  });
+
+  it("refuses a bad body by field and starts nothing", async () => {
+    const answer = await call(planRequest(JSON.stringify({ accountId: "12" })));
+
+    expect(answer.statusCode).toBe(400);
+    expect(String(answer.json.message)).toContain("accountId");
+    expect(sfnMock.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+});
+
 describe("POST /onboardings' metrics and logs", () => {
   /** The metrics one request added, by name, and the origins they were counted under. */
   async function metricsOf(event: APIGatewayProxyEventV2) {

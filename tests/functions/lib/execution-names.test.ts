@@ -6,8 +6,9 @@ import {
   isExecutionName,
   vendingExecutionName,
 } from "../../../functions/lib/execution-names.ts";
+import { STATE_MACHINE_ARN } from "../../support/aws.ts";
 
-const MACHINE = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
+const MACHINE = STATE_MACHINE_ARN;
 const ACCOUNT = "222222222222";
 
 describe("execution names", () => {

@@ -9,8 +9,9 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { executionArn } from "../../../functions/lib/execution-names.ts";
 import { findRunning, startUnlessRunning } from "../../../functions/lib/start-execution.ts";
+import { STATE_MACHINE_ARN } from "../../support/aws.ts";
 
-const MACHINE = "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-onboarding";
+const MACHINE = STATE_MACHINE_ARN;
 const ACCOUNT = "222222222222";
 const sfnMock = mockClient(SFNClient);
 const sfn = new SFNClient({});
