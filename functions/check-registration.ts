@@ -10,7 +10,7 @@ import { WorkflowError } from "./lib/errors.ts";
 import { type RedisStepInput, RedisStepInputSchema, readAccountCredentials } from "./lib/redis-api-keys.ts";
 import { type CloudAccount, type RateLimit, RedisCloudError, type RedisTask } from "./lib/redis-cloud.ts";
 import { type Registration, RegistrationSchema } from "./lib/registration.ts";
-import type { RegistrationRecord } from "./lib/registry.ts";
+import type { RegistrationRecord, Registry } from "./lib/registry.ts";
 import { type RedisRegistryDeps, redisRegistryStep } from "./lib/registry-step.ts";
 import { StepRecorder } from "./lib/step.ts";
 
@@ -39,6 +39,8 @@ export interface CheckResult {
 }
 
 export interface CheckDeps extends RedisRegistryDeps {
+  /** It also records the tag it puts on a secret this run adopted. */
+  registry: RedisRegistryDeps["registry"] & Pick<Registry, "recordChange">;
   /** In [0, 1): the jitter of the wait. */
   random?: () => number;
   /** Checks after which a registration still pending fails (about 4 hours at the longest wait). */
@@ -107,7 +109,7 @@ export async function checkRegistration(input: CheckInput, deps: CheckDeps): Pro
   const result = { ...pending(cloudAccountId), ...(adopted ? { reused: origin === "found" } : {}) };
   if (account?.status === "active") {
     if (updated) await expectNewKey(account, input, deps, rec);
-    await recordCloudAccount(deps.secrets, input, cloudAccountId, rec);
+    await recordCloudAccount(deps, input, cloudAccountId, rec);
     return { ...result, status: "active", waitSeconds: 0 };
   }
   if (account?.status === "active-error") {
@@ -264,14 +266,32 @@ async function taskOutcome(task: RedisTask, input: CheckInput, deps: CheckDeps) 
  * two calls leaves the next check to redo both.
  */
 async function recordCloudAccount(
-  secrets: SecretsManagerClient,
+  deps: CheckDeps,
   input: CheckInput,
   cloudAccountId: number,
   rec: StepRecorder,
 ): Promise<void> {
+  const { secrets } = deps;
   const arn = input.credentialsSecretArn;
   const value = await readAccountCredentials(secrets, arn, rec, ["accessKeyId"]);
   if (value.cloudAccountId === cloudAccountId) return;
+  // A secret this run adopted gets its tag taken off again if the run fails: recorded first.
+  const { accountId } = input.target;
+  const item = await deps.registry.get(accountId);
+  const adopted = item?.resources.some(
+    (e) =>
+      e.origin === "adopted" &&
+      e.execution === input.execution &&
+      e.change.type === "Secret" &&
+      e.change.arn === arn,
+  );
+  if (adopted) {
+    await deps.registry.recordChange(accountId, input.execution, {
+      type: "SecretTag",
+      arn,
+      key: CLOUD_ACCOUNT_TAG,
+    });
+  }
   await rec.change("TagResource", arn, () =>
     secrets.send(
       new TagResourceCommand({

@@ -14,7 +14,7 @@ import {
   ListUserPoliciesCommand,
   UpdateLoginProfileCommand,
 } from "@aws-sdk/client-iam";
-import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetResourcePolicyCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "./lib/aws.ts";
 import { type Config, SECRET_SETTINGS, type SettingsOf, USER_NAME, USER_POLICY_NAME } from "./lib/config.ts";
 import {
@@ -28,7 +28,7 @@ import {
   writeCredentials,
 } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { WorkflowError } from "./lib/errors.ts";
+import { TRANSIENT_ERRORS, WorkflowError } from "./lib/errors.ts";
 import { lostRace } from "./lib/iam.ts";
 import { generatePassword } from "./lib/password.ts";
 import { policyArn } from "./lib/policies.ts";
@@ -71,12 +71,16 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
   const name = secretName(deps.config, accountId);
   const stored = await readCredentials(deps.secrets, name, rec);
   if (stored?.createdByThisRun) await rec.record({ type: "Secret", arn: stored.arn });
+  // Adopted by an earlier attempt of this run: still foreign in what its rollback gives back.
+  const adoptedNow = stored && rec.ownership.priorOf({ type: "Secret", arn: stored.arn }, rec.execution);
   const secretOurs =
-    stored !== undefined && (stored.createdByThisRun || rec.owns({ type: "Secret", arn: stored.arn }));
+    stored !== undefined &&
+    (stored.createdByThisRun || (rec.owns({ type: "Secret", arn: stored.arn }) && !adoptedNow));
 
   // Everything foreign is named, and refused or adopted, before the first write.
   if (user.exists) await checkUser(deps.iam, user, userPolicy, rec);
-  if (stored && !secretOurs) await checkSecret(stored, accountId, rec);
+  const prior =
+    stored && !secretOurs ? (adoptedNow ?? (await checkSecret(deps.secrets, stored, accountId, rec))) : {};
   // A value this deployment did not write is not trusted to hold a working key or password.
   const known = secretOurs ? stored : undefined;
   const keys = planAccessKey(user, known, rec);
@@ -105,8 +109,9 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
   let secretArn = stored?.arn;
   if (!secretArn || JSON.stringify(value) !== JSON.stringify(stored?.value)) {
     // Recorded before it is made; a secret that held no value has no version to label current again.
-    if (stored && !secretOurs && stored.versionId) {
-      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId: stored.versionId });
+    const previousVersionId = typeof prior.versionId === "string" ? prior.versionId : undefined;
+    if (stored && !secretOurs && previousVersionId) {
+      await rec.record({ type: "SecretValue", arn: stored.arn, previousVersionId });
     }
     secretArn = await writeCredentials(
       deps.secrets,
@@ -123,7 +128,12 @@ export async function ensureUser(input: StepInput, deps: UserDeps): Promise<User
     rec.markFound(`secret ${secretArn}`);
   }
   const adopted = stored !== undefined && !secretOurs;
-  const secret = { arn: secretArn, adopted, madeNow: stored === undefined };
+  const secret = {
+    arn: secretArn,
+    adopted,
+    madeNow: stored === undefined,
+    ...(typeof prior.resourcePolicy === "string" ? { priorPolicy: prior.resourcePolicy } : {}),
+  };
   await ensureReadersOnly(deps.secrets, secret, deps.config.secretReaderArns ?? [], rec);
   return {
     userName: USER_NAME,
@@ -230,7 +240,12 @@ async function checkUser(
 }
 
 /** A secret at the product's name that this deployment did not write: foreign, whatever it holds. */
-async function checkSecret(stored: StoredCredentials, accountId: string, rec: StepRecorder): Promise<void> {
+async function checkSecret(
+  secrets: SecretsManagerClient,
+  stored: StoredCredentials,
+  accountId: string,
+  rec: StepRecorder,
+): Promise<Record<string, unknown>> {
   const fields = Object.keys(stored.value).sort();
   const differences = [
     "this deployment did not make it",
@@ -238,10 +253,16 @@ async function checkSecret(stored: StoredCredentials, accountId: string, rec: St
       ? "it names this account, but its key and password cannot be trusted to be the ones in use"
       : `its value is not this account's credentials (fields: ${fields.join(", ") || "none"})`,
   ];
+  // Its state before, so that a retried attempt (which finds its own changes) gives back the same.
+  const policy = await rec.read("GetResourcePolicy", stored.arn, () =>
+    secrets.send(new GetResourcePolicyCommand({ SecretId: stored.arn })),
+  );
+  const prior = { versionId: stored.versionId ?? null, resourcePolicy: policy?.ResourcePolicy ?? null };
   await rec.foreign(
     { resource: `secret ${stored.arn}`, differences },
-    { change: { type: "Secret", arn: stored.arn }, prior: { versionId: stored.versionId ?? null } },
+    { change: { type: "Secret", arn: stored.arn }, prior },
   );
+  return prior;
 }
 
 async function ensureUserEntity(iam: IAMClient, user: UserState, rec: StepRecorder, raced = false) {
@@ -387,14 +408,27 @@ async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder)
  */
 async function recordOrWithdraw(iam: IAMClient, accessKeyId: string, rec: StepRecorder) {
   try {
-    await rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId });
+    await transientlyRetried(() => rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId }));
   } catch (error) {
-    await rec
-      .delete("DeleteAccessKey", `${accessKeyId} of ${USER_NAME}`, () =>
+    await transientlyRetried(() =>
+      rec.delete("DeleteAccessKey", `${accessKeyId} of ${USER_NAME}`, () =>
         iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: accessKeyId })),
-      )
-      .catch(() => undefined);
+      ),
+    ).catch(() => undefined);
     throw error;
+  }
+}
+
+/** A few tries of a call that fails transiently (throttling, a registry race), short pauses between. */
+async function transientlyRetried<T>(act: () => Promise<T>, tries = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await act();
+    } catch (error) {
+      const transient = (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
+      if (!transient || attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+    }
   }
 }
 

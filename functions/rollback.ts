@@ -31,6 +31,7 @@ import {
   DescribeSecretCommand,
   PutResourcePolicyCommand,
   type SecretsManagerClient,
+  UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import * as z from "zod";
@@ -47,7 +48,7 @@ import {
 } from "./lib/config.ts";
 import { secretName } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { WorkflowError } from "./lib/errors.ts";
+import { TRANSIENT_ERRORS, WorkflowError } from "./lib/errors.ts";
 import { identityOf } from "./lib/ownership.ts";
 import { policyArn } from "./lib/policies.ts";
 import { logger } from "./lib/powertools.ts";
@@ -131,6 +132,22 @@ function givenBack(run: RegistryItem, execution: string, changes: Change[], undo
     .map((e) => e.change);
 }
 
+/** Tries of one undo that fails transiently: what is left behind should be what could not be done. */
+const UNDO_TRIES = 3;
+
+async function withRetries(act: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await act();
+    } catch (error) {
+      const transient = (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
+      if (!transient || attempt >= UNDO_TRIES) throw error;
+      // A short pause, growing: throttling eases within a second or two.
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}
+
 const reasonOf = (error: unknown) =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
@@ -165,7 +182,7 @@ async function undoChecked(change: Change, ctx: CheckContext & RollbackDeps, res
       result.leftBehind.push({ change: label, error: `ResourceConflict: ${STEP}: ${verdict.refused}` });
       return false;
     }
-    if (verdict === "undo") await undo(change, ctx, ctx.rec);
+    if (verdict === "undo") await withRetries(() => undo(change, ctx, ctx.rec));
     result.undone.push(label);
     return true;
   } catch (error) {
@@ -400,6 +417,7 @@ async function taggedByThisRun(
  * keys or a policy still attached): keys and profiles before users and roles, policies last.
  */
 const UNDO_RANK: Record<Change["type"], number> = {
+  SecretTag: 0,
   SecretPolicy: 0,
   SecretValue: 1,
   Secret: 2,
@@ -544,6 +562,11 @@ async function undo(change: Change, deps: RollbackDeps, rec: StepRecorder): Prom
       return restoreSecretVersion(deps.secrets, change.arn, change.previousVersionId, rec);
     case "SecretPolicy":
       return restoreSecretPolicy(deps.secrets, change.arn, change.previousPolicy, rec);
+    case "SecretTag":
+      await rec.change("UntagResource", change.arn, () =>
+        deps.secrets.send(new UntagResourceCommand({ SecretId: change.arn, TagKeys: [change.key] })),
+      );
+      return;
     case "LoginProfilePassword":
       // Refused by its check: a password before cannot be known.
       return;

@@ -119,7 +119,13 @@ export function readersOnlyPolicy(readers: readonly string[]): object {
  */
 export async function ensureReadersOnly(
   secrets: SecretsManagerClient,
-  secret: { arn: string; adopted: boolean; madeNow?: boolean },
+  secret: {
+    arn: string;
+    adopted: boolean;
+    madeNow?: boolean;
+    /** An adopted secret's policy as the adoption found it (the current one may be this run's). */
+    priorPolicy?: string;
+  },
   readers: readonly string[],
   rec: StepRecorder,
 ): Promise<void> {
@@ -140,10 +146,11 @@ export async function ensureReadersOnly(
   }
   // An adopted secret's policy before is given back if the run fails: recorded before it goes.
   if (secret.adopted) {
+    const previous = secret.priorPolicy ?? current?.ResourcePolicy;
     await rec.record({
       type: "SecretPolicy",
       arn,
-      ...(current?.ResourcePolicy === undefined ? {} : { previousPolicy: current.ResourcePolicy }),
+      ...(previous === undefined ? {} : { previousPolicy: previous }),
     });
   }
   await rec.change(

@@ -52,6 +52,7 @@ export function identityOf(change: Change): string {
     case "Secret":
     case "SecretValue":
     case "SecretPolicy":
+    case "SecretTag":
       return `secret ${change.arn}`;
   }
 }

@@ -35,7 +35,9 @@ export const redisRegistryStep = {
   ...redisStep,
   settings: [...REDIS_SETTINGS, "registryTableName"] as const,
   clients: lambdaClients({ secrets: SecretsManagerClient, dynamodb: DynamoDBClient }),
-  deps: async (context: StepContext<unknown, RedisRegistrySettings>): Promise<RedisRegistryDeps> => ({
+  deps: async (
+    context: StepContext<unknown, RedisRegistrySettings>,
+  ): Promise<RedisRegistryDeps & { registry: Registry }> => ({
     ...(await redisStep.deps(context)),
     ...registryStep.deps(context),
   }),

@@ -133,6 +133,7 @@ const MODIFYING = new Set<Change["type"]>([
   "LoginProfilePassword",
   "SecretValue",
   "SecretPolicy",
+  "SecretTag",
 ]);
 export const originOf = (change: Change): Origin => (MODIFYING.has(change.type) ? "modified" : "created");
 

@@ -98,6 +98,7 @@ export async function checkChange(change: Change, ctx: CheckContext): Promise<Ve
       return change.profile === NODE_ROLE_NAME ? "undo" : notOurs(`instance profile ${change.profile}`);
     case "SecretValue":
     case "SecretPolicy":
+    case "SecretTag":
       return checkAccountSecret(change.arn, ctx);
     case "LoginProfilePassword":
       return refused(

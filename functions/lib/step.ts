@@ -61,6 +61,8 @@ export const ChangeSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("SecretValue"), arn: text, previousVersionId: text }),
   /** `previousPolicy` absent: the secret had no resource policy. */
   z.object({ type: z.literal("SecretPolicy"), arn: text, previousPolicy: z.string().optional() }),
+  /** A tag put on an adopted secret (the cloud account's id): taken off again by its rollback. */
+  z.object({ type: z.literal("SecretTag"), arn: text, key: text }),
 ]);
 export type Change = z.output<typeof ChangeSchema>;
 

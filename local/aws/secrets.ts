@@ -102,6 +102,12 @@ export const secretsHandlers: Handlers<typeof sm> = {
     return { ARN: secret.ARN, Name: secret.Name, DeletionDate };
   },
   TagResource: (a, i) => addTags(find(a, i.SecretId), need(i.Tags, "Tags")),
+  /** A key not on the secret is no error, as in AWS. */
+  UntagResource: (a, i) => {
+    const secret = find(a, i.SecretId);
+    const keys = new Set(need(i.TagKeys, "TagKeys"));
+    secret.Tags = secret.Tags.filter((tag) => !keys.has(tag.Key));
+  },
   /** A secret without a policy answers no ResourcePolicy, as AWS does. */
   GetResourcePolicy: (a, i) => {
     const { ARN, Name, ResourcePolicy } = find(a, i.SecretId);

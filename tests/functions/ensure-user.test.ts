@@ -864,7 +864,8 @@ describe("ensureUser on a user or secret it did not make", () => {
     expect(recorded[0]).toEqual({
       change: { type: "Secret", arn: SECRET_ARN },
       origin: "adopted",
-      prior: JSON.stringify({ versionId: "v-old" }),
+      // Its policy too: an attempt retried after its own writes gives back the same.
+      prior: JSON.stringify({ versionId: "v-old", resourcePolicy: previousPolicy }),
     });
     expect(writeCommands(secretsMock)).toEqual(["PutSecretValueCommand", "PutResourcePolicyCommand"]);
     // A value it did not write is not trusted: a new key and a new password are stored.
@@ -988,5 +989,36 @@ describe("ensure-user handler", () => {
     const written = JSON.stringify(dynamoMock.commandCalls(PutItemCommand).map((call) => call.args[0].input));
     expect(written).toContain(NEW_KEY.id);
     expect(written).not.toContain(NEW_KEY.secret);
+  });
+});
+
+describe("ensureUser retried after an attempt that adopted the secret", () => {
+  it("gives back the adoption's version and policy, not the ones its earlier attempt wrote", async () => {
+    // Prepare: the earlier attempt adopted the secret and rewrote it (v-new, our policy).
+    accountHas({ secret: storedValue(), secretTags: [], secretPolicy: "{}" });
+    const adoption: Change = { type: "Secret", arn: SECRET_ARN };
+    const { registry } = ownedRegistry([], {
+      resources: [
+        {
+          change: adoption,
+          execution: EXECUTION,
+          origin: "adopted",
+          recordedAt: "2026-01-01T00:00:01.000Z",
+          prior: JSON.stringify({ versionId: "v-before", resourcePolicy: '{"Version":"2012-10-17"}' }),
+        },
+      ],
+    });
+
+    // Act
+    const result = await act(registry, adoptingInput(), { readers: [READER_ARN] });
+
+    // Assess
+    expect(result.changes).toEqual(
+      expect.arrayContaining([
+        { type: "SecretValue", arn: SECRET_ARN, previousVersionId: "v-before" },
+        { type: "SecretPolicy", arn: SECRET_ARN, previousPolicy: '{"Version":"2012-10-17"}' },
+      ]),
+    );
+    expect(result.adopted).toBeUndefined();
   });
 });

@@ -41,6 +41,7 @@ import { VENDING_SETTINGS } from "../../functions/lib/vending-decision.ts";
 import { createHandler } from "../../functions/start-from-event.ts";
 import { awsError, type FakeCall } from "../../local/aws/index.ts";
 import { key } from "../../local/aws/state.ts";
+import { failableState, failingAt } from "../../local/cli/fail-at.ts";
 import {
   HOME,
   type LocalEnvironment,
@@ -268,8 +269,17 @@ async function withSession(targets: string[], body: (session: Session) => Promis
 }
 
 /** Runs the workflow; a run that does not end as its scenario intends would prove nothing. */
-async function run(session: Session, input: unknown, ends: "SUCCEEDED" | { failsWith: string }) {
-  const result: WorkflowResult = await session.env.run(input, { runs: session.runs });
+async function run(
+  session: Session,
+  input: unknown,
+  ends: "SUCCEEDED" | { failsWith: string },
+  failAt?: string,
+) {
+  const wiring = { runs: session.runs, services: session.env.services };
+  const result: WorkflowResult = await session.env.run(
+    input,
+    failAt ? failingAt(failableState(failAt), wiring) : wiring,
+  );
   const expected =
     ends === "SUCCEEDED" ? { status: "SUCCEEDED" } : { status: "FAILED", error: ends.failsWith };
   const got = { status: result.status, ...(result.error ? { error: result.error.Error } : {}) };
@@ -652,7 +662,7 @@ describe("least privilege of every function, from the packaged template", () => 
         await foreignWorld(session.env, secretPolicy);
         await run(session, { plan: true }, "SUCCEEDED");
         await run(session, {}, { failsWith: "ForeignResource" });
-        session.env.aws.fail(
+        const undo = session.env.aws.fail(
           (call) =>
             call.command === "AttachRolePolicy" &&
             call.input.RoleName === CONSOLE_ROLE_NAME &&
@@ -660,6 +670,9 @@ describe("least privilege of every function, from the packaged template", () => 
           denied("denied by an SCP"),
         );
         await run(session, { adopt: true }, { failsWith: "AccessDenied" });
+        undo();
+        // A failure after the registration: the tag put on the adopted secret comes off again.
+        await run(session, { adopt: true }, { failsWith: "AccessDenied" }, "RecordSuccess");
       });
     }
     // Target accounts: only sts:AssumeRole needs the function's role, with either role name.
