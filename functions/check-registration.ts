@@ -1,9 +1,5 @@
 import { createHash } from "node:crypto";
-import {
-  PutSecretValueCommand,
-  type SecretsManagerClient,
-  TagResourceCommand,
-} from "@aws-sdk/client-secrets-manager";
+import { PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
 import { ALREADY_REGISTERED, adoptRegisteredAccount, cloudAccountName } from "./lib/cloud-accounts.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";

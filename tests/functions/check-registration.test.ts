@@ -278,6 +278,35 @@ describe("checkRegistration of the cloud account", () => {
     expect(put?.ClientRequestToken).toBe(recordToken(SECRET_ARN, EXECUTION, CREDENTIALS.accessKeyId, 42));
   });
 
+  it("records the tag it puts on a secret this run adopted, before putting it, so that a rollback takes it off", async () => {
+    // Prepare: this run adopted the secret (a foreign one at the product's name).
+    await registry.registry.recordAdoption(TARGET, EXECUTION, { type: "Secret", arn: SECRET_ARN }, "{}");
+
+    // Act
+    const { result } = check(
+      { cloudAccountId: 42, reused: false },
+      { "GET /cloud-accounts/42": { body: account(42, "active") } },
+    );
+
+    // Assess
+    expect((await result).status).toBe("active");
+    expect(registry.stored()?.resources.map((e) => [e.origin, e.change])).toContainEqual([
+      "modified",
+      { type: "SecretTag", arn: SECRET_ARN, key: CLOUD_ACCOUNT_TAG },
+    ]);
+  });
+
+  it("records no tag of a secret it made: the rollback deletes that secret whole", async () => {
+    // Act
+    await check(
+      { cloudAccountId: 42, reused: false },
+      { "GET /cloud-accounts/42": { body: account(42, "active") } },
+    ).result;
+
+    // Assess
+    expect(registry.stored()?.resources.map((e) => e.change.type)).not.toContain("SecretTag");
+  });
+
   it("goes straight to the cloud account RegisterCloudAccount reused", async () => {
     // Act
     const { result, api } = check(

@@ -16,6 +16,7 @@ import {
   DescribeSecretCommand,
   PutResourcePolicyCommand,
   SecretsManagerClient,
+  UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
@@ -308,6 +309,7 @@ describe("the rollback of a run that adopted foreign resources", () => {
     modified({ type: "LoginProfilePassword", user: USER }),
     modified({ type: "SecretValue", arn: SECRET_ARN, previousVersionId: "v-old" }),
     modified({ type: "SecretPolicy", arn: SECRET_ARN, previousPolicy: THEIR_SECRET_POLICY }),
+    modified({ type: "SecretTag", arn: SECRET_ARN, key: "redis-cloud:cloud-account-id" }),
   ];
 
   /** A registry holding this running execution's item, keeping what the rollback forgets. */
@@ -368,6 +370,10 @@ describe("the rollback of a run that adopted foreign resources", () => {
     expect(secretsMock).toHaveReceivedCommandWith(PutResourcePolicyCommand, {
       SecretId: SECRET_ARN,
       ResourcePolicy: THEIR_SECRET_POLICY,
+    });
+    expect(secretsMock).toHaveReceivedCommandWith(UntagResourceCommand, {
+      SecretId: SECRET_ARN,
+      TagKeys: ["redis-cloud:cloud-account-id"],
     });
     // This run's role leaves the profile before the one it took out goes back in.
     const iamWrites = writeCommands(iamMock);

@@ -45,8 +45,6 @@ export interface World {
   productMade: boolean;
   /** How a run that goes on to Redis ends when it cannot end well (Redis holds the name with another key). */
   adoptedError?: string;
-  /** Why an adopted run's failure does not give everything back yet (a known gap, reported). */
-  notGivenBack?: string;
   /** An adopted secret keeps the version the run added (labelled AWSPREVIOUS): said unrestorable. */
   addsSecretVersion?: boolean;
   build(env: LocalEnvironment): Promise<void>;
