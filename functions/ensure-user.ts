@@ -28,7 +28,7 @@ import {
   writeCredentials,
 } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { TRANSIENT_ERRORS, WorkflowError } from "./lib/errors.ts";
+import { retryTransient, WorkflowError } from "./lib/errors.ts";
 import { lostRace } from "./lib/iam.ts";
 import { generatePassword } from "./lib/password.ts";
 import { policyArn } from "./lib/policies.ts";
@@ -408,27 +408,14 @@ async function ensureAccessKey(iam: IAMClient, plan: KeyPlan, rec: StepRecorder)
  */
 async function recordOrWithdraw(iam: IAMClient, accessKeyId: string, rec: StepRecorder) {
   try {
-    await transientlyRetried(() => rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId }));
+    await retryTransient(() => rec.record({ type: "AccessKey", user: USER_NAME, accessKeyId }), 4);
   } catch (error) {
-    await transientlyRetried(() =>
+    await retryTransient(() =>
       rec.delete("DeleteAccessKey", `${accessKeyId} of ${USER_NAME}`, () =>
         iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: accessKeyId })),
       ),
     ).catch(() => undefined);
     throw error;
-  }
-}
-
-/** A few tries of a call that fails transiently (throttling, a registry race), short pauses between. */
-async function transientlyRetried<T>(act: () => Promise<T>, tries = 4): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await act();
-    } catch (error) {
-      const transient = (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
-      if (!transient || attempt >= tries) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
-    }
   }
 }
 

@@ -48,7 +48,7 @@ import {
 } from "./lib/config.ts";
 import { secretName } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { TRANSIENT_ERRORS, WorkflowError } from "./lib/errors.ts";
+import { retryTransient, WorkflowError } from "./lib/errors.ts";
 import { identityOf } from "./lib/ownership.ts";
 import { policyArn } from "./lib/policies.ts";
 import { logger } from "./lib/powertools.ts";
@@ -132,22 +132,6 @@ function givenBack(run: RegistryItem, execution: string, changes: Change[], undo
     .map((e) => e.change);
 }
 
-/** Tries of one undo that fails transiently: what is left behind should be what could not be done. */
-const UNDO_TRIES = 3;
-
-async function withRetries(act: () => Promise<void>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await act();
-    } catch (error) {
-      const transient = (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
-      if (!transient || attempt >= UNDO_TRIES) throw error;
-      // A short pause, growing: throttling eases within a second or two.
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-    }
-  }
-}
-
 const reasonOf = (error: unknown) =>
   error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
@@ -182,7 +166,8 @@ async function undoChecked(change: Change, ctx: CheckContext & RollbackDeps, res
       result.leftBehind.push({ change: label, error: `ResourceConflict: ${STEP}: ${verdict.refused}` });
       return false;
     }
-    if (verdict === "undo") await withRetries(() => undo(change, ctx, ctx.rec));
+    // What is left behind should be what could not be done, not what was throttled once.
+    if (verdict === "undo") await retryTransient(() => undo(change, ctx, ctx.rec));
     result.undone.push(label);
     return true;
   } catch (error) {

@@ -83,6 +83,22 @@ export function isPrintableFieldName(name: string): boolean {
 export const isTransientName = (name: string): boolean =>
   (TRANSIENT_ERRORS as readonly string[]).includes(name);
 
+/**
+ * A call retried in the same invocation while it fails transiently (throttling, a registry race),
+ * `tries` times at most, the pause doubling from `firstPauseMs`: for the few writes whose failure
+ * would leave something behind that a retried step could no longer tell as its own.
+ */
+export async function retryTransient<T>(act: () => Promise<T>, tries = 3, firstPauseMs = 200): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await act();
+    } catch (error) {
+      if (!(error instanceof Error && isTransientName(error.name)) || attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, firstPauseMs * 2 ** (attempt - 1)));
+    }
+  }
+}
+
 /** IAM and STS send these codes; the SDK surfaces them as `error.name`. */
 const AWS_PERMANENT: Record<string, PermanentErrorName> = {
   AccessDenied: "AccessDenied",

@@ -11,6 +11,7 @@ import {
   isPrintableFieldName,
   isTransientName,
   PERMANENT_ERRORS,
+  retryTransient,
   TRANSIENT_ERRORS,
   WorkflowError,
 } from "../../../functions/lib/errors.ts";
@@ -171,5 +172,45 @@ describe("isPrintableFieldName", () => {
       "",
     ];
     for (const name of withheld) expect(isPrintableFieldName(name), name).toBe(false);
+  });
+});
+
+describe("retryTransient", () => {
+  it("tries a call again while it fails transiently, and answers its first success", async () => {
+    let calls = 0;
+    const answer = await retryTransient(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw new WorkflowError("Throttling", "Test: slow down");
+        return "done";
+      },
+      3,
+      1,
+    );
+
+    expect(answer).toBe("done");
+    expect(calls).toBe(3);
+  });
+
+  it("gives up after its tries with the last error, and never retries a permanent one", async () => {
+    let transientCalls = 0;
+    const throttled = retryTransient(
+      async () => {
+        transientCalls += 1;
+        throw new WorkflowError("ServiceFailure", "Test: down");
+      },
+      2,
+      1,
+    );
+    await expect(throttled).rejects.toMatchObject({ name: "ServiceFailure" });
+    expect(transientCalls).toBe(2);
+
+    let permanentCalls = 0;
+    const denied = retryTransient(async () => {
+      permanentCalls += 1;
+      throw new WorkflowError("AccessDenied", "Test: denied");
+    });
+    await expect(denied).rejects.toMatchObject({ name: "AccessDenied" });
+    expect(permanentCalls).toBe(1);
   });
 });
