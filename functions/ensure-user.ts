@@ -154,6 +154,8 @@ interface UserState {
   keys: string[];
   loginProfile: boolean;
   attached: string[];
+  /** The user as this run found it when it adopted it (an earlier attempt of this run did). */
+  adoptedBefore?: { accessKeyIds?: string[]; loginProfile?: boolean };
 }
 
 async function inspectUser(iam: IAMClient, rec: StepRecorder): Promise<UserState> {
@@ -181,7 +183,9 @@ async function inspectUser(iam: IAMClient, rec: StepRecorder): Promise<UserState
       iam.send(new ListAttachedUserPoliciesCommand({ UserName: USER_NAME, MaxItems: 1000 })),
     ),
   ]);
+  const adoptedBefore = rec.ownership.priorOf({ type: "User", name: USER_NAME }, rec.execution);
   return {
+    ...(adoptedBefore ? { adoptedBefore } : {}),
     exists: true,
     arn: got.User.Arn ?? "",
     ours: madeByThisRun || rec.owns({ type: "User", name: USER_NAME }),
@@ -313,7 +317,12 @@ async function ensureConsolePassword(
     iam.send(new GetAccountPasswordPolicyCommand({})),
   );
   const password = generatePassword(policy?.PasswordPolicy);
-  if (user.loginProfile) return resetPassword(iam, password, user, rec);
+  if (user.loginProfile) {
+    // A profile the user had not when this run adopted it is this run's (its record was lost).
+    if (user.adoptedBefore?.loginProfile === false)
+      await rec.record({ type: "LoginProfile", user: USER_NAME });
+    return resetPassword(iam, password, user, rec);
+  }
   const made = await rec.create(
     "CreateLoginProfile",
     USER_NAME,
@@ -364,8 +373,12 @@ function planAccessKey(user: UserState, stored: StoredCredentials | undefined, r
     return { keep: { accessKeyId, secretAccessKey } };
   }
   const redisKeys = rec.ownership.redisKeys;
+  // A key the user had not when this run adopted it is this run's too (its record was lost).
+  const madeSinceAdoption = (id: string) => user.adoptedBefore?.accessKeyIds?.includes(id) === false;
   const deletable = user.keys.filter(
-    (id) => !redisKeys.has(id) && rec.owns({ type: "AccessKey", user: USER_NAME, accessKeyId: id }),
+    (id) =>
+      !redisKeys.has(id) &&
+      (rec.owns({ type: "AccessKey", user: USER_NAME, accessKeyId: id }) || madeSinceAdoption(id)),
   );
   const kept = user.keys.filter((id) => !deletable.includes(id));
   if (kept.length >= MAX_ACCESS_KEYS) {

@@ -1022,3 +1022,38 @@ describe("ensureUser retried after an attempt that adopted the secret", () => {
     expect(result.adopted).toBeUndefined();
   });
 });
+
+describe("ensureUser retried after an attempt that adopted the user", () => {
+  it("knows the profile and key the user had not when adopted as this run's: records the one, deletes the other", async () => {
+    // Prepare: adopted with one key of its own and no password; since then a profile and a key
+    // (OLD_KEY) appeared whose records were lost with the attempt that made them.
+    accountHas({ userTags: [], attached: true, loginProfile: true, keys: [HUMAN_KEY, OLD_KEY.id] });
+    const adoption: Change = { type: "User", name: USER };
+    const prior = { accessKeyIds: [HUMAN_KEY], loginProfile: false, attached: [] };
+    const { registry } = ownedRegistry([], {
+      resources: [
+        {
+          change: adoption,
+          execution: EXECUTION,
+          origin: "adopted",
+          recordedAt: "2026-01-01T00:00:01.000Z",
+          prior: JSON.stringify(prior),
+        },
+      ],
+    });
+
+    // Act
+    const result = await act(registry, adoptingInput());
+
+    // Assess
+    expect(result.changes).toContainEqual({ type: "LoginProfile", user: USER });
+    expect(iamMock).toHaveReceivedCommandWith(DeleteAccessKeyCommand, {
+      UserName: USER,
+      AccessKeyId: OLD_KEY.id,
+    });
+    expect(iamMock).not.toHaveReceivedCommandWith(DeleteAccessKeyCommand, {
+      UserName: USER,
+      AccessKeyId: HUMAN_KEY,
+    });
+  });
+});
