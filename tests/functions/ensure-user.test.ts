@@ -992,22 +992,29 @@ describe("ensure-user handler", () => {
   });
 });
 
+/** A registry saying an earlier attempt of this run adopted `change`, finding it as `prior`. */
+function adoptedEarlierThisRun(change: Change, prior: object) {
+  return ownedRegistry([], {
+    resources: [
+      {
+        change,
+        execution: EXECUTION,
+        origin: "adopted",
+        recordedAt: "2026-01-01T00:00:01.000Z",
+        prior: JSON.stringify(prior),
+      },
+    ],
+  }).registry;
+}
+
 describe("ensureUser retried after an attempt that adopted the secret", () => {
   it("gives back the adoption's version and policy, not the ones its earlier attempt wrote", async () => {
     // Prepare: the earlier attempt adopted the secret and rewrote it (v-new, our policy).
     accountHas({ secret: storedValue(), secretTags: [], secretPolicy: "{}" });
-    const adoption: Change = { type: "Secret", arn: SECRET_ARN };
-    const { registry } = ownedRegistry([], {
-      resources: [
-        {
-          change: adoption,
-          execution: EXECUTION,
-          origin: "adopted",
-          recordedAt: "2026-01-01T00:00:01.000Z",
-          prior: JSON.stringify({ versionId: "v-before", resourcePolicy: '{"Version":"2012-10-17"}' }),
-        },
-      ],
-    });
+    const registry = adoptedEarlierThisRun(
+      { type: "Secret", arn: SECRET_ARN },
+      { versionId: "v-before", resourcePolicy: '{"Version":"2012-10-17"}' },
+    );
 
     // Act
     const result = await act(registry, adoptingInput(), { readers: [READER_ARN] });
@@ -1028,19 +1035,10 @@ describe("ensureUser retried after an attempt that adopted the user", () => {
     // Prepare: adopted with one key of its own and no password; since then a profile and a key
     // (OLD_KEY) appeared whose records were lost with the attempt that made them.
     accountHas({ userTags: [], attached: true, loginProfile: true, keys: [HUMAN_KEY, OLD_KEY.id] });
-    const adoption: Change = { type: "User", name: USER };
-    const prior = { accessKeyIds: [HUMAN_KEY], loginProfile: false, attached: [] };
-    const { registry } = ownedRegistry([], {
-      resources: [
-        {
-          change: adoption,
-          execution: EXECUTION,
-          origin: "adopted",
-          recordedAt: "2026-01-01T00:00:01.000Z",
-          prior: JSON.stringify(prior),
-        },
-      ],
-    });
+    const registry = adoptedEarlierThisRun(
+      { type: "User", name: USER },
+      { accessKeyIds: [HUMAN_KEY], loginProfile: false, attached: [] },
+    );
 
     // Act
     const result = await act(registry, adoptingInput());
