@@ -37,7 +37,6 @@ import {
 import * as z from "zod";
 
 import type { Home } from "./lib/aws.ts";
-import { findCloudAccountOfKey, readCloudAccount } from "./lib/cloud-accounts.ts";
 import {
   CONSOLE_ROLE_NAME,
   type Config,
@@ -52,8 +51,6 @@ import { retryTransient, WorkflowError } from "./lib/errors.ts";
 import { identityOf } from "./lib/ownership.ts";
 import { policyArn } from "./lib/policies.ts";
 import { logger } from "./lib/powertools.ts";
-import { redisCloudOf, redisStep } from "./lib/redis-api-keys.ts";
-import type { CloudAccount, RedisCloud, RedisTask } from "./lib/redis-cloud.ts";
 import type { RegistrationRecord, Registry, RegistryItem } from "./lib/registry.ts";
 import { type CheckContext, checkChange } from "./lib/rollback-checks.ts";
 import { type Change, StepInputSchema, StepRecorder } from "./lib/step.ts";
@@ -66,7 +63,19 @@ const STEP = "Rollback";
  * reads from the registry, never from its input: unknown fields (a change list, a state naming a
  * cloud account) are refused.
  */
-export const RollbackInputSchema = z.strictObject({ ...StepInputSchema.shape });
+const WithdrawalSchema = z.object({
+  undone: z.array(z.string()),
+  leftBehind: z.array(z.object({ change: z.string(), error: z.string() })),
+});
+
+export const RollbackInputSchema = z.strictObject({
+  ...StepInputSchema.shape,
+  /**
+   * The registrar's withdrawal of this run's cloud account (WithdrawRegistration's answer), or
+   * its failure. Absent or failed, a cloud account this run registered may still hold its key.
+   */
+  atRedis: z.union([WithdrawalSchema, z.object({ Error: z.string(), Cause: z.string().optional() })]).optional(),
+});
 export type RollbackInput = z.output<typeof RollbackInputSchema>;
 
 export interface RollbackResult {
@@ -83,8 +92,6 @@ export interface RollbackDeps {
   home: Home;
   config: Pick<Config, "secretNamePrefix">;
   registry: Pick<Registry, "get" | "forget">;
-  /** The Redis Cloud API, asked for only when this run registered a cloud account. */
-  redis: () => Promise<RedisCloud>;
 }
 
 /**
@@ -103,10 +110,9 @@ export async function rollback(input: RollbackInput, deps: RollbackDeps): Promis
   const recorded = run.resources.filter((e) => e.execution === input.execution && e.origin !== "adopted");
   const tagged = await taggedByThisRun(input, deps, rec, result);
   const changes = dedupe([...recorded.map((entry) => entry.change), ...tagged]);
-  // The cloud account first: Redis would otherwise go on using the key about to be deleted.
-  await undoRegistration(ownRegistration(run, input.execution), deps, result);
+  // The cloud account went first (the registrar's withdrawal): one it could not delete keeps its key.
   const ctx = { ...deps, accountId: input.target.accountId, rec };
-  const inUse = keyGivenToRedis(run);
+  const inUse = keyGivenToRedis(run) ?? withdrawn(ownRegistration(run, input.execution), input, result);
   const undone: Change[] = [];
   for (const change of undoOrder(changes)) {
     const kept = inUse && keepsKey(change, inUse);
@@ -191,8 +197,6 @@ async function forgetUndone(
   }
 }
 
-const FINISHED = new Set(["processing-completed", "processing-error"]);
-
 /** The key an update asked Redis to use, with the cloud account and task that name it. */
 interface KeyInUse {
   accessKeyId: string;
@@ -219,123 +223,38 @@ function keepsKey(change: Change, key: KeyInUse): string | undefined {
   return `KeyInUse: ${STEP}: access key ${key.accessKeyId} was given to Redis Cloud cloud account ${key.cloudAccountId ?? "(unknown)"}${task}, which may already use it; delete it only once Redis uses another key`;
 }
 
+/**
+ * The withdrawal's report, added to the rollback's. While the cloud account this run registered
+ * may still exist (not withdrawn, or the withdrawal failed), Redis may be using the run's key:
+ * that key stays.
+ */
+function withdrawn(
+  registration: RegistrationRecord | undefined,
+  input: RollbackInput,
+  result: RollbackResult,
+): KeyInUse | undefined {
+  const { atRedis } = input;
+  if (atRedis && "undone" in atRedis) {
+    result.undone.push(...atRedis.undone);
+    result.leftBehind.push(...atRedis.leftBehind);
+  }
+  if (!registration) return undefined;
+  if (atRedis && "undone" in atRedis && atRedis.leftBehind.length === 0) return undefined;
+  if (!atRedis || !("undone" in atRedis)) {
+    const why = atRedis ? `${atRedis.Error}: ${atRedis.Cause ?? ""}` : "no withdrawal was made";
+    result.leftBehind.push({
+      change: `CloudAccount ${registration.cloudAccountId ?? `of task ${registration.taskId ?? "(unknown)"}`}`,
+      error: `not withdrawn at Redis Cloud (${why.trim()}): delete it at Redis, then the key`,
+    });
+  }
+  return registration;
+}
+
 /** The registration this execution asked Redis for; one it found existing is never its to delete. */
 const ownRegistration = (item: RegistryItem, execution: string) =>
   item.registration?.execution === execution && item.registration.origin === "created"
     ? item.registration
     : undefined;
-
-/**
- * Deletes at Redis the cloud account this run registered: by the id the registry recorded, else
- * its task's, else (a POST whose answer was lost) the one of the recorded name whose full key,
- * read by id, is the recorded one. Whatever the id, its key is checked before the delete.
- */
-async function undoRegistration(
-  registration: RegistrationRecord | undefined,
-  deps: RollbackDeps,
-  result: RollbackResult,
-) {
-  if (!registration) return;
-  const label =
-    registration.cloudAccountId !== undefined
-      ? `CloudAccount ${registration.cloudAccountId}`
-      : registration.taskId !== undefined
-        ? `CloudAccount of task ${registration.taskId}`
-        : `CloudAccount named ${registration.name}`;
-  try {
-    const redis = await deps.redis();
-    if (registration.cloudAccountId === undefined && registration.taskId === undefined) {
-      await undoLostRequest(registration, redis, result, label);
-      return;
-    }
-    let id = registration.cloudAccountId;
-    if (id === undefined && registration.taskId !== undefined) {
-      const task = await redis.getTask(registration.taskId);
-      id = task.resourceId;
-      if (id === undefined && !FINISHED.has(task.status)) {
-        // Redis may still make the account after this run is over: an operator must check.
-        result.leftBehind.push({
-          change: label,
-          error: `task ${registration.taskId} is still ${task.status}: delete its cloud account at Redis once it appears`,
-        });
-        return;
-      }
-      // Our only POST's task failed: it made nothing. After several, an earlier one may have.
-      if (id === undefined && (registration.requests ?? 1) <= 1) return;
-    }
-    const { name, accessKeyId } = registration;
-    const account = await findCloudAccountOfKey(redis, { name, accessKeyId, knownId: id });
-    if (!account) return; // Never made (a failed task, a lost request), or gone already.
-    await redis.deleteCloudAccount(account.id);
-    result.undone.push(`CloudAccount ${account.id}`);
-  } catch (error) {
-    if (error instanceof WorkflowError && error.name === "RedisCloudNotFound") return;
-    result.leftBehind.push({ change: label, error: reasonOf(error) });
-  }
-}
-
-const CREATE_COMMAND = "cloudAccountCreateRequest";
-
-/** Redis's clock may run a little behind ours: a task stamped just before the request may be it. */
-const CLOCK_SKEW_MS = 60_000;
-
-/** A create task Redis stamped at or after the request (no stamp: it may be). */
-const createdSince = (requestedAt: string) => (task: RedisTask) =>
-  task.commandType === CREATE_COMMAND &&
-  (task.timestamp === undefined || Date.parse(task.timestamp) >= Date.parse(requestedAt) - CLOCK_SKEW_MS);
-
-/**
- * A request recorded as sent whose answer was lost before its task id was recorded. Redis's task
- * list tells what became of it: a completed create task since the request whose cloud account,
- * read by id, has the recorded name and full key is ours, deleted; else the one of that name and
- * key (the path of a task no longer listed). Found nowhere, any create task still in flight may
- * yet make it: each is left behind with its id, for an operator, never counted as undone.
- */
-async function undoLostRequest(
-  registration: RegistrationRecord,
-  redis: RedisCloud,
-  result: RollbackResult,
-  label: string,
-) {
-  const { name, accessKeyId } = registration;
-  const ours = (account: CloudAccount | undefined) =>
-    account?.name === name && account.accessKeyId === accessKeyId;
-  let tasks: RedisTask[] | undefined;
-  let unlisted: unknown;
-  try {
-    tasks = (await redis.listTasks()).filter(createdSince(registration.requestedAt));
-  } catch (error) {
-    unlisted = error;
-  }
-  const made = new Set(
-    (tasks ?? []).flatMap((task) => (task.resourceId === undefined ? [] : [task.resourceId])),
-  );
-  let account: CloudAccount | undefined;
-  for (const id of made) {
-    const candidate = await readCloudAccount(redis, id);
-    if (ours(candidate)) account = candidate;
-    if (account) break;
-  }
-  account ??= await findCloudAccountOfKey(redis, { name, accessKeyId });
-  if (account) {
-    await redis.deleteCloudAccount(account.id);
-    result.undone.push(`CloudAccount ${account.id}`);
-    return;
-  }
-  if (unlisted !== undefined) {
-    result.leftBehind.push({
-      change: label,
-      error: `Redis Cloud's tasks could not be listed (${reasonOf(unlisted)}): a task of this run's lost request may still make a cloud account named "${name}" with access key ${accessKeyId}`,
-    });
-    return;
-  }
-  for (const task of (tasks ?? []).filter((t) => !FINISHED.has(t.status))) {
-    result.leftBehind.push({
-      change: `CloudAccount of task ${task.taskId}`,
-      error: `task ${task.taskId} (${CREATE_COMMAND}, made after this run's lost request) is still ${task.status}: if its cloud account is named "${name}" with access key ${accessKeyId}, it is this run's: delete it at Redis`,
-    });
-  }
-}
 
 /** Resources made by this execution whose step failed before it could report them. */
 async function taggedByThisRun(
@@ -686,7 +605,7 @@ async function deletePolicy(iam: IAMClient, arn: string, rec: StepRecorder) {
 export const { run, handler } = defineStep({
   name: STEP,
   input: RollbackInputSchema,
-  settings: [...targetStepWithSecrets.settings, ...redisStep.settings, "secretNamePrefix"],
+  settings: [...targetStepWithSecrets.settings, "secretNamePrefix"],
   clients: targetStepWithSecrets.clients,
   deps: async (context): Promise<RollbackDeps> => {
     const { runtime, step } = context;
@@ -695,8 +614,6 @@ export const { run, handler } = defineStep({
       ...(await targetDeps(context)),
       secrets: runtime.clients.secrets(),
       config: runtime.config,
-      // Asked for only when this run registered a cloud account.
-      redis: () => redisCloudOf(runtime, step),
     };
   },
   run: rollback,

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "../functions/lib/aws.ts";
+import type { RegistrarSettings } from "../functions/lib/registrar.ts";
 import { loadConfig } from "../functions/lib/config.ts";
 import { createRuntime, type Runtime, type StepRun } from "../functions/lib/define-step.ts";
 import { redisCloudFrom } from "../functions/lib/redis-api-keys.ts";
@@ -14,6 +15,7 @@ import {
   type LocalRedisCloudOptions,
   startLocalRedisCloud,
 } from "./redis-cloud/server.ts";
+import { LocalRegistrar, WAIT_FOR_TOKEN } from "./registrar.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "./workflow.ts";
 
 export const HOME: Home = { partition: "aws", region: "us-east-1", accountId: "111111111111" };
@@ -24,7 +26,7 @@ export const API_KEYS_SECRET = "redis-cloud/api-keys";
  * credentials secrets are readable only by the functions that read them (and no reader role).
  */
 export const LOCAL_SETTINGS = {
-  SECRET_READER_ARNS: ["ensureUser", "verifyAccessKey", "registerCloudAccount", "checkRegistration"]
+  SECRET_READER_ARNS: ["ensureUser", "verifyAccessKey", "registrarTick"]
     .map((fn) => `arn:aws:iam::111111111111:role/redis-cloud-byoc-local-${fn}-us-east-1-lambdaRole`)
     .join(","),
 };
@@ -32,6 +34,8 @@ export const LOCAL_SETTINGS = {
 export const LOCK_TABLE = "AccountLocksTable";
 /** The account registry's table, named locally by its logical id in serverless.yml too. */
 export const REGISTRY_TABLE = "AccountRegistryTable";
+/** The registrar's queue, named locally by its logical id in serverless.yml too. */
+export const REGISTRAR_TABLE = "RegistrarTable";
 /** The roles an account made by Organizations or Control Tower has for its management account. */
 export const ACCESS_ROLES = ["OrganizationAccountAccessRole", "AWSControlTowerExecution"];
 
@@ -43,6 +47,11 @@ export interface LocalEnvironmentOptions {
   targets?: string[];
   aws?: FakeAwsOptions;
   redis?: Omit<LocalRedisCloudOptions, "keys" | "isKeyPropagated">;
+  /**
+   * The registrar's pauses and budget. By default it ticks as fast as it can with no budget (the
+   * local API's tasks move only when polled); a benchmark on a virtual clock sets them as deployed.
+   */
+  registrar?: { pauseMs?: number; perMinute?: number; settings?: Partial<RegistrarSettings> };
 }
 
 export interface LocalEnvironment {
@@ -58,6 +67,8 @@ export interface LocalEnvironment {
   published: unknown[];
   /** The API keys, for scans that prove they appear nowhere. */
   apiKeys: { accountKey: string; userKey: string };
+  /** The registrar's engine: its loops and the executions waiting on it. */
+  registrar: LocalRegistrar;
   run(input: unknown, options?: Partial<WorkflowOptions>): Promise<WorkflowResult>;
   close(): Promise<void>;
 }
@@ -86,12 +97,35 @@ export async function startLocalEnvironment(
   // The functions reach the registry through the home account's DynamoDB, as the state machine
   // reaches the lock: one in-memory DynamoDB holds both tables.
   const dynamodb = createLocalTables(aws.account(HOME.accountId).dynamodb);
-  const config = { ...loadConfig(LOCAL_SETTINGS), registryTableName: REGISTRY_TABLE };
+  const config = {
+    ...loadConfig(LOCAL_SETTINGS),
+    registryTableName: REGISTRY_TABLE,
+    registrarTableName: REGISTRAR_TABLE,
+    apiKeysSecret: API_KEYS_SECRET,
+    apiUrl: redis.url,
+    redisRequestsPerMinute: 400,
+    registrarMaxInFlight: 2,
+  };
   const runtime = createRuntime(HOME, clients, config, source);
   const runs = stepRuns();
+  const registrar = new LocalRegistrar({
+    redis: { baseUrl: redis.url },
+    pauseMs: options.registrar?.pauseMs ?? 0,
+    perMinute: options.registrar?.perMinute ?? Number.MAX_SAFE_INTEGER,
+    ...(options.registrar?.settings ? { settings: options.registrar.settings } : {}),
+  });
+  registrar.runs = runs;
+  runtime.registrar = registrar.hooks();
+  registrar.attach(runtime);
   const published: unknown[] = [];
   const services: LocalEnvironment["services"] = {
     "arn:aws:states:::events:putEvents": async (request) => void published.push(request),
+    // The registrar's code is the run's (tests wrap it): it follows the run that hands over.
+    [WAIT_FOR_TOKEN]: async (parameters, run) => {
+      if (!run) throw new Error(`${WAIT_FOR_TOKEN} needs the run's code`);
+      registrar.runs = run.runs;
+      return registrar.invokeAndWait(parameters as never, run.invoke);
+    },
     ...dynamoIntegrations(dynamodb),
   };
   return {
@@ -103,6 +137,7 @@ export async function startLocalEnvironment(
     dynamodb,
     published,
     apiKeys: LOCAL_KEYS,
+    registrar,
     run: (input, more) => runOnboarding(input, { runtime, runs, services, pauseMs: 0, ...more }),
     close: () => redis.close(),
   };
@@ -124,6 +159,7 @@ export function localLockTable(dynamodb = new FakeDynamoDB()): FakeDynamoDB {
 export function createLocalTables(dynamodb: FakeDynamoDB): FakeDynamoDB {
   localLockTable(dynamodb);
   dynamodb.createTable(REGISTRY_TABLE, { partitionKey: { name: "accountId", type: "S" } });
+  dynamodb.createTable(REGISTRAR_TABLE, { partitionKey: { name: "id", type: "S" } });
   return dynamodb;
 }
 

@@ -11,10 +11,13 @@ import { run as recordFailure } from "../functions/record-failure.ts";
 import { run as recordStart } from "../functions/record-start.ts";
 import { run as recordSuccess } from "../functions/record-success.ts";
 import { run as registerCloudAccount } from "../functions/register-cloud-account.ts";
+import { run as registrarTick } from "../functions/registrar-tick.ts";
 import { run as retireOldKey } from "../functions/retire-old-key.ts";
 import { run as rollback } from "../functions/rollback.ts";
+import { run as submitToRegistrar } from "../functions/submit-to-registrar.ts";
 import { run as validateInput } from "../functions/validate-input.ts";
 import { run as verifyAccessKey } from "../functions/verify-access-key.ts";
+import { run as withdrawRegistration } from "../functions/withdraw-registration.ts";
 
 /**
  * The code behind each function of serverless.yml, by the name the definition's Fn::GetAtt
@@ -32,9 +35,12 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     ensureUser,
     ensureConsoleRole,
     verifyAccessKey,
+    // The hand-over to the registrar, its tick, and the steps' code it runs for each request.
+    submitToRegistrar,
+    registrarTick,
     registerCloudAccount,
-    // Polling jitter is the step's own; locally the Wait states take no time anyway.
     checkRegistration,
+    withdrawRegistration,
     retireOldKey,
     recordSuccess,
     rollback,

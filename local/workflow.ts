@@ -85,12 +85,21 @@ export interface WorkflowOptions {
   executionName?: string;
   /** The code of each function, by its serverless.yml name (see local/functions.ts). */
   runs: Record<string, StepRun<unknown>>;
-  /** Local stand-ins of the service integrations, by resource ARN; what one answers is the state's result. */
-  services?: Record<string, (parameters: Json) => Promise<unknown>>;
+  /**
+   * Local stand-ins of the service integrations, by resource ARN; what one answers is the state's
+   * result. One that invokes a function gets the run's code and runtime.
+   */
+  services?: Record<string, (parameters: Json, run?: ServiceContext) => Promise<unknown>>;
   /** Called with every event as it happens (state entered/exited, retries, failures). */
   onEvent?: (event: EventLog) => void;
   /** Pause of every Retry and Wait, in milliseconds (0: as fast as possible; unset: as written). */
   pauseMs?: number;
+}
+
+/** What a service stand-in may need of the run: its functions' code, invoked as Lambda would. */
+export interface ServiceContext {
+  invoke: (fn: string, payload: unknown) => Promise<unknown>;
+  runs: Record<string, StepRun<unknown>>;
 }
 
 export interface WorkflowResult {
@@ -116,7 +125,15 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
     if (!lambda) {
       const service = options.services?.[fn];
       if (!service) throw new Error(`no local stand-in for ${fn} (state ${state})`);
-      handlers[state] = async (parameters) => ((await service(parameters)) ?? {}) as Json;
+      const context: ServiceContext = {
+        runs: options.runs,
+        invoke: (name, payload) => {
+          const code = options.runs[name];
+          if (!code) throw new Error(`no local code for function ${name} (state ${state})`);
+          return invokeLikeLambda(name, code, payload as Json, runtime);
+        },
+      };
+      handlers[state] = async (parameters) => ((await service(parameters, context)) ?? {}) as Json;
       continue;
     }
     const run = options.runs[fn];
@@ -154,6 +171,12 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
       // The runner keeps one context for the whole execution and has no State in it. Read as the
       // state evaluates its paths, the time is that state's entry to within its own work: fresh
       // on each attempt of a loop, as the lock's wait needs.
+      // A task token, fresh each time a state reads it (each attempt of a waiting task).
+      Task: {
+        get Token() {
+          return randomUUID();
+        },
+      },
       State: {
         get EnteredTime() {
           return new Date().toISOString();

@@ -65,6 +65,14 @@ interface Setting<T> {
   fallback?: string;
 }
 
+/** A whole number in [min, max], written as digits. */
+const intBetween = (min: number, max: number, problem: string) =>
+  z
+    .string()
+    .regex(/^\d{1,6}$/, problem)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, problem);
+
 const setting = <T>(env: string, schema: z.ZodType<T, string>, fallback?: string): Setting<T> =>
   fallback === undefined ? { env, schema } : { env, schema, fallback };
 
@@ -139,6 +147,31 @@ export const SETTINGS = {
   stateMachineArn: setting(
     "STATE_MACHINE_ARN",
     z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
+  ),
+  /** The registrar's queue (DynamoDB); no default: a wrong table must not be written silently. */
+  registrarTableName: setting(
+    "REGISTRAR_TABLE_NAME",
+    z.string().regex(TABLE_NAME, "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')"),
+  ),
+  /** The registrar's loop, which the hand-over starts when none runs. */
+  registrarStateMachineArn: setting(
+    "REGISTRAR_STATE_MACHINE_ARN",
+    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
+  ),
+  /**
+   * Redis Cloud requests the registrar sends in any 60 s: Redis allows 400 per API key; the rest
+   * is headroom for people and tools using the same key.
+   */
+  redisRequestsPerMinute: setting(
+    "REDIS_REQUESTS_PER_MINUTE",
+    intBetween(1, 400, "must be 1 to 400 (Redis's limit per API key)"),
+    "360",
+  ),
+  /** The registrar's tasks at Redis at once (Redis works one at a time; one more keeps it busy). */
+  registrarMaxInFlight: setting(
+    "REGISTRAR_MAX_IN_FLIGHT",
+    intBetween(1, 10, "must be 1 to 10"),
+    "2",
   ),
   /** Which account-vending events start onboardings. */
   vendingSources: setting(
@@ -258,5 +291,12 @@ export const TARGET_SETTINGS = [
 ] as const;
 /** The settings of the steps that only read and write the account registry. */
 export const REGISTRY_SETTINGS = ["logLevel", "registryTableName"] as const;
+/** The settings of the registrar's hand-over and loop. */
+export const REGISTRAR_SETTINGS = [
+  "logLevel",
+  "registrarTableName",
+  "registrarStateMachineArn",
+  "registryTableName",
+] as const;
 /** The settings of the steps that call Redis Cloud. */
 export const REDIS_SETTINGS = ["logLevel", "apiKeysSecret", "apiUrl"] as const;

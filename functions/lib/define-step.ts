@@ -11,6 +11,7 @@ import { describeAwsFailure, errorLogFields, type WorkflowError } from "./errors
 import { parseOrRefuse } from "./input.ts";
 import { logger, metrics } from "./powertools.ts";
 import type { RedisCloudSource } from "./redis-api-keys.ts";
+import type { RegistrarHooks } from "./registrar.ts";
 
 /**
  * What a step needs from where it runs: the home account, SDK clients and settings. Lambda
@@ -22,6 +23,8 @@ export interface Runtime<C = Config> extends Home {
   config: C;
   /** Where Redis Cloud steps get their client; unset: from the settings (see redis-api-keys.ts). */
   redis?: RedisCloudSource;
+  /** Local runs: the registrar's engine in process (task tokens, its loop, its clock). */
+  registrar?: RegistrarHooks;
 }
 
 /** A step as the local runner and the Lambda handler call it: an event in, a result out. */

@@ -36,6 +36,8 @@ export const PERMANENT_ERRORS = [
   "RedisCloudNotFound",
   "RedisCloudConflict",
   "RedisTaskFailed",
+  // A task Redis still answered 404 for two minutes after it was made: Redis never took it.
+  "RedisTaskNotFound",
   // Redis rejected the new key: retried by re-registering, a bounded number of times.
   "CloudAccountInvalidCreds",
   "CloudAccountError",

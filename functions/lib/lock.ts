@@ -4,12 +4,12 @@ import { invalidInput } from "./errors.ts";
  * The state machine's own limit: TimeoutSeconds of statemachine/onboarding.asl.yml (a test keeps
  * the two equal). No execution holds the account lock longer than this after it started.
  */
-export const STATE_MACHINE_TIMEOUT_SECONDS = 16_200;
+export const STATE_MACHINE_TIMEOUT_SECONDS = 432_000;
 
 /** Slack past that limit, for a stop that Step Functions records a little late. */
 export const LOCK_MARGIN_SECONDS = 30 * 60;
 
-/** How long after its execution started a lock may be taken over (5 hours). */
+/** How long after its execution started a lock may be taken over (5 days and the margin). */
 export const LOCK_TTL_SECONDS = STATE_MACHINE_TIMEOUT_SECONDS + LOCK_MARGIN_SECONDS;
 
 /**

@@ -14,4 +14,5 @@ export const dynamodbHandlers: Record<string, Handler | undefined> = {
   GetItem: (a, input: GetItemInput) => a.dynamodb.getItem({ TableName: input.TableName, Key: input.Key }),
   PutItem: (a, input: PutItemInput) => a.dynamodb.putItem(input),
   DeleteItem: (a, input: DeleteItemInput) => a.dynamodb.deleteItem(input),
+  Scan: (a, input: { TableName: string }) => a.dynamodb.scan(input),
 };

@@ -66,7 +66,7 @@ export interface GetItemInput {
 
 /** One request the fake received; `error` is the refusal's name. */
 export interface DynamoCall {
-  operation: "PutItem" | "DeleteItem" | "GetItem";
+  operation: "PutItem" | "DeleteItem" | "GetItem" | "Scan";
   table: string;
   error?: string;
 }
@@ -123,6 +123,14 @@ export class FakeDynamoDB {
       const table = this.table(input.TableName);
       const item = table.items.get(keyOnly(table.schema, input.Key));
       return item ? { Item: copy(item) } : {};
+    });
+  }
+
+  /** Every item, in one page: the fake's tables are small, so it never paginates. */
+  scan(input: { TableName: string }): { Items: Item[]; Count: number } {
+    return this.logged("Scan", input.TableName, () => {
+      const items = [...this.table(input.TableName).items.values()].map(copy);
+      return { Items: items, Count: items.length };
     });
   }
 

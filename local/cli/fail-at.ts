@@ -66,9 +66,9 @@ export function failingAt(target: FailableState, wiring: Wiring): Wiring {
   }
   const service = wiring.services?.[target.resource];
   if (!service) throw new Error(`no stand-in for ${target.resource}`);
-  const failing: Services[string] = async (parameters) => {
+  const failing: Services[string] = async (parameters, run) => {
     if (await isTarget()) throw failure();
-    return service(parameters);
+    return service(parameters, run);
   };
   return { ...wiring, onEvent, services: { ...wiring.services, [target.resource]: failing } };
 }

@@ -258,8 +258,10 @@ class Api {
     return { status: 404, body: apiError(404, "NOT_FOUND", `No such resource: ${method} ${path}`) };
   }
 
+  /** The list, as each account is read by id; a look at it is a moment of work for a pending one. */
   private listAccounts(): Reply {
     const cloudAccounts = [...this.state.accounts.values()].map(accountView);
+    for (const account of this.state.accounts.values()) this.settle(account);
     return {
       status: 200,
       body: { accountId: 40131, cloudAccounts, links: [selfLink("/v1/cloud-accounts")] },
@@ -313,22 +315,33 @@ class Api {
   }
 
   /**
-   * Every task, as GET /v1/tasks/{id} shows it; a look that works nothing (Redis's work is told
-   * by polls of one task) and reveals no task still hidden as fresh.
+   * Every task, as GET /v1/tasks/{id} shows it, but a fresh one. A look at the list is a moment
+   * of Redis's work, as a poll of one task is: fresh tasks come closer to being shown, and the
+   * head of the queue moves on.
    */
   private listTasks(): Reply {
     const tasks = [...this.state.tasks.values()].filter((task) => task.hiddenPolls <= 0).map(taskView);
+    for (const task of this.state.tasks.values()) {
+      if (task.hiddenPolls > 0) task.hiddenPolls -= 1;
+      else if (task.status === "initialized") task.status = "received";
+    }
+    this.work();
     return { status: 200, body: { tasks } };
   }
 
   private getAccount(id: number): Reply {
     const account = this.state.accounts.get(id);
     if (!account) return accountNotFound(id);
-    if (account.status === "pending") {
-      if (account.pendingPolls > 0) account.pendingPolls -= 1;
-      else account.status = this.state.options.failAccounts ? "active-error" : "active";
-    }
-    return { status: 200, body: accountView(account) };
+    const seen = accountView(account);
+    this.settle(account);
+    return { status: 200, body: seen };
+  }
+
+  /** A pending account after one more look: still pending for its remaining polls, then its end. */
+  private settle(account: MockAccount): void {
+    if (account.status !== "pending") return;
+    if (account.pendingPolls > 0) account.pendingPolls -= 1;
+    else account.status = this.state.options.failAccounts ? "active-error" : "active";
   }
 
   private deleteAccount(id: number): Reply {

@@ -1,0 +1,289 @@
+import type { StepRun } from "./define-step.ts";
+import { TRANSIENT_ERRORS, WorkflowError } from "./errors.ts";
+import { logger } from "./powertools.ts";
+import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
+import type { QueuedRequest, RegistrarQueue, RegistrarState } from "./registrar-queue.ts";
+import type { Registration } from "./registration.ts";
+
+/*
+ * The registrar: the only path from the onboardings to Redis Cloud's API. Executions hand it their
+ * request and wait on a task token; each tick of its loop looks once at Redis's tasks and cloud
+ * accounts, finishes what Redis finished (SendTaskSuccess / SendTaskFailure with the step's error
+ * name), and sends new requests while fewer than `maxInFlight` of its tasks are at Redis (Redis
+ * works one task at a time per account: more queued there only wait longer, and cannot be taken
+ * back). The work itself is the steps' own code (RegisterCloudAccount, CheckRegistration,
+ * WithdrawRegistration), given the tick's shared, budgeted client.
+ */
+
+export interface RegistrarSettings {
+  /** Tasks of the registrar's at Redis at once: one processed, the next ready behind it. */
+  maxInFlight: number;
+  /** A task answered 404 this long after its request is one Redis never took. */
+  freshMs: number;
+  /** After Redis refused a key IAM had not propagated: the pause, and how many refusals end it. */
+  refusalPauseMs: number;
+  maxRefusals: number;
+  /** How often a waiting execution hears that its request is alive (its HeartbeatSeconds is longer). */
+  heartbeatMs: number;
+  /** A withdrawal waits this long at most for the task of the registration it withdraws. */
+  withdrawWaitMs: number;
+  /** What a task takes at Redis before the registrar has seen one end. */
+  taskMs: number;
+}
+
+export const DEFAULT_SETTINGS: RegistrarSettings = {
+  maxInFlight: 2,
+  freshMs: 120_000,
+  refusalPauseMs: 15_000,
+  maxRefusals: 5,
+  heartbeatMs: 300_000,
+  withdrawWaitMs: 1_800_000,
+  taskMs: 30_000,
+};
+
+/** The steps' code, run for a request with the tick's client. */
+export interface RegistrarWork {
+  register(request: QueuedRequest, redis: TickRedis): Promise<Registration>;
+  check(request: QueuedRequest, redis: TickRedis): Promise<Registration & { status: string }>;
+  withdraw(request: QueuedRequest, redis: TickRedis): Promise<unknown>;
+}
+
+/** Step Functions' task-token calls. A token whose execution is gone answers false. */
+export interface TaskTokens {
+  succeed(token: string, output: unknown): Promise<boolean>;
+  fail(token: string, error: string, cause: string): Promise<boolean>;
+  heartbeat(token: string): Promise<boolean>;
+}
+
+/**
+ * Where the registrar runs, when not in AWS: task tokens answered in process, its loop started
+ * in process, the steps' code (tests wrap it), Redis reached without a socket, and a clock.
+ */
+export interface RegistrarHooks {
+  tokens: TaskTokens;
+  start: (name: string) => Promise<void>;
+  work?: { register: StepRun<unknown>; check: StepRun<unknown>; withdraw: StepRun<unknown> };
+  redis: { baseUrl: string; fetch?: typeof fetch };
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  settings?: Partial<RegistrarSettings>;
+  perMinute?: number;
+}
+
+export interface TickDeps {
+  queue: RegistrarQueue;
+  state: RegistrarState;
+  redis: TickRedis;
+  work: RegistrarWork;
+  tokens: TaskTokens;
+  now: () => number;
+  settings: RegistrarSettings;
+}
+
+export interface TickResult {
+  /** Nothing queued: the loop may end. */
+  idle: boolean;
+  /** When to tick again. */
+  nextSeconds: number;
+  finished: number;
+  sent: number;
+  waiting: number;
+}
+
+const WAITING = new Set(["initialized", "received", "processing-in-progress"]);
+const POLL_MS = 3_000;
+const MAX_PAUSE_MS = 60_000;
+
+const isTransient = (error: unknown) =>
+  error instanceof BudgetSpent || (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
+
+/** One pass over the queue. Never throws for one request: its failure is that request's. */
+export async function tick(deps: TickDeps): Promise<TickResult> {
+  const requests = await deps.queue.list();
+  const counts = { finished: 0, sent: 0 };
+  if (requests.length === 0) return { idle: true, nextSeconds: 0, waiting: 0, ...counts };
+  const inFlight = requests.filter((r) => r.phase === "sent");
+  if (inFlight.length > 0) await deps.redis.lookAtTasks();
+  const done = new Set<string>();
+  for (const request of requests.filter((r) => r.kind === "withdraw")) {
+    if (await withdrawOne(request, requests, deps, done)) done.add(request.id);
+  }
+  for (const request of requests.filter((r) => r.kind === "register" && r.phase !== "queued")) {
+    if (done.has(request.id)) continue;
+    if (await followOne(request, deps)) done.add(request.id);
+  }
+  counts.finished = done.size;
+  counts.sent = await sendNew(requests, done, deps);
+  await heartbeats(requests, done, deps);
+  const left = await deps.queue.list();
+  return { idle: left.length === 0, nextSeconds: nextPause(left, deps) / 1000, waiting: left.length, ...counts };
+}
+
+/** Follows a sent request's task; true once the waiting execution has its answer. */
+async function followOne(request: QueuedRequest, deps: TickDeps): Promise<boolean> {
+  const taskId = request.registration?.taskId;
+  if (request.phase === "sent" && taskId !== undefined) {
+    const task = deps.redis.seen(taskId) ?? (await lateLook(request, taskId, deps));
+    if (task === "gone") return true;
+    if (!task || WAITING.has(task.status)) return false;
+    learn(request, deps);
+  }
+  try {
+    const result = await deps.work.check(request, deps.redis);
+    if (result.status === "active") return answer(request, deps, result);
+    await deps.queue.update({ ...request, phase: "checking", registration: result });
+    return false;
+  } catch (error) {
+    return failed(request, error, deps);
+  }
+}
+
+/**
+ * A task not in the list: fresh for `freshMs` after its request, then read once by id (a long
+ * list may leave it out); still unknown, Redis never took it.
+ */
+async function lateLook(request: QueuedRequest, taskId: string, deps: TickDeps) {
+  if (deps.now() - (request.sentAt ?? deps.now()) < deps.settings.freshMs) return undefined;
+  try {
+    return await deps.redis.readTask(taskId);
+  } catch (error) {
+    if ((error as { status?: number }).status !== 404) return undefined;
+    const cause = `RegisterCloudAccount: Redis Cloud task ${taskId} was still not found ${Math.round(deps.settings.freshMs / 1000)} s after its request: Redis did not take it`;
+    await finish(request, deps, () => deps.tokens.fail(request.taskToken, "RedisTaskNotFound", cause));
+    return "gone" as const;
+  }
+}
+
+/** The end of a task seen: the next in line started then; what it took teaches the next pause. */
+function learn(request: QueuedRequest, deps: TickDeps) {
+  const at = deps.now();
+  const started = Math.max(request.sentAt ?? at, deps.state.lastCompletionAt ?? 0);
+  const took = at - started;
+  const known = deps.state.taskMs ?? deps.settings.taskMs;
+  if (took > 0) deps.state.taskMs = Math.round((known + took) / 2);
+  deps.state.lastCompletionAt = at;
+}
+
+/** A failure: a key Redis could not use yet is asked again later; a transient one next tick. */
+async function failed(request: QueuedRequest, error: unknown, deps: TickDeps): Promise<boolean> {
+  if (isTransient(error)) {
+    logger.warn("registrar: retried next tick", { execution: request.execution, error: (error as Error).name });
+    return false;
+  }
+  const named = error instanceof WorkflowError ? error : new WorkflowError("UnexpectedError", String(error));
+  const refusals = (request.refusals ?? 0) + 1;
+  if (named.name === "CloudAccountInvalidCreds" && refusals < deps.settings.maxRefusals) {
+    const { registration: _, sentAt: __, ...rest } = request;
+    await deps.queue.update({
+      ...rest,
+      phase: "queued",
+      refusals,
+      notBefore: deps.now() + deps.settings.refusalPauseMs,
+    });
+    return false;
+  }
+  return finish(request, deps, () => deps.tokens.fail(request.taskToken, named.name, named.message));
+}
+
+async function answer(request: QueuedRequest, deps: TickDeps, result: unknown): Promise<boolean> {
+  return finish(request, deps, () => deps.tokens.succeed(request.taskToken, result));
+}
+
+/** Tells the execution, then forgets the request (an execution gone has nothing to hear). */
+async function finish(request: QueuedRequest, deps: TickDeps, tell: () => Promise<boolean>) {
+  await tell();
+  await deps.queue.remove(request);
+  return true;
+}
+
+/** Sends queued registrations, oldest first, while Redis holds fewer than maxInFlight of ours. */
+async function sendNew(requests: QueuedRequest[], done: Set<string>, deps: TickDeps): Promise<number> {
+  let inFlight = requests.filter((r) => r.phase === "sent" && !done.has(r.id)).length;
+  let sent = 0;
+  const ready = requests.filter(
+    (r) => r.kind === "register" && r.phase === "queued" && (r.notBefore ?? 0) <= deps.now(),
+  );
+  for (const request of ready) {
+    if (inFlight >= deps.settings.maxInFlight) break;
+    try {
+      const registration = await deps.work.register(request, deps.redis);
+      const phase = registration.taskId !== undefined ? "sent" : "checking";
+      await deps.queue.update({ ...request, phase, registration, sentAt: deps.now() });
+      if (phase === "sent") inFlight += 1;
+      sent += 1;
+    } catch (error) {
+      if (error instanceof BudgetSpent) break;
+      if (await failed(request, error, deps)) done.add(request.id);
+    }
+  }
+  return sent;
+}
+
+/**
+ * A rollback's withdrawal: it waits (bounded) for the task of this execution's registration, so
+ * that the cloud account a fresh task makes is deleted, never missed; a registration not sent
+ * yet is dropped. True once the rollback has its answer.
+ */
+async function withdrawOne(request: QueuedRequest, all: QueuedRequest[], deps: TickDeps, done: Set<string>) {
+  const own = all.find((r) => r.kind === "register" && r.execution === request.execution);
+  const taskId = own?.phase === "sent" ? own.registration?.taskId : undefined;
+  if (own && taskId !== undefined) {
+    const task = deps.redis.seen(taskId);
+    const waited = deps.now() - request.enqueuedAt;
+    const fresh = deps.now() - (own.sentAt ?? 0) < deps.settings.freshMs;
+    const running = task ? WAITING.has(task.status) : fresh;
+    if (running && waited < deps.settings.withdrawWaitMs) return false;
+  }
+  try {
+    const result = await deps.work.withdraw(request, deps.redis);
+    if (own) {
+      // Its execution has moved on: the registration is neither followed nor sent any more.
+      await deps.queue.remove(own);
+      done.add(own.id);
+    }
+    return answer(request, deps, result);
+  } catch (error) {
+    if (isTransient(error)) return false;
+    const named = error instanceof Error ? error : new Error(String(error));
+    return finish(request, deps, () => deps.tokens.fail(request.taskToken, named.name, named.message));
+  }
+}
+
+/** Every waiting execution hears, every `heartbeatMs`, that its request is still being worked. */
+async function heartbeats(requests: QueuedRequest[], done: Set<string>, deps: TickDeps) {
+  for (const request of requests) {
+    if (done.has(request.id)) continue;
+    const last = request.heartbeatAt ?? request.enqueuedAt;
+    if (deps.now() - last < deps.settings.heartbeatMs) continue;
+    const alive = await deps.tokens.heartbeat(request.taskToken);
+    if (!alive && request.phase === "queued") {
+      // Its execution is over (timed out, stopped): nothing was sent, nothing is owed.
+      await deps.queue.remove(request);
+      continue;
+    }
+    const current = (await deps.queue.get(request.execution, request.kind)) ?? request;
+    await deps.queue.update({ ...current, heartbeatAt: deps.now() });
+  }
+}
+
+/**
+ * The pause before the next look: until the task Redis is working should end (learned from the
+ * ones before, Redis working them one after another), then every 3 s; a refused key's next try,
+ * or Redis's Retry-After, when sooner or later.
+ */
+function nextPause(left: QueuedRequest[], deps: TickDeps): number {
+  const at = deps.now();
+  const wakes: number[] = [];
+  const head = left.find((r) => r.phase === "sent");
+  if (head) {
+    const started = Math.max(head.sentAt ?? at, deps.state.lastCompletionAt ?? 0);
+    wakes.push(started + (deps.state.taskMs ?? deps.settings.taskMs));
+  }
+  if (left.some((r) => r.phase === "checking" || r.kind === "withdraw")) wakes.push(at);
+  // Queued requests wait for room at Redis, which only the head's end makes.
+  const room = left.filter((r) => r.phase === "sent").length < deps.settings.maxInFlight;
+  for (const r of left) if (r.phase === "queued" && room) wakes.push(r.notBefore ?? at);
+  const soonest = Math.min(...wakes, at + MAX_PAUSE_MS);
+  const pause = Math.max(POLL_MS, soonest - at, (deps.state.pausedUntil ?? at) - at);
+  return Math.min(MAX_PAUSE_MS, pause);
+}
