@@ -22,7 +22,13 @@ import {
 } from "./lib/http.ts";
 import { STARTED_BY_ARN, type StartInput } from "./lib/onboarding-input.ts";
 import { logger, metrics } from "./lib/powertools.ts";
-import { isAwsError, type StartOutcome, startUnlessRunning } from "./lib/start-execution.ts";
+import {
+  isAwsError,
+  MAX_ATTEMPTS,
+  RedrivesExhausted,
+  type StartOutcome,
+  startUnlessRunning,
+} from "./lib/start-execution.ts";
 import { parseStartInput } from "./lib/start-input.ts";
 import { tracer } from "./lib/tracing.ts";
 import { countStart } from "./lib/trigger-metrics.ts";
@@ -48,9 +54,11 @@ export interface StartAnswer extends ApiAnswer {
 
 /**
  * POST /onboardings: starts an onboarding of `accountId`, or answers the one already running for
- * it (200, same id) instead of starting a second. The body is checked against the state machine's
- * own input schema (with accountId required) and the deployment's role names, so nothing starts
- * that its first state would refuse. How concurrent requests are collapsed: startUnlessRunning.
+ * it (200, same id) instead of starting a second; a repeat within the minute of a run that failed
+ * starts a new one (the minute's name with the next suffix, see attemptName). The body is checked
+ * against the state machine's own input schema (with accountId required) and the deployment's
+ * role names, so nothing starts that its first state would refuse. How concurrent requests are
+ * collapsed: startUnlessRunning.
  */
 export async function startOnboardingRequest(body: unknown, deps: StartRequestDeps): Promise<StartAnswer> {
   const parsed = parseStartInput(body);
@@ -63,20 +71,23 @@ export async function startOnboardingRequest(body: unknown, deps: StartRequestDe
     );
   }
   const now = deps.now();
-  const name = apiExecutionName(input.accountId, now);
-  const outcome = await startUnlessRunning(deps.sfn, deps.stateMachineArn, { name, input });
+  const retryAfter = 60 - now.getUTCSeconds();
+  const outcome = await startOrRedrive(
+    deps,
+    { name: apiExecutionName(input.accountId, now), input },
+    retryAfter,
+  );
   const id = executionName(outcome.executionArn);
   const location = deps.statusUrl(id);
   const reference = { executionArn: outcome.executionArn, id, statusUrl: location };
   if (outcome.kind === "taken") {
-    // A run of this minute has already ended (it failed fast): its name cannot be reused yet.
-    const retryAfter = 60 - now.getUTCSeconds();
+    // A run of this minute has already succeeded: the next minute's name may start another.
     return {
       outcome: outcome.kind,
       statusCode: 409,
       headers: { "Retry-After": String(retryAfter) },
       body: {
-        message: `an onboarding of this account started this minute has already ended; retry in ${retryAfter} s`,
+        message: `an onboarding of this account started this minute has already succeeded; retry in ${retryAfter} s to run another`,
         ...reference,
       },
     };
@@ -87,6 +98,26 @@ export async function startOnboardingRequest(body: unknown, deps: StartRequestDe
     headers: { Location: location },
     body: reference,
   };
+}
+
+/**
+ * The minute's name, or its next re-drive when its runs failed. Every name of the minute taken by
+ * a failed run is a client's loop rather than an onboarding: refused until the next minute.
+ */
+async function startOrRedrive(
+  deps: StartRequestDeps,
+  start: Parameters<typeof startUnlessRunning>[2],
+  retryAfter: number,
+): Promise<StartOutcome> {
+  try {
+    return await startUnlessRunning(deps.sfn, deps.stateMachineArn, start);
+  } catch (error) {
+    if (!(error instanceof RedrivesExhausted)) throw error;
+    throw new ApiProblem(
+      409,
+      `the last ${MAX_ATTEMPTS} onboardings of this account started this minute have all failed; retry in ${retryAfter} s`,
+    );
+  }
 }
 
 /**

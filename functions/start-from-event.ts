@@ -34,11 +34,13 @@ export type StartFromEventResult =
 const OUTCOME = { started: "started", running: "already running", taken: "already handled" } as const;
 
 /**
- * Starts the onboarding of a vended account, at most once per account and source (the name is
- * fixed). An execution of that name that has ended answers ExecutionAlreadyExists: the event was
- * handled before (a redelivery, or an Update after the Create), so this is a success, not a retry.
- * Errors of Step Functions are thrown: Lambda retries the event, then sends it to the dead-letter
- * queue.
+ * Starts the onboarding of a vended account, under a name fixed per account and source (and its
+ * re-drives', see attemptName). An execution of that name that is running or has succeeded means
+ * the event was handled before (a redelivery, or an Update after the Create): a success, not a
+ * retry. One that failed, timed out or was aborted is re-driven under the next name, so that a
+ * redelivered event (from the dead-letter queue, say) onboards the account again. Errors of Step
+ * Functions, and RedrivesExhausted, are thrown: Lambda retries the event, then sends it to the
+ * dead-letter queue.
  */
 export async function startFromEvent(
   event: VendingEventParse,

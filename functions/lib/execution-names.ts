@@ -11,15 +11,25 @@ import type { VendingSource } from "./config.ts";
 export const accountPrefix = (accountId: string): string => `${accountId}-`;
 
 /**
- * One name per account and vending source, for ever: a duplicate delivery or a Create followed by
- * an Update reuse it, and Step Functions itself collapses them (same name and input: the running
- * execution is returned; a closed one: ExecutionAlreadyExists). The source is part of the name
- * because in a Control Tower landing zone Organizations also reports every account Control Tower
- * creates, earlier and with a role that does not exist there; sharing the name would let that
- * doomed run block the Control Tower one.
+ * One name per account and vending source: a duplicate delivery or a Create followed by an Update
+ * reuse it, and Step Functions itself collapses them (same name and input: the running execution
+ * is returned; a closed one: ExecutionAlreadyExists). The source is part of the name because in a
+ * Control Tower landing zone Organizations also reports every account Control Tower creates,
+ * earlier and with a role that does not exist there; sharing the name would let that doomed run
+ * block the Control Tower one. This is the first name of its family: a run of it that failed is
+ * re-driven under the next one (`attemptName`).
  */
 export const vendingExecutionName = (accountId: string, source: VendingSource): string =>
   `${accountId}-vending-${source}`;
+
+/**
+ * The `attempt`th name of a family: the first is the bare name, later ones `<name>-2`, `<name>-3`, …
+ * The first stays unsuffixed because deployments before re-drives named their runs so: a run
+ * already made under the bare name is still its family's first, and nothing reading names changes
+ * for the usual case of one run.
+ */
+export const attemptName = (first: string, attempt: number): string =>
+  attempt === 1 ? first : `${first}-${attempt}`;
 
 /**
  * `<accountId>-api-<UTC minute>`, e.g. `222222222222-api-20261121T1956Z`: identical requests of the
@@ -55,13 +65,14 @@ export const executionName = (arn: string): string => arn.slice(arn.lastIndexOf(
 
 /**
  * Who started an execution, as far as its name tells: the starters name theirs (a vending event
- * by source, the HTTP API); a console or CLI start is named by whoever started it, so unknown.
+ * by source, the HTTP API), a re-drive with its attempt's suffix (`-2` and up, see attemptName);
+ * a console or CLI start is named by whoever started it, so unknown.
  */
 export function startedByOf(accountId: string, execution: string): string | undefined {
   const origin = execution.startsWith(accountPrefix(accountId))
     ? execution.slice(accountPrefix(accountId).length)
     : "";
-  const vending = /^vending-(controltower|organizations)$/.exec(origin);
+  const vending = /^vending-(controltower|organizations)(?:-[2-9]|-[1-9]\d+)?$/.exec(origin);
   if (vending) return `vending:${vending[1]}`;
-  return /^api-\d{8}T\d{4}Z$/.test(origin) ? "http-api" : undefined;
+  return /^api-\d{8}T\d{4}Z(?:-[2-9]|-[1-9]\d+)?$/.test(origin) ? "http-api" : undefined;
 }

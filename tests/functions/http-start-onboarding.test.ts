@@ -16,10 +16,11 @@ import {
 } from "../../functions/http-start-onboarding.ts";
 import { executionArn } from "../../functions/lib/execution-names.ts";
 import { logger, metrics } from "../../functions/lib/powertools.ts";
+import { MAX_ATTEMPTS } from "../../functions/lib/start-execution.ts";
 import post from "../fixtures/http/post-onboardings.json" with { type: "json" };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { expectInternalError, expectSettingFailure } from "../support/http.ts";
-import { runningListing } from "../support/sfn.ts";
+import { failedFamily, holdNames, runningListing } from "../support/sfn.ts";
 
 const MACHINE = STATE_MACHINE_ARN;
 /** The caller the fixture's IAM authorizer names. */
@@ -129,11 +130,9 @@ describe("POST /onboardings", () => {
     expect(sfnMock).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
-  it("answers 409 with when to retry when a run of the same minute has already ended", async () => {
+  it("answers 409 with when to retry when a run of the same minute has already succeeded", async () => {
     // Arrange
-    sfnMock
-      .on(StartExecutionCommand)
-      .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} }));
+    holdNames(sfnMock, MACHINE, { [NAME]: "SUCCEEDED" });
 
     // Act
     const response = await call(request());
@@ -141,7 +140,63 @@ describe("POST /onboardings", () => {
     // Assess
     expect(response.statusCode).toBe(409);
     expect(response.headers).toMatchObject({ "Retry-After": "7" });
-    expect(response.json).toMatchObject({ id: NAME, message: expect.stringContaining("retry in 7 s") });
+    expect(response.json).toMatchObject({
+      id: NAME,
+      statusUrl: STATUS_URL,
+      message: expect.stringMatching(/already succeeded; retry in 7 s/),
+    });
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+  });
+
+  it.each(["FAILED", "TIMED_OUT", "ABORTED"] as const)(
+    "starts the minute's next name (202) when its run of the same minute %s",
+    async (status) => {
+      // Arrange
+      holdNames(sfnMock, MACHINE, { [NAME]: status });
+
+      // Act
+      const response = await call(request());
+
+      // Assess
+      expect(response.statusCode).toBe(202);
+      expect(response.json).toEqual({
+        executionArn: executionArn(MACHINE, `${NAME}-2`),
+        id: `${NAME}-2`,
+        statusUrl: `${STATUS_URL}-2`,
+      });
+      expect(sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name)).toEqual([
+        NAME,
+        `${NAME}-2`,
+      ]);
+    },
+  );
+
+  it("walks past the minute's failed re-drives, and answers a running one (200) instead of starting", async () => {
+    // Arrange
+    holdNames(sfnMock, MACHINE, { [NAME]: "FAILED", [`${NAME}-2`]: "FAILED", [`${NAME}-3`]: "RUNNING" });
+
+    // Act
+    const response = await call(request());
+
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(response.json).toMatchObject({ id: `${NAME}-3` });
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 3);
+  });
+
+  it(`refuses with 409 once ${MAX_ATTEMPTS} runs of the minute have failed, until the next minute`, async () => {
+    // Arrange
+    holdNames(sfnMock, MACHINE, failedFamily(NAME, MAX_ATTEMPTS));
+
+    // Act
+    const response = await call(request());
+
+    // Assess
+    expect(response.statusCode).toBe(409);
+    expect(response.json).toEqual({
+      message: `the last ${MAX_ATTEMPTS} onboardings of this account started this minute have all failed; retry in 7 s`,
+    });
+    expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, MAX_ATTEMPTS);
   });
 
   it.each([
@@ -298,13 +353,22 @@ describe("POST /onboardings' metrics and logs", () => {
       "OnboardingsAlreadyRunning",
     ],
     [
-      "a start whose run of this minute has ended",
-      () =>
-        sfnMock
-          .on(StartExecutionCommand)
-          .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} })),
+      "a start whose run of this minute has succeeded",
+      () => holdNames(sfnMock, MACHINE, { [NAME]: "SUCCEEDED" }),
       request(),
       "OnboardingsAlreadyHandled",
+    ],
+    [
+      "a re-drive of this minute's failed run",
+      () => holdNames(sfnMock, MACHINE, { [NAME]: "FAILED" }),
+      request(),
+      "OnboardingsStarted",
+    ],
+    [
+      "a start refused once the minute's re-drives are spent",
+      () => holdNames(sfnMock, MACHINE, failedFamily(NAME, MAX_ATTEMPTS)),
+      request(),
+      "OnboardingStartsRefused",
     ],
     [
       "a bad body",

@@ -1,5 +1,5 @@
 import {
-  ExecutionAlreadyExists,
+  type ExecutionStatus,
   ListExecutionsCommand,
   SFNClient,
   SFNServiceException,
@@ -9,6 +9,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { executionArn } from "../../functions/lib/execution-names.ts";
 import { logger, metrics } from "../../functions/lib/powertools.ts";
+import { MAX_ATTEMPTS } from "../../functions/lib/start-execution.ts";
 import { createHandler, handler, starterDeps } from "../../functions/start-from-event.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
 import ctCreateFailed from "../fixtures/events/controltower-create-managed-account-failed.json" with {
@@ -27,7 +28,7 @@ import orgCreateFailed from "../fixtures/events/organizations-create-account-res
 };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { matchesPattern } from "../support/event-pattern.ts";
-import { runningListing } from "../support/sfn.ts";
+import { failedFamily, holdNames, runningListing } from "../support/sfn.ts";
 import { packagedTemplate, resourcesOfType } from "../support/template.ts";
 
 const MACHINE = STATE_MACHINE_ARN;
@@ -50,6 +51,8 @@ beforeEach(() => {
     startDate: new Date(),
   }));
 });
+
+const takenBy = (held: Record<string, ExecutionStatus>) => holdNames(sfnMock, MACHINE, held);
 
 /** The input and name the starter gave Step Functions, in call order. */
 const starts = () =>
@@ -161,11 +164,9 @@ describe("the starter", () => {
     expect(update?.rawInput).toBe(create?.rawInput);
   });
 
-  it("treats ExecutionAlreadyExists for a run that has ended as already handled, not as a failure", async () => {
+  it("treats ExecutionAlreadyExists for a run that has succeeded as already handled, not as a failure", async () => {
     // Arrange
-    sfnMock
-      .on(StartExecutionCommand)
-      .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} }));
+    takenBy({ "222222222222-vending-controltower": "SUCCEEDED" });
 
     // Act
     const result = await handler(ctUpdate, context);
@@ -176,6 +177,77 @@ describe("the starter", () => {
       accountId: "222222222222",
       executionArn: executionArn(MACHINE, "222222222222-vending-controltower"),
     });
+    expect(starts().map((start) => start.name)).toEqual(["222222222222-vending-controltower"]);
+  });
+
+  it.each(["FAILED", "TIMED_OUT", "ABORTED"] as const)(
+    "re-drives an account whose onboarding %s: the next event starts it again under the next name",
+    async (status) => {
+      // Arrange
+      takenBy({ "222222222222-vending-controltower": status });
+
+      // Act
+      const result = await handler(ctUpdate, context);
+
+      // Assess
+      expect(result).toEqual({
+        outcome: "started",
+        accountId: "222222222222",
+        executionArn: executionArn(MACHINE, "222222222222-vending-controltower-2"),
+      });
+      const [first, redrive] = starts();
+      expect(redrive?.name).toBe("222222222222-vending-controltower-2");
+      // The same input as the first run: a duplicate of this re-drive collapses into it.
+      expect(redrive?.rawInput).toBe(first?.rawInput);
+    },
+  );
+
+  it("re-drives past earlier re-drives that failed too", async () => {
+    // Arrange
+    takenBy({
+      "444455556666-vending-organizations": "FAILED",
+      "444455556666-vending-organizations-2": "TIMED_OUT",
+      "444455556666-vending-organizations-3": "FAILED",
+    });
+
+    // Act
+    const result = await handler(orgCreate, context);
+
+    // Assess
+    expect(result).toMatchObject({
+      outcome: "started",
+      executionArn: executionArn(MACHINE, "444455556666-vending-organizations-4"),
+    });
+  });
+
+  it("answers a re-drive that is running, and starts nothing more", async () => {
+    // Arrange: the list has not shown it yet; its name has.
+    takenBy({
+      "222222222222-vending-controltower": "FAILED",
+      "222222222222-vending-controltower-2": "RUNNING",
+    });
+
+    // Act
+    const result = await handler(ctCreate, context);
+
+    // Assess
+    expect(result).toEqual({
+      outcome: "already running",
+      accountId: "222222222222",
+      executionArn: executionArn(MACHINE, "222222222222-vending-controltower-2"),
+    });
+  });
+
+  it(`fails the invocation once ${MAX_ATTEMPTS} runs of the account and source have failed, so that the event is dead-lettered`, async () => {
+    // Arrange
+    takenBy(failedFamily("222222222222-vending-controltower", MAX_ATTEMPTS));
+
+    // Act / Assess
+    await expect(handler(ctCreate, context)).rejects.toMatchObject({
+      name: "RedrivesExhausted",
+      message: expect.stringContaining("222222222222-vending-controltower"),
+    });
+    expect(starts()).toHaveLength(MAX_ATTEMPTS);
   });
 
   it("collapses a duplicate delivery into the running onboarding of the account", async () => {
@@ -269,11 +341,14 @@ describe("the starter's metrics", () => {
     [
       "a start handled before",
       ctUpdate,
-      () =>
-        sfnMock
-          .on(StartExecutionCommand)
-          .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} })),
+      () => takenBy({ "222222222222-vending-controltower": "SUCCEEDED" }),
       "OnboardingsAlreadyHandled",
+    ],
+    [
+      "a re-drive of a failed onboarding",
+      ctUpdate,
+      () => takenBy({ "222222222222-vending-controltower": "FAILED" }),
+      "OnboardingsStarted",
     ],
     [
       "a Step Functions failure",

@@ -442,9 +442,10 @@ async function driveTriggers() {
         ? nothingRunning
         : { executionArn: executionArn(MACHINE, String(input.name)), startDate: new Date() },
     ),
-    // A redelivery whose run has ended: the name is taken, and the list is asked again.
+    // A redelivery whose run has succeeded: the name is taken, and its run is described.
     await starts(orgCreate, (command) => {
       if (command === "ListExecutions") return nothingRunning;
+      if (command === "DescribeExecution") return { status: "SUCCEEDED" };
       throw new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} });
     }),
     // An update while the create's run is still going.
@@ -452,21 +453,26 @@ async function driveTriggers() {
   ].map((result) => result.outcome);
   expect(outcomes).toEqual(["started", "already handled", "already running"]);
 
+  // A repeat within the minute of a run that failed: described, then re-driven under the next name.
+  const failedFirst = `${TARGET}-api-20261121T1956Z`;
   const started = await startOnboardingRequest(
     { accountId: TARGET },
     {
-      sfn: recordingSfn("httpStartOnboarding", (command, input) =>
-        command === "ListExecutions"
-          ? nothingRunning
-          : { executionArn: executionArn(MACHINE, String(input.name)), startDate: new Date() },
-      ),
+      sfn: recordingSfn("httpStartOnboarding", (command, input) => {
+        if (command === "ListExecutions") return nothingRunning;
+        if (command === "DescribeExecution") return { status: "FAILED" };
+        if (input.name === failedFirst) {
+          throw new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} });
+        }
+        return { executionArn: executionArn(MACHINE, String(input.name)), startDate: new Date() };
+      }),
       stateMachineArn: MACHINE,
       allowedRoleNames: loadConfig({}).allowedTargetRoleNames,
-      now: () => new Date(),
+      now: () => new Date("2026-11-21T19:56:53Z"),
       statusUrl: (id) => `https://api.example.com/onboardings/${id}`,
     },
   );
-  expect(started.statusCode).toBe(202);
+  expect(started).toMatchObject({ statusCode: 202, body: { id: `${failedFirst}-2` } });
 
   const id = `${TARGET}-api-20261121T1956Z`;
   const described = await getOnboardingRequest(id, {

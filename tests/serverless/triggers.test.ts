@@ -123,16 +123,18 @@ describe("the HTTP API", () => {
 });
 
 describe("the starters' roles", () => {
-  it("let the starter start and list executions of the state machine, and dead-letter, nothing else", () => {
+  it("let the starter start and list executions of the state machine, describe its executions, and dead-letter, nothing else", () => {
     expect(grants(STARTER)).toEqual([
       { Effect: "Allow", Action: ["states:StartExecution", "states:ListExecutions"], Resource: MACHINE },
+      { Effect: "Allow", Action: ["states:DescribeExecution"], Resource: { "Fn::Sub": EXECUTIONS } },
       { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: DLQ },
     ]);
   });
 
-  it("let POST /onboardings start and list executions of the state machine, nothing else", () => {
+  it("let POST /onboardings start and list executions of the state machine and describe its executions, nothing else", () => {
     expect(grants(POST)).toEqual([
       { Effect: "Allow", Action: ["states:StartExecution", "states:ListExecutions"], Resource: MACHINE },
+      { Effect: "Allow", Action: ["states:DescribeExecution"], Resource: { "Fn::Sub": EXECUTIONS } },
     ]);
   });
 
