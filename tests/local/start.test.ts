@@ -90,10 +90,10 @@ describe("npm start: the onboarding on the embedded local environment", () => {
     expect(ran.stdout).toContain(`Onboarding account ${TARGET} from 111111111111`);
     for (const state of [
       "ValidateInput",
-      "EnsureInstancePolicy",
-      "EnsureNodeRole",
       "EnsureUserPolicy",
       "EnsureUser",
+      "EnsureInstancePolicy",
+      "EnsureNodeRole",
       "EnsureConsoleRole",
       "VerifyAccessKey",
       "RegisterCloudAccount",
