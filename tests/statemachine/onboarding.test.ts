@@ -234,6 +234,18 @@ describe("failures", () => {
     expect(result.error?.Cause).toContain("EnsureConsoleRole");
     expect(env.aws.snapshot()).toEqual(before);
     expect(JSON.stringify(env.published)).toContain("Redis Cloud Onboarding Failed");
+    // The user policy, the run's first resource, goes last: once the user it is attached to is gone.
+    const at = (command: string, resource: string) =>
+      env.aws.calls.findIndex(
+        (call) => call.command === command && !call.error && JSON.stringify(call.input).includes(resource),
+      );
+    expect(at("CreatePolicy", "RedislabsIAMUserRestrictedPolicy")).toBeLessThan(
+      at("CreateUser", "redislabs-user"),
+    );
+    expect(at("DeleteUser", "redislabs-user")).toBeGreaterThan(-1);
+    expect(at("DeletePolicy", "RedislabsIAMUserRestrictedPolicy")).toBeGreaterThan(
+      at("DeleteUser", "redislabs-user"),
+    );
   });
 
   it("never touches what existed before the run when rolling back", async () => {
