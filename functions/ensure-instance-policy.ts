@@ -9,7 +9,7 @@ import { targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureInstancePolicy";
 
-/** Step 1: the policy of the EC2 instances Redis runs in the account. */
+/** Step 3: the policy of the EC2 instances Redis runs in the account. */
 export function ensureInstancePolicy(
   input: StepInput,
   deps: { iam: IAMClient; home: Home; registry: ChangeRecorder; plan?: PlanSink },

@@ -15,7 +15,7 @@ export interface NodeRoleResult extends StepReport {
   instanceProfileArn: string;
 }
 
-/** Step 2: the EC2 role of Redis's cluster nodes, with the instance profile the console would make. */
+/** Step 4: the EC2 role of Redis's cluster nodes, with the instance profile the console would make. */
 export async function ensureNodeRole(
   input: StepInput,
   deps: { iam: IAMClient; home: Home; registry: ChangeRecorder; plan?: PlanSink },

@@ -9,7 +9,7 @@ import { targetStep } from "./lib/target-step.ts";
 
 const STEP = "EnsureUserPolicy";
 
-/** Step 3: the policy of the user (and console role) Redis manages the account with. */
+/** Step 1: the policy of the user (and console role) Redis manages the account with. */
 export function ensureUserPolicy(
   input: StepInput,
   deps: { iam: IAMClient; home: Home; registry: ChangeRecorder; plan?: PlanSink },

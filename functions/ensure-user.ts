@@ -59,7 +59,7 @@ export interface UserDeps {
 }
 
 /**
- * Step 4: the user Redis manages the account with, its console password and its access key.
+ * Step 2: the user Redis manages the account with, its console password and its access key.
  * A secret exists only at creation, so it is written to Secrets Manager in this same invocation,
  * and the step answers only the secret's ARN and the key's id.
  */

@@ -52,10 +52,10 @@ export interface PlanDeps {
 
 /** The steps that write in the account, in the state machine's order. */
 const STEPS = [
-  (input: StepInput, deps: PlanDeps & { plan: PlanSink }) => ensureInstancePolicy(input, deps),
-  (input: StepInput, deps: PlanDeps & { plan: PlanSink }) => ensureNodeRole(input, deps),
   (input: StepInput, deps: PlanDeps & { plan: PlanSink }) => ensureUserPolicy(input, deps),
   (input: StepInput, deps: PlanDeps & { plan: PlanSink }) => ensureUser(input, deps),
+  (input: StepInput, deps: PlanDeps & { plan: PlanSink }) => ensureInstancePolicy(input, deps),
+  (input: StepInput, deps: PlanDeps & { plan: PlanSink }) => ensureNodeRole(input, deps),
   (input: StepInput, deps: PlanDeps & { plan: PlanSink }) => ensureConsoleRole(input, deps),
 ];
 

@@ -4,7 +4,14 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../functions/lib/config.ts";
 import { createRuntime } from "../../functions/lib/define-step.ts";
-import { type AccessKeyCredentials, run, verifyAccessKey } from "../../functions/verify-access-key.ts";
+import {
+  type AccessKeyCredentials,
+  BUDGET_MS,
+  POLL_MS,
+  run,
+  type VerifyDeps,
+  verifyAccessKey,
+} from "../../functions/verify-access-key.ts";
 import {
   CREDENTIALS,
   leakedSecrets,
@@ -30,18 +37,30 @@ const stsRefusal = (name: string) =>
 
 /** The credentials each STS client was made with. */
 let signedWith: AccessKeyCredentials[];
-const deps = () => ({
+/** The step's clock: it moves only when the step sleeps, by what it asked for. */
+let clock: number;
+let sleeps: number[];
+const deps = (): VerifyDeps => ({
   secrets: new SecretsManagerClient({}),
   stsFor: (credentials: AccessKeyCredentials) => {
     signedWith.push(credentials);
     return new STSClient({ region: HOME.region, credentials });
   },
+  pollMs: POLL_MS,
+  budgetMs: BUDGET_MS,
+  sleep: async (ms) => {
+    sleeps.push(ms);
+    clock += ms;
+  },
+  now: () => clock,
 });
 
 beforeEach(() => {
   secretsMock.reset();
   stsMock.reset();
   signedWith = [];
+  clock = 1_700_000_000_000;
+  sleeps = [];
   storeSecrets(secretsMock);
 });
 
@@ -59,10 +78,11 @@ describe("verifyAccessKey", () => {
       { accessKeyId: CREDENTIALS.accessKeyId, secretAccessKey: CREDENTIALS.secretAccessKey },
     ]);
     expect(secretsMock).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: SECRET_ARN });
+    expect(sleeps).toEqual([]);
   });
 
   it.each(["InvalidClientTokenId", "SignatureDoesNotMatch", "AuthFailure", "UnrecognizedClientException"])(
-    "throws KeyNotPropagated while AWS answers %s",
+    "checks again every second while AWS answers %s, and throws KeyNotPropagated once its budget is spent",
     async (code) => {
       // Prepare
       stsMock.on(GetCallerIdentityCommand).rejects(stsRefusal(code));
@@ -70,34 +90,53 @@ describe("verifyAccessKey", () => {
       // Act
       const error = await rejectionOf(verifyAccessKey(redisInput(), deps()));
 
-      // Assess
+      // Assess: a check at 0 s, 1 s, ... 90 s; one more would end past the budget.
+      const attempts = BUDGET_MS / POLL_MS + 1;
       expect(error.name).toBe("KeyNotPropagated");
       expect(error.message).toContain(`access key ${CREDENTIALS.accessKeyId}`);
       expect(error.message).toContain(code);
+      expect(error.message).toContain(`after ${attempts} attempts in 90 s`);
+      expect(stsMock).toHaveReceivedCommandTimes(GetCallerIdentityCommand, attempts);
+      expect(sleeps).toEqual(Array.from({ length: attempts - 1 }, () => POLL_MS));
+      // The secret is read once, and one client signs every check.
+      expect(secretsMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+      expect(signedWith).toHaveLength(1);
     },
   );
 
-  it("succeeds once IAM has propagated the key, after KeyNotPropagated attempts", async () => {
-    // Prepare: the state machine retries the step while it throws KeyNotPropagated.
+  it("succeeds on the check after IAM has propagated the key, having slept between the refused ones", async () => {
+    // Prepare: refused three times, accepted on the fourth check.
     stsMock
       .on(GetCallerIdentityCommand)
       .rejectsOnce(stsRefusal("InvalidClientTokenId"))
       .rejectsOnce(stsRefusal("InvalidClientTokenId"))
+      .rejectsOnce(stsRefusal("SignatureDoesNotMatch"))
       .resolves({ Arn: USER_ARN });
-    const outcomes: string[] = [];
 
     // Act
-    let result: Awaited<ReturnType<typeof verifyAccessKey>> | undefined;
-    for (let attempt = 0; attempt < 5 && !result; attempt++) {
-      result = await verifyAccessKey(redisInput(), deps()).catch((error: Error) => {
-        outcomes.push(error.name);
-        return undefined;
-      });
-    }
+    const result = await verifyAccessKey(redisInput(), deps());
 
     // Assess
-    expect(outcomes).toEqual(["KeyNotPropagated", "KeyNotPropagated"]);
-    expect(result?.verifiedArn).toBe(USER_ARN);
+    expect(result).toEqual({ accessKeyId: CREDENTIALS.accessKeyId, verifiedArn: USER_ARN });
+    expect(stsMock).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 4);
+    expect(sleeps).toEqual([POLL_MS, POLL_MS, POLL_MS]);
+  });
+
+  it("counts the time its checks take against the budget, not only its sleeps", async () => {
+    // Prepare: each refused check takes 4 s (a slow network), so checks start 5 s apart.
+    stsMock.on(GetCallerIdentityCommand).callsFake(async () => {
+      clock += 4_000;
+      throw stsRefusal("InvalidClientTokenId");
+    });
+
+    // Act
+    const error = await rejectionOf(verifyAccessKey(redisInput(), { ...deps(), budgetMs: 20_000 }));
+
+    // Assess: checks start at 0, 5, 10, 15 and 20 s (the last ends at 24 s); a sixth would start
+    // at 25 s, past the budget. The function's timeout leaves room for that last check.
+    expect(error.name).toBe("KeyNotPropagated");
+    expect(error.message).toContain("after 5 attempts in 24 s");
+    expect(sleeps).toEqual([POLL_MS, POLL_MS, POLL_MS, POLL_MS]);
   });
 
   it("does not mistake a denied call for propagation", async () => {
@@ -110,6 +149,24 @@ describe("verifyAccessKey", () => {
     // Assess
     expect(error.name).toBe("AccessDenied");
     expect(error.message).toContain("VerifyAccessKey: GetCallerIdentity");
+    expect(stsMock).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it("stops at a permanent failure after refusals, without checking again", async () => {
+    // Prepare: refused while propagating, then denied for good (an SCP applied meanwhile).
+    stsMock
+      .on(GetCallerIdentityCommand)
+      .rejectsOnce(stsRefusal("InvalidClientTokenId"))
+      .rejects(awsError.accessDenied());
+
+    // Act
+    const error = await rejectionOf(verifyAccessKey(redisInput(), deps()));
+
+    // Assess
+    expect(error.name).toBe("AccessDenied");
+    expect(stsMock).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 2);
+    expect(sleeps).toEqual([POLL_MS]);
   });
 
   it.each([
@@ -126,6 +183,7 @@ describe("verifyAccessKey", () => {
     // Assess
     expect(error.name).toBe("UnexpectedError");
     expect(error.message).toContain(`not to redislabs-user of account ${TARGET}`);
+    expect(stsMock).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 1);
   });
 
   it("refuses a secret without the key, naming the field and not the values", async () => {
@@ -139,6 +197,8 @@ describe("verifyAccessKey", () => {
     expect(error.name).toBe("UnexpectedError");
     expect(error.message).toContain(`secret ${SECRET_ARN} lacks secretAccessKey`);
     expect(leakedSecrets(error.message)).toEqual([]);
+    expect(stsMock).not.toHaveReceivedCommand(GetCallerIdentityCommand);
+    expect(sleeps).toEqual([]);
   });
 
   it("names a missing secret NoSuchEntity", async () => {
@@ -151,17 +211,22 @@ describe("verifyAccessKey", () => {
     // Assess
     expect(error.name).toBe("NoSuchEntity");
     expect(error.message).toContain(`GetSecretValue ${SECRET_ARN}`);
+    // Not retried within the step: a missing secret does not appear by waiting.
+    expect(secretsMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    expect(stsMock).not.toHaveReceivedCommand(GetCallerIdentityCommand);
+    expect(sleeps).toEqual([]);
   });
 
   it("never puts the secret key in its output or its errors", async () => {
-    // Prepare
+    // Prepare: refused through a budget of two checks, then accepted.
     stsMock
       .on(GetCallerIdentityCommand)
+      .rejectsOnce(stsRefusal("SignatureDoesNotMatch"))
       .rejectsOnce(stsRefusal("SignatureDoesNotMatch"))
       .resolves({ Arn: USER_ARN });
 
     // Act
-    const error = await rejectionOf(verifyAccessKey(redisInput(), deps()));
+    const error = await rejectionOf(verifyAccessKey(redisInput(), { ...deps(), budgetMs: POLL_MS }));
     const result = await verifyAccessKey(redisInput(), deps());
 
     // Assess

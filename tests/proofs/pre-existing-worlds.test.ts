@@ -164,7 +164,7 @@ function expectStopped(env: LocalEnvironment, result: WorkflowResult, before: Be
   expect(result.status).toBe("FAILED");
   expect(result.error?.Error).toBe("ForeignResource");
   for (const resource of world.foreign) expect(result.error?.Cause).toContain(resource);
-  expect(statesEntered(result)).not.toContain("EnsureInstancePolicy");
+  expect(statesEntered(result)).not.toContain("EnsureUserPolicy");
   expect(attemptedWrites(env, before.from)).toBe(0);
   expectAsBefore(env, before, world, false);
 }
@@ -325,7 +325,7 @@ const modeKey = (world: World, adopt: boolean) => `${world.name}|${adopt}`;
 
 describe("an account that already holds resources of Redis's names", () => {
   it(`covers ${WORLDS.length} worlds and the ${LATER.length} states after CheckOwnership`, () => {
-    expect(LATER[0]).toBe("EnsureInstancePolicy");
+    expect(LATER[0]).toBe("EnsureUserPolicy");
     expect(LATER).toEqual(
       expect.arrayContaining(["EnsureUser", "RegisterCloudAccount", "CheckRegistration", "RecordSuccess"]),
     );

@@ -131,7 +131,7 @@ describe("statemachine/onboarding.asl.yml", () => {
     }
   });
 
-  it("runs the five IAM steps in Redis's order", () => {
+  it("runs the five IAM steps with the user's first, its policy before it, so its key propagates meanwhile", () => {
     const order: string[] = [];
     let state: string | undefined = definition.StartAt;
     while (state && order.length < 50) {
@@ -141,18 +141,18 @@ describe("statemachine/onboarding.asl.yml", () => {
       state = current?.Next ?? current?.Default;
     }
     expect(order.filter((s) => s.startsWith("Ensure"))).toEqual([
-      "EnsureInstancePolicy",
-      "EnsureNodeRole",
       "EnsureUserPolicy",
       "EnsureUser",
+      "EnsureInstancePolicy",
+      "EnsureNodeRole",
       "EnsureConsoleRole",
     ]);
     expect(order[0]).toBe("ValidateInput");
     // The registry knows the run before anything is created, and its success before the lock goes.
     expect(order.indexOf("RecordStart")).toBe(order.indexOf("AcquireAccountLock") + 1);
-    expect(order.indexOf("RecordStart")).toBeLessThan(order.indexOf("EnsureInstancePolicy"));
+    expect(order.indexOf("RecordStart")).toBeLessThan(order.indexOf("EnsureUserPolicy"));
     // Every foreign resource is found before the first write.
-    expect(order.indexOf("CheckOwnership")).toBe(order.indexOf("EnsureInstancePolicy") - 1);
+    expect(order.indexOf("CheckOwnership")).toBe(order.indexOf("EnsureUserPolicy") - 1);
     // An old key is retired only once Redis is active on the new one, and before the success.
     expect(states.IsCloudAccountActive).toMatchObject({ Choices: [{ Next: "RetireOldKey" }] });
     expect(states.RetireOldKey).toMatchObject({ Next: "RecordSuccess" });

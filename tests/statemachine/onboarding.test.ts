@@ -127,16 +127,23 @@ describe("the onboarding workflow, run locally from statemachine/onboarding.asl.
     expect(JSON.stringify(env.published)).not.toContain(secrets[0]);
   });
 
-  it("waits for IAM to propagate the new key before registering it", async () => {
-    env.aws.keyPropagationMs = 60;
+  it("waits for IAM to propagate the new key before registering it, checking within one invocation", async () => {
+    // Longer than the three IAM steps after the user take locally: the first check is refused.
+    env.aws.keyPropagationMs = 500;
+    const from = env.aws.calls.length;
 
     const result = await env.run({ accountId: TARGET }, { pauseMs: 25 });
 
     expect(result.status).toBe("SUCCEEDED");
-    const retried = result.events.filter(
-      (e) => e.type === "StateRetried" && e.state.name === "VerifyAccessKey",
-    );
-    expect(retried.length).toBeGreaterThan(0);
+    const checks = env.aws.calls
+      .slice(from)
+      .filter((call) => call.service === "sts" && call.command === "GetCallerIdentity");
+    expect(checks.length).toBeGreaterThan(1);
+    expect(checks.slice(0, -1).every((call) => call.error === "InvalidClientTokenId")).toBe(true);
+    expect(checks.at(-1)?.error).toBeUndefined();
+    // The step polled by itself: one entry, no retry by the state machine.
+    const verify = result.events.filter((e) => "state" in e && e.state.name === "VerifyAccessKey");
+    expect(verify.map((e) => e.type)).toEqual(["StateEntered", "StateExited"]);
     expect(env.redis.state.requests.filter((r) => r.method === "POST" && r.status === 202)).toHaveLength(1);
   });
 
@@ -234,6 +241,18 @@ describe("failures", () => {
     expect(result.error?.Cause).toContain("EnsureConsoleRole");
     expect(env.aws.snapshot()).toEqual(before);
     expect(JSON.stringify(env.published)).toContain("Redis Cloud Onboarding Failed");
+    // The user policy, the run's first resource, goes last: once the user it is attached to is gone.
+    const at = (command: string, resource: string) =>
+      env.aws.calls.findIndex(
+        (call) => call.command === command && !call.error && JSON.stringify(call.input).includes(resource),
+      );
+    expect(at("CreatePolicy", "RedislabsIAMUserRestrictedPolicy")).toBeLessThan(
+      at("CreateUser", "redislabs-user"),
+    );
+    expect(at("DeleteUser", "redislabs-user")).toBeGreaterThan(-1);
+    expect(at("DeletePolicy", "RedislabsIAMUserRestrictedPolicy")).toBeGreaterThan(
+      at("DeleteUser", "redislabs-user"),
+    );
   });
 
   it("never touches what existed before the run when rolling back", async () => {

@@ -25,16 +25,16 @@ const label = (change: Record<string, unknown>) => {
 /** Everything a fresh onboarding makes: five IAM resources, what ties them, the key and the secret. */
 const FRESH = [
   "Policy",
-  "Role",
-  "RolePolicyAttachment",
-  "InstanceProfile",
-  "InstanceProfileRole",
-  "Policy",
   "User",
   "UserPolicyAttachment",
   "LoginProfile",
   "AccessKey",
   "Secret",
+  "Policy",
+  "Role",
+  "RolePolicyAttachment",
+  "InstanceProfile",
+  "InstanceProfileRole",
   "Role",
   "RolePolicyAttachment",
 ];
