@@ -1,6 +1,10 @@
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from "@aws-sdk/client-sfn";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+} from "@aws-sdk/client-sfn";
 import * as z from "zod";
 import { run as checkRegistration } from "./check-registration.ts";
 import { lambdaClients } from "./lib/clients.ts";

@@ -74,7 +74,9 @@ export const RollbackInputSchema = z.strictObject({
    * The registrar's withdrawal of this run's cloud account (WithdrawRegistration's answer), or
    * its failure. Absent or failed, a cloud account this run registered may still hold its key.
    */
-  atRedis: z.union([WithdrawalSchema, z.object({ Error: z.string(), Cause: z.string().optional() })]).optional(),
+  atRedis: z
+    .union([WithdrawalSchema, z.object({ Error: z.string(), Cause: z.string().optional() })])
+    .optional(),
 });
 export type RollbackInput = z.output<typeof RollbackInputSchema>;
 

@@ -23,7 +23,10 @@ const SECRET_ARN = /^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-
 export const SubmitInputSchema = StepInputSchema.extend({
   kind: z.enum(REQUEST_KINDS, { error: `must be one of ${REQUEST_KINDS.join(", ")}` }),
   taskToken: z.string({ error: "is required ($$.Task.Token)" }).min(1).max(8_192),
-  credentialsSecretArn: z.string().regex(SECRET_ARN, "must be a secret ARN (the EnsureUser step's secretArn)").optional(),
+  credentialsSecretArn: z
+    .string()
+    .regex(SECRET_ARN, "must be a secret ARN (the EnsureUser step's secretArn)")
+    .optional(),
 }).refine((input) => input.kind !== "register" || input.credentialsSecretArn !== undefined, {
   path: ["credentialsSecretArn"],
   message: "is required to register (the EnsureUser step's secretArn)",

@@ -3,9 +3,9 @@ import { findCloudAccountOfKey, readCloudAccount } from "./lib/cloud-accounts.ts
 import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
 import { logger } from "./lib/powertools.ts";
-import { type RedisRegistryDeps, redisRegistryStep } from "./lib/registry-step.ts";
 import type { CloudAccount, RedisCloud, RedisTask } from "./lib/redis-cloud.ts";
 import type { RegistrationRecord, RegistryItem } from "./lib/registry.ts";
+import { type RedisRegistryDeps, redisRegistryStep } from "./lib/registry-step.ts";
 import { StepInputSchema } from "./lib/step.ts";
 
 const STEP = "WithdrawRegistration";
@@ -38,7 +38,10 @@ const ownRegistration = (item: RegistryItem | undefined, execution: string) =>
  * Reads the registry's registration of this execution and deletes its cloud account at Redis.
  * A registry that cannot be read is this withdrawal's failure (transient: the registrar retries).
  */
-export async function withdrawRegistration(input: WithdrawInput, deps: RedisRegistryDeps): Promise<Withdrawal> {
+export async function withdrawRegistration(
+  input: WithdrawInput,
+  deps: RedisRegistryDeps,
+): Promise<Withdrawal> {
   const result: Withdrawal = { undone: [], leftBehind: [] };
   const item = await deps.registry.get(input.target.accountId);
   await undoRegistration(ownRegistration(item, input.execution), deps.redis, result);
@@ -158,7 +161,6 @@ async function undoLostRequest(
     });
   }
 }
-
 
 export const { run, handler } = defineStep({
   ...redisRegistryStep,

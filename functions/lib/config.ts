@@ -168,11 +168,7 @@ export const SETTINGS = {
     "360",
   ),
   /** The registrar's tasks at Redis at once (Redis works one at a time; one more keeps it busy). */
-  registrarMaxInFlight: setting(
-    "REGISTRAR_MAX_IN_FLIGHT",
-    intBetween(1, 10, "must be 1 to 10"),
-    "2",
-  ),
+  registrarMaxInFlight: setting("REGISTRAR_MAX_IN_FLIGHT", intBetween(1, 10, "must be 1 to 10"), "2"),
   /** Which account-vending events start onboardings. */
   vendingSources: setting(
     "VENDING_SOURCES",

@@ -27,7 +27,10 @@ export async function wakeRegistrar(
   if (state.owner && (state.leaseUntil ?? 0) > now) return undefined;
   const name = registrarName(now);
   // Conditional on the lease being free or expired: the new name is nobody's yet.
-  const taken = await queue.saveState({ ...state, owner: name, leaseUntil: now + LEASE_MARGIN_MS }, { owner: name, now });
+  const taken = await queue.saveState(
+    { ...state, owner: name, leaseUntil: now + LEASE_MARGIN_MS },
+    { owner: name, now },
+  );
   if (!taken) return undefined;
   await start(name);
   return name;

@@ -149,7 +149,9 @@ export class DynamoRegistrarQueue implements RegistrarQueue {
 
   async remove(request: QueuedRequest): Promise<void> {
     await this.call("DeleteItem", () =>
-      this.dynamodb.send(new DeleteItemCommand({ TableName: this.tableName, Key: { id: { S: request.id } } })),
+      this.dynamodb.send(
+        new DeleteItemCommand({ TableName: this.tableName, Key: { id: { S: request.id } } }),
+      ),
     );
   }
 

@@ -1,11 +1,11 @@
-import type { RegistrarState } from "./registrar-queue.ts";
 import {
   type CloudAccount,
   RedisCloud,
-  type RedisCloudOptions,
   RedisCloudError,
+  type RedisCloudOptions,
   type RedisTask,
 } from "./redis-cloud.ts";
+import type { RegistrarState } from "./registrar-queue.ts";
 
 /*
  * How the registrar spends Redis's 400 requests a minute per API key: a budget over a sliding
@@ -91,7 +91,7 @@ export function budgetedFetch(budget: RequestBudget, fetchImpl: typeof fetch, at
  * by id when the list masks its key (the key decides whose it is).
  */
 export class TickRedis extends RedisCloud {
-  private tasks: Map<string, RedisTask> | undefined;
+  protected tasks: Map<string, RedisTask> | undefined;
   private accounts: CloudAccount[] | undefined;
 
   constructor(options: RedisCloudOptions) {

@@ -1,8 +1,8 @@
 import type { StepRun } from "./define-step.ts";
 import { TRANSIENT_ERRORS, WorkflowError } from "./errors.ts";
 import { logger } from "./powertools.ts";
-import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
 import type { QueuedRequest, RegistrarQueue, RegistrarState } from "./registrar-queue.ts";
+import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
 import type { Registration } from "./registration.ts";
 
 /*
@@ -116,7 +116,12 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
   counts.sent = await sendNew(requests, done, deps);
   await heartbeats(requests, done, deps);
   const left = await deps.queue.list();
-  return { idle: left.length === 0, nextSeconds: nextPause(left, deps) / 1000, waiting: left.length, ...counts };
+  return {
+    idle: left.length === 0,
+    nextSeconds: nextPause(left, deps) / 1000,
+    waiting: left.length,
+    ...counts,
+  };
 }
 
 /** Follows a sent request's task; true once the waiting execution has its answer. */
@@ -167,7 +172,10 @@ function learn(request: QueuedRequest, deps: TickDeps) {
 /** A failure: a key Redis could not use yet is asked again later; a transient one next tick. */
 async function failed(request: QueuedRequest, error: unknown, deps: TickDeps): Promise<boolean> {
   if (isTransient(error)) {
-    logger.warn("registrar: retried next tick", { execution: request.execution, error: (error as Error).name });
+    logger.warn("registrar: retried next tick", {
+      execution: request.execution,
+      error: (error as Error).name,
+    });
     return false;
   }
   const named = error instanceof WorkflowError ? error : new WorkflowError("UnexpectedError", String(error));

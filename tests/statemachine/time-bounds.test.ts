@@ -55,7 +55,7 @@ const invocationOnly = (state: State, retrier: Retrier) =>
  * A task's worst case: every attempt of every retrier to its timeout, with every pause between.
  * An attempt of a task-token wait that failed at its invocation ended within the invocation.
  */
-export function worstSeconds(state: State): number {
+function worstSeconds(state: State): number {
   if (state.Type === "Wait") {
     if (state.Seconds !== undefined) return state.Seconds;
     return LONGEST_LOCK_PAUSE;
@@ -73,7 +73,11 @@ export function worstSeconds(state: State): number {
 describe("the onboarding's time bounds", () => {
   it("gives every Task a TimeoutSeconds, and every Wait a bound", () => {
     const unbounded = Object.entries(states)
-      .filter(([, s]) => (s.Type === "Task" && s.TimeoutSeconds === undefined) || (s.Type === "Wait" && s.Seconds === undefined && s.SecondsPath !== "$.lockWait.seconds"))
+      .filter(
+        ([, s]) =>
+          (s.Type === "Task" && s.TimeoutSeconds === undefined) ||
+          (s.Type === "Wait" && s.Seconds === undefined && s.SecondsPath !== "$.lockWait.seconds"),
+      )
       .map(([name]) => name);
     expect(unbounded).toEqual([]);
   });
@@ -85,8 +89,7 @@ describe("the onboarding's time bounds", () => {
   });
 
   it("sums, in the worst case, to less than 90 % of the machine's TimeoutSeconds", () => {
-    const lockLoop =
-      LOCK_PAUSES * (worstSeconds(states.AcquireAccountLock as State) + LONGEST_LOCK_PAUSE);
+    const lockLoop = LOCK_PAUSES * (worstSeconds(states.AcquireAccountLock as State) + LONGEST_LOCK_PAUSE);
     const once = Object.entries(states)
       .filter(([name]) => name !== "WaitForLock")
       .reduce((sum, [, state]) => sum + worstSeconds(state), 0);

@@ -1,6 +1,12 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { WorkflowError } from "../../../functions/lib/errors.ts";
-import { DEFAULT_SETTINGS, type RegistrarWork, type TickDeps, tick } from "../../../functions/lib/registrar.ts";
+import { RedisCloudError, type RedisTask } from "../../../functions/lib/redis-cloud.ts";
+import {
+  DEFAULT_SETTINGS,
+  type RegistrarWork,
+  type TickDeps,
+  tick,
+} from "../../../functions/lib/registrar.ts";
 import type {
   QueuedRequest,
   RegistrarQueue,
@@ -9,7 +15,6 @@ import type {
   RequestKind,
 } from "../../../functions/lib/registrar-queue.ts";
 import { requestId } from "../../../functions/lib/registrar-queue.ts";
-import { RedisCloudError, type RedisTask } from "../../../functions/lib/redis-cloud.ts";
 import { TickRedis } from "../../../functions/lib/registrar-redis.ts";
 import type { Registration } from "../../../functions/lib/registration.ts";
 
@@ -57,7 +62,7 @@ class MemoryQueue implements RegistrarQueue {
 
 /** A client whose one look at the task list answers `tasks`, and whose single reads answer 404. */
 class ScriptedRedis extends TickRedis {
-  tasks: RedisTask[] = [];
+  listed: RedisTask[] = [];
   looks = 0;
   reads = 0;
   constructor() {
@@ -67,7 +72,7 @@ class ScriptedRedis extends TickRedis {
     this.looks += 1;
   }
   override seen(taskId: string) {
-    return this.tasks.find((t) => t.taskId === taskId);
+    return this.listed.find((t) => t.taskId === taskId);
   }
   override async readTask(taskId: string): Promise<RedisTask> {
     this.reads += 1;
@@ -92,7 +97,11 @@ async function hand(n: number, kind: RequestKind = "register", at = clock) {
     {
       kind,
       execution: `run-${n}`,
-      target: { accountId: account(n), roleName: "OrganizationAccountAccessRole" },
+      target: {
+        accountId: account(n),
+        roleName: "OrganizationAccountAccessRole",
+        accountName: `aws-${account(n)}`,
+      },
       ...(kind === "register" ? { credentialsSecretArn: SECRET } : {}),
       enqueuedAt: at,
       heartbeatAt: at,
@@ -130,6 +139,7 @@ const run = (more: Partial<TickDeps> = {}) =>
 const taskOf = (n: number, status: string): RedisTask => ({
   taskId: `task-${n}`,
   status,
+  links: [],
   ...(status === "processing-completed" ? { resourceId: 1000 + n } : {}),
 });
 
@@ -181,7 +191,7 @@ describe("a tick of the registrar", () => {
     await hand(1);
     await hand(2);
     await run();
-    redis.tasks = [taskOf(1, "processing-completed"), taskOf(2, "processing-in-progress")];
+    redis.listed = [taskOf(1, "processing-completed"), taskOf(2, "processing-in-progress")];
     clock += 30_000;
 
     await run();
@@ -254,18 +264,22 @@ describe("a tick of the registrar", () => {
     await hand(1);
     await run();
     await hand(1, "withdraw");
-    redis.tasks = [taskOf(1, "processing-in-progress")];
+    redis.listed = [taskOf(1, "processing-in-progress")];
     clock += 5_000;
     await run();
     expect(work.withdrawn).toEqual([]);
 
-    redis.tasks = [taskOf(1, "processing-completed")];
+    redis.listed = [taskOf(1, "processing-completed")];
     clock += 30_000;
     await run();
 
     expect(work.withdrawn).toEqual(["run-1"]);
     expect(answers).toEqual([
-      expect.objectContaining({ token: "token-1-withdraw", ok: true, output: expect.objectContaining({ undone: ["CloudAccount of run-1"] }) }),
+      expect.objectContaining({
+        token: "token-1-withdraw",
+        ok: true,
+        output: expect.objectContaining({ undone: ["CloudAccount of run-1"] }),
+      }),
     ]);
     expect(queue.items.size).toBe(0);
   });
@@ -287,7 +301,7 @@ describe("a tick of the registrar", () => {
   it("tells each waiting execution it is alive every five minutes, and drops a queued request whose run is gone", async () => {
     for (const n of [1, 2, 3]) await hand(n);
     await run();
-    redis.tasks = [taskOf(1, "processing-in-progress"), taskOf(2, "received")];
+    redis.listed = [taskOf(1, "processing-in-progress"), taskOf(2, "received")];
     gone.add("token-3-register");
     clock += DEFAULT_SETTINGS.heartbeatMs;
 
@@ -305,7 +319,7 @@ describe("a tick of the registrar", () => {
     expect(first.nextSeconds).toBe(30);
 
     clock += 40_000;
-    redis.tasks = [taskOf(1, "processing-completed"), taskOf(2, "processing-in-progress")];
+    redis.listed = [taskOf(1, "processing-completed"), taskOf(2, "processing-in-progress")];
     const second = await run();
 
     // Task 1 took 40 s: the estimate becomes (30 + 40) / 2 = 35 s from its end.
