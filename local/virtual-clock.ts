@@ -5,8 +5,8 @@ import { type InstalledClock, withGlobal } from "@sinonjs/fake-timers";
 /*
  * Whole-workflow runs on a virtual clock: setTimeout, setInterval and Date are faked, and time
  * jumps to the next timer whenever everything that can run has run. Hours of Wait states, Retry
- * backoff and Redis task time then take milliseconds, and a run is deterministic: the same timers
- * fire in the same order at the same virtual times.
+ * backoff and Redis task time then take milliseconds, and the timing no longer depends on the
+ * machine's load: what happens when is decided by virtual time alone (random jitter aside).
  *
  * What runs under it must do no real I/O (no socket, no file): a read the driver cannot see would
  * let the clock jump past it. The in-memory AWS (local/aws) and the in-process Redis Cloud API
