@@ -11,6 +11,7 @@ import { dynamoIntegrations, FakeDynamoDB } from "./aws/dynamodb.ts";
 import { FakeAws, type FakeAwsOptions } from "./aws/index.ts";
 import { stepRuns } from "./functions.ts";
 import {
+  createLocalRedisCloud,
   type LocalRedisCloud,
   type LocalRedisCloudOptions,
   startLocalRedisCloud,
@@ -46,12 +47,20 @@ export interface LocalEnvironmentOptions {
   /** Accounts to onboard besides the home one; each gets the access roles. */
   targets?: string[];
   aws?: FakeAwsOptions;
-  redis?: Omit<LocalRedisCloudOptions, "keys" | "isKeyPropagated">;
+  redis?: Omit<LocalRedisCloudOptions, "keys" | "isKeyPropagated"> & {
+    /** No socket: the steps reach the local API through its in-process fetch (e.g. on a virtual clock). */
+    inProcess?: boolean;
+  };
   /**
    * The registrar's pauses and budget. By default it ticks as fast as it can with no budget (the
    * local API's tasks move only when polled); a benchmark on a virtual clock sets them as deployed.
    */
-  registrar?: { pauseMs?: number; perMinute?: number; settings?: Partial<RegistrarSettings> };
+  registrar?: {
+    /** Pauses as the registrar asks (on the runner's clock, real or virtual), not at once. */
+    timed?: boolean;
+    perMinute?: number;
+    settings?: Partial<RegistrarSettings>;
+  };
 }
 
 export interface LocalEnvironment {
@@ -81,19 +90,25 @@ export interface LocalEnvironment {
 export async function startLocalEnvironment(
   options: LocalEnvironmentOptions = {},
 ): Promise<LocalEnvironment> {
-  const aws = new FakeAws(options.aws);
+  // Date.now read on each call, so that AWS follows a virtual clock installed after it was made.
+  const aws = new FakeAws({ now: () => Date.now(), ...options.aws });
   const clients = aws.clients(HOME);
   for (const target of options.targets ?? []) aws.addAccount(target, { roles: ACCESS_ROLES });
-  const redis = await startLocalRedisCloud({
-    ...options.redis,
+  const { inProcess = false, ...redisOptions } = options.redis ?? {};
+  const redisSettings: LocalRedisCloudOptions = {
+    ...redisOptions,
     keys: LOCAL_KEYS,
     isKeyPropagated: (accessKeyId) => keyAgeMs(aws, accessKeyId) >= aws.keyPropagationMs,
-  });
+  };
+  const redis = inProcess ? createLocalRedisCloud(redisSettings) : await startLocalRedisCloud(redisSettings);
   await clients
     .secrets()
     .send(new CreateSecretCommand({ Name: API_KEYS_SECRET, SecretString: JSON.stringify(LOCAL_KEYS) }));
   // No pacing: the local API has no rate limit to keep under.
-  const source = redisCloudFrom({ apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url }, { minIntervalMs: 0 });
+  const source = redisCloudFrom(
+    { apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url },
+    { minIntervalMs: 0, ...(inProcess ? { fetch: redis.fetch } : {}) },
+  );
   // The functions reach the registry through the home account's DynamoDB, as the state machine
   // reaches the lock: one in-memory DynamoDB holds both tables.
   const dynamodb = createLocalTables(aws.account(HOME.accountId).dynamodb);
@@ -109,8 +124,8 @@ export async function startLocalEnvironment(
   const runtime = createRuntime(HOME, clients, config, source);
   const runs = stepRuns();
   const registrar = new LocalRegistrar({
-    redis: { baseUrl: redis.url },
-    pauseMs: options.registrar?.pauseMs ?? 0,
+    redis: { baseUrl: redis.url, ...(inProcess ? { fetch: redis.fetch } : {}) },
+    ...(options.registrar?.timed ? {} : { pauseMs: 0 }),
     perMinute: options.registrar?.perMinute ?? Number.MAX_SAFE_INTEGER,
     ...(options.registrar?.settings ? { settings: options.registrar.settings } : {}),
   });

@@ -5,6 +5,8 @@ import {
   type RedisTask,
 } from "../../../functions/lib/redis-cloud.ts";
 import {
+  busiestMinute,
+  createLocalRedisCloud,
   type LocalRedisCloud,
   type LocalRedisCloudOptions,
   startLocalRedisCloud,
@@ -160,7 +162,7 @@ describe("local Redis Cloud API", () => {
 
   it("answers 429 with Retry-After and X-Rate-Limit-Remaining past the rate", async () => {
     // Prepare
-    const now = 125_000;
+    let now = 125_000;
     const { redis } = await start({ rateLimitPerMinute: 3, now: () => now });
 
     // Act
@@ -168,16 +170,17 @@ describe("local Redis Cloud API", () => {
     for (let i = 0; i < 3; i++) {
       await redis.listCloudAccounts();
       remaining.push(redis.rateLimit.remaining);
+      now += 5_000;
     }
     const error = await rejectionOf(redis.listCloudAccounts());
 
-    // Assess
+    // Assess: the oldest request (at 125 s) leaves the window at 185 s, 45 s after this one.
     expect(remaining).toEqual([2, 1, 0]);
     expect(error.name).toBe("RedisCloudUnavailable");
-    expect(redis.rateLimit).toEqual({ remaining: 0, retryAfterSeconds: 55 });
+    expect(redis.rateLimit).toEqual({ remaining: 0, retryAfterSeconds: 45 });
   });
 
-  it("counts the rate per minute: a new window lets requests through again", async () => {
+  it("lets a request through again once the oldest counted one is 60 s old", async () => {
     // Prepare
     let now = 0;
     const { redis } = await start({ rateLimitPerMinute: 1, now: () => now });
@@ -416,5 +419,322 @@ describe("local Redis Cloud API", () => {
     });
     expect(api.state.requests.length).toBeGreaterThan(3);
     expect(leakedSecrets(log)).toEqual([]);
+  });
+});
+
+/** The same API in process: a Redis Cloud client over its fetch, and raw requests for the headers. */
+function inProcess(options: LocalRedisCloudOptions = {}) {
+  api = createLocalRedisCloud({ keys: API_KEYS, ...options });
+  const local = api;
+  const headers = { "x-api-key": API_KEYS.accountKey, "x-api-secret-key": API_KEYS.userKey };
+  const call = (method: string, path: string, body?: object) =>
+    local.fetch(`${local.url}${path}`, {
+      method,
+      headers: { ...headers, ...(body ? { "content-type": "application/json" } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  return {
+    api: local,
+    redis: new RedisCloud({ baseUrl: local.url, keys: local.keys, fetch: local.fetch }),
+    call,
+  };
+}
+
+describe("the rate limit, over a sliding minute", () => {
+  it("accepts 400 requests in 60 s, refuses the 401st until the oldest has left the window", async () => {
+    // Prepare: 400 requests 100 ms apart, from 0 to 39.9 s.
+    let now = 0;
+    const { api, call } = inProcess({ now: () => now });
+    const remaining: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      now = i * 100;
+      remaining.push((await call("GET", "/cloud-accounts")).headers.get("x-rate-limit-remaining") ?? "");
+    }
+
+    // Act
+    const answerAt = async (at: number) => {
+      now = at;
+      const response = await call("GET", "/cloud-accounts");
+      return [
+        response.status,
+        response.headers.get("retry-after"),
+        response.headers.get("x-rate-limit-remaining"),
+      ];
+    };
+    const at40s = await answerAt(40_000);
+    const justBefore = await answerAt(59_999);
+    const whenTheFirstLeaves = await answerAt(60_000);
+    const rightAfter = await answerAt(60_000);
+    const whenTheSecondLeaves = await answerAt(60_100);
+
+    // Assess
+    expect(remaining.slice(0, 2)).toEqual(["399", "398"]);
+    expect(remaining.at(-1)).toBe("0");
+    expect(at40s).toEqual([429, "20", "0"]);
+    expect(justBefore).toEqual([429, "1", "0"]);
+    expect(whenTheFirstLeaves).toEqual([200, null, "0"]);
+    expect(rightAfter).toEqual([429, "1", "0"]);
+    expect(whenTheSecondLeaves).toEqual([200, null, "0"]);
+    expect(busiestMinute(api.state.requests, (r) => r.status !== 429)).toBe(400);
+    expect(busiestMinute(api.state.requests)).toBe(403);
+    expect(api.state.requests.map((r) => r.at).slice(-5)).toEqual([40_000, 59_999, 60_000, 60_000, 60_100]);
+  });
+
+  it("counts only accepted requests: a client that keeps asking while refused is not locked out", async () => {
+    // Prepare
+    let now = 0;
+    const { call } = inProcess({ rateLimitPerMinute: 2, now: () => now });
+    await call("GET", "/tasks");
+    now = 10_000;
+    await call("GET", "/tasks");
+
+    // Act: refused every second until the first request is 60 s old.
+    const statuses: number[] = [];
+    for (now = 11_000; now <= 60_000; now += 1_000) statuses.push((await call("GET", "/tasks")).status);
+
+    // Assess
+    expect(statuses.slice(0, -1).every((status) => status === 429)).toBe(true);
+    expect(statuses.at(-1)).toBe(200);
+  });
+});
+
+describe("clock mode: Redis works one task at a time, each for taskSeconds", () => {
+  /** The API in clock mode on a clock the test sets (`at(ms)`: that long after the start). */
+  function clockApi(options: LocalRedisCloudOptions = {}) {
+    const clock = { now: 1_000_000 };
+    const local = inProcess({ taskSeconds: 30, now: () => clock.now, ...options });
+    const at = (ms: number) => {
+      clock.now = 1_000_000 + ms;
+    };
+    return { ...local, at, statusOf: (taskId: string) => poll(local.redis, taskId) };
+  }
+
+  it("starts the second task only when the first has ended, each 30 s after it started", async () => {
+    // Prepare
+    const { redis, at, statusOf, api } = clockApi();
+    at(0);
+    const first = await redis.createCloudAccount(create("AKIAFIRST00000000001"));
+    at(1_000);
+    const second = await redis.createCloudAccount(create("AKIASECOND0000000002"));
+
+    // Act
+    const seen: Record<string, [string, string]> = {};
+    for (const ms of [2_000, 3_000, 4_000, 29_999, 30_000, 59_999, 60_000]) {
+      at(ms);
+      seen[ms] = [await statusOf(first.taskId), await statusOf(second.taskId)];
+    }
+
+    // Assess
+    expect(seen).toEqual({
+      2000: ["404", "404"],
+      3000: ["processing-in-progress", "404"],
+      4000: ["processing-in-progress", "received"],
+      29999: ["processing-in-progress", "received"],
+      30000: ["processing-completed", "processing-in-progress"],
+      59999: ["processing-completed", "processing-in-progress"],
+      60000: ["processing-completed", "processing-completed"],
+    });
+    const times = (id: string) => {
+      const task = api.state.tasks.get(id);
+      return [task?.createdAt, task?.startedAt, task?.endedAt].map((t) => (t ?? Number.NaN) - 1_000_000);
+    };
+    expect(times(first.taskId)).toEqual([0, 0, 30_000]);
+    expect(times(second.taskId)).toEqual([1_000, 30_000, 60_000]);
+    expect(api.state.queue).toEqual([]);
+  });
+
+  it("works the queue on the clock whoever asks: a listing sees a task done that nobody polled", async () => {
+    // Prepare
+    const { redis, at, api } = clockApi();
+    at(0);
+    const created = await redis.createCloudAccount(create("AKIAFIRST00000000001"));
+
+    // Act
+    at(45_000);
+    const listed = await redis.listTasks();
+
+    // Assess
+    expect(listed).toEqual([
+      expect.objectContaining({ taskId: created.taskId, status: "processing-completed", resourceId: 1001 }),
+    ]);
+    expect(api.state.accounts.get(1001)?.status).toBe("active");
+  });
+
+  it("starts a task made when Redis is idle at once, and keeps a new account pending for its seconds", async () => {
+    // Prepare
+    const { redis, at, api } = clockApi({ accountPendingSeconds: 5 });
+    at(0);
+    await redis.createCloudAccount(create("AKIAFIRST00000000001"));
+    at(500_000);
+    const late = await redis.createCloudAccount(create("AKIASECOND0000000002"));
+
+    // Act
+    at(529_999);
+    api.refresh();
+    const before = api.state.tasks.get(late.taskId)?.status;
+    at(530_000);
+    const done = await redis.getTask(late.taskId);
+    at(534_999);
+    const pending = await redis.getCloudAccount(done.resourceId ?? -1);
+    at(535_000);
+    const active = await redis.getCloudAccount(done.resourceId ?? -1);
+
+    // Assess
+    expect(before).toBe("processing-in-progress");
+    expect(done.status).toBe("processing-completed");
+    expect([pending.status, active.status]).toEqual(["pending", "active"]);
+  });
+
+  it("takes each kind of task its own time, with the same outcomes as in poll mode", async () => {
+    // Prepare
+    const { redis, at, api } = clockApi({
+      taskSeconds: { create: 30, update: 20, delete: 10 },
+      freshSeconds: 0,
+    });
+    at(0);
+    const made = await redis.createCloudAccount(create("AKIAONE0000000000001", "prod"));
+    const clash = await redis.createCloudAccount(create("AKIATWO0000000000002", "prod"));
+    at(60_000);
+    const id = (await redis.getTask(made.taskId)).resourceId ?? -1;
+
+    // Act
+    const update = await redis.updateCloudAccount(id, create("AKIANEW0000000000003"));
+    const deletion = await redis.deleteCloudAccount(id);
+    at(89_999);
+    const deletionBefore = await poll(redis, deletion.taskId);
+    at(90_000);
+    const deletionAfter = await poll(redis, deletion.taskId);
+
+    // Assess
+    expect(api.state.tasks.get(clash.taskId)).toMatchObject({
+      startedAt: 1_030_000,
+      endedAt: 1_060_000,
+      status: "processing-error",
+      error: { type: "CLOUD_ACCOUNT_NAME_EXISTS" },
+    });
+    expect(api.state.tasks.get(update.taskId)).toMatchObject({
+      startedAt: 1_060_000,
+      endedAt: 1_080_000,
+      status: "processing-completed",
+    });
+    expect([deletionBefore, deletionAfter]).toEqual(["processing-in-progress", "processing-completed"]);
+    expect(api.state.accounts.size).toBe(0);
+  });
+});
+
+describe("the API in process", () => {
+  /** Status, JSON body (task ids made alike) and the API's own headers of each answer. */
+  async function transcript(fetchOf: (path: string, init?: RequestInit) => Promise<Response>) {
+    const headers = { "x-api-key": API_KEYS.accountKey, "x-api-secret-key": API_KEYS.userKey };
+    const answers: unknown[] = [];
+    const ids: string[] = [];
+    const record = async (response: Response) => {
+      const text = await response.text();
+      const body = text === "" ? undefined : JSON.parse(text);
+      const taskId = (body as { taskId?: string } | undefined)?.taskId;
+      if (taskId && !ids.includes(taskId)) ids.push(taskId);
+      const named = ids.reduce((t, id, i) => t.replaceAll(id, `task-${i}`), text);
+      answers.push({
+        status: response.status,
+        body: named === "" ? undefined : JSON.parse(named),
+        headers: ["content-type", "x-rate-limit-remaining", "retry-after"].map((h) =>
+          response.headers.get(h),
+        ),
+      });
+      return body as { taskId?: string; response?: { resourceId?: number } } | undefined;
+    };
+    const json = { ...headers, "content-type": "application/json" };
+    const created = await record(
+      await fetchOf("/cloud-accounts", {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify(create(CREDENTIALS.accessKeyId)),
+      }),
+    );
+    let last: Awaited<ReturnType<typeof record>>;
+    for (let i = 0; i < 4; i++) last = await record(await fetchOf(`/tasks/${created?.taskId}`, { headers }));
+    await record(await fetchOf(`/cloud-accounts/${last?.response?.resourceId}`, { headers }));
+    await record(await fetchOf("/cloud-accounts", { method: "POST", headers: json, body: "{}" }));
+    await record(await fetchOf("/tasks", { headers: { ...headers, "x-api-secret-key": "wrong" } }));
+    await record(await fetchOf("/tasks", { headers }));
+    await record(await fetchOf("/tasks", { headers }));
+    return answers;
+  }
+
+  it("answers exactly as the socket server does, headers included", async () => {
+    // Prepare
+    const options = { rateLimitPerMinute: 8, now: () => 1_700_000_000_000 };
+    const socket = await startLocalRedisCloud({ keys: API_KEYS, ...options });
+    const local = createLocalRedisCloud({ keys: API_KEYS, ...options });
+
+    // Act
+    try {
+      const overSocket = await transcript((path, init) => fetch(`${socket.url}${path}`, init));
+      const inProcess = await transcript((path, init) => local.fetch(`${local.url}${path}`, init));
+
+      // Assess
+      expect(inProcess).toEqual(overSocket);
+      expect(overSocket.map((a) => (a as { status: number }).status)).toEqual([
+        202, 404, 200, 200, 200, 200, 400, 401, 200, 429,
+      ]);
+      expect(overSocket.at(-1)).toMatchObject({ headers: ["application/json", "0", "60"] });
+      expect(local.state.requests.map((r) => r.status)).toEqual(socket.state.requests.map((r) => r.status));
+    } finally {
+      await socket.close();
+    }
+  });
+
+  it("serves the Redis Cloud client through a whole lifecycle without a socket", async () => {
+    // Prepare
+    const { redis, api } = inProcess({ taskNotFoundPolls: 1, accountPendingPolls: 0 });
+
+    // Act
+    const created = await redis.createCloudAccount(create(CREDENTIALS.accessKeyId));
+    const { seen, task } = await pollToEnd(redis, created.taskId);
+    const account = await redis.getCloudAccount(task.resourceId ?? -1);
+
+    // Assess
+    expect(api.url).toBe("http://redis-cloud.invalid/v1");
+    expect(seen).toEqual(["404", "received", "processing-in-progress", "processing-completed"]);
+    expect(account.status).toBe("active");
+    expect(leakedSecrets(JSON.stringify(api.state))).toEqual([]);
+  });
+
+  it("injects the same faults: a reset changes nothing, a lost request is carried out, a status is answered", async () => {
+    // Prepare
+    const { redis, api } = inProcess({ taskNotFoundPolls: 0 });
+    let fault: "reset" | "lost" | { status: number } = "reset";
+    api.state.options.fault = (request) => (request.method === "POST" ? fault : undefined);
+
+    // Act
+    const reset = await rejectionOf(redis.createCloudAccount(create("AKIARESET00000000001")));
+    const tasksAfterReset = api.state.tasks.size;
+    fault = "lost";
+    const lost = await rejectionOf(redis.createCloudAccount(create("AKIALOST000000000001")));
+    const tasksAfterLost = api.state.tasks.size;
+    fault = { status: 503 };
+    const unavailable = await rejectionOf(redis.createCloudAccount(create("AKIA503000000000001")));
+
+    // Assess
+    expect(reset).toMatchObject({ name: "RedisCloudUnavailable" });
+    // The cause undici gives a connection the server dropped.
+    expect(reset.message).toContain("no answer (UND_ERR_SOCKET)");
+    expect(tasksAfterReset).toBe(0);
+    expect(lost.message).toContain("no answer");
+    expect(tasksAfterLost).toBe(1);
+    expect(unavailable).toMatchObject({ name: "RedisCloudUnavailable", status: 503 });
+    expect(api.state.requests.map((r) => r.status)).toEqual([0, 202, 503]);
+  });
+
+  it("refuses a URL that is not its own, as an unknown host would", async () => {
+    // Prepare
+    const { api } = inProcess();
+
+    // Act
+    const error = await rejectionOf(api.fetch("http://127.0.0.1:9/v1/tasks"));
+
+    // Assess
+    expect(error).toBeInstanceOf(TypeError);
+    expect(api.state.requests).toEqual([]);
   });
 });
