@@ -127,7 +127,8 @@ export async function startLocalEnvironment(
     redis: { baseUrl: redis.url, ...(inProcess ? { fetch: redis.fetch } : {}) },
     ...(options.registrar?.timed ? {} : { pauseMs: 0 }),
     perMinute: options.registrar?.perMinute ?? Number.MAX_SAFE_INTEGER,
-    ...(options.registrar?.settings ? { settings: options.registrar.settings } : {}),
+    // At once, a refused key is asked again at once: the in-memory IAM propagates on its own clock.
+    settings: { ...(options.registrar?.timed ? {} : { refusalPauseMs: 0 }), ...options.registrar?.settings },
   });
   registrar.runs = runs;
   runtime.registrar = registrar.hooks();

@@ -8,10 +8,10 @@ import {
 import { loadDefinition } from "../../../local/workflow.ts";
 
 describe("lockExpiry", () => {
-  it("is the execution's start plus the state machine's timeout and a margin: five hours", () => {
+  it("is the execution's start plus the state machine's timeout and a margin: five days and a half hour", () => {
     expect(lockExpiry("2025-01-15T12:00:00.000Z")).toEqual({
-      expiresAt: Date.UTC(2025, 0, 15, 17) / 1000,
-      expiresAtIso: "2025-01-15T17:00:00.000Z",
+      expiresAt: Date.UTC(2025, 0, 20, 12, 30) / 1000,
+      expiresAtIso: "2025-01-20T12:30:00.000Z",
     });
     expect(LOCK_TTL_SECONDS).toBe(STATE_MACHINE_TIMEOUT_SECONDS + LOCK_MARGIN_SECONDS);
   });
@@ -24,7 +24,7 @@ describe("lockExpiry", () => {
   it("rounds the TTL attribute up, so that DynamoDB never cleans up a lock still held", () => {
     const { expiresAt, expiresAtIso } = lockExpiry("2025-01-15T12:00:00.400Z");
 
-    expect(expiresAtIso).toBe("2025-01-15T17:00:00.400Z");
+    expect(expiresAtIso).toBe("2025-01-20T12:30:00.400Z");
     expect(expiresAt * 1000).toBeGreaterThanOrEqual(Date.parse(expiresAtIso));
   });
 
