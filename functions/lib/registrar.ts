@@ -92,7 +92,9 @@ export interface TickResult {
 
 const WAITING = new Set(["initialized", "received", "processing-in-progress"]);
 const POLL_MS = 3_000;
-const MAX_PAUSE_MS = 60_000;
+/** Never longer: a long task is looked at least every 5 min (heartbeats go out at each look). */
+const MAX_PAUSE_MS = 300_000;
+const MAX_OVERRUN_PAUSE_MS = 30_000;
 
 const isTransient = (error: unknown) =>
   error instanceof BudgetSpent || (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
@@ -276,8 +278,9 @@ async function heartbeats(requests: QueuedRequest[], done: Set<string>, deps: Ti
 
 /**
  * The pause before the next look: until the task Redis is working should end (learned from the
- * ones before, Redis working them one after another), then every 3 s; a refused key's next try,
- * or Redis's Retry-After, when sooner or later.
+ * ones before, Redis working them one after another), then every 3 s, longer as the task overruns
+ * the estimate by more (half the overrun, at most 30 s: a slow task costs few looks while the
+ * estimate learns); a refused key's next try, or Redis's Retry-After, when sooner or later.
  */
 function nextPause(left: QueuedRequest[], deps: TickDeps): number {
   const at = deps.now();
@@ -285,7 +288,9 @@ function nextPause(left: QueuedRequest[], deps: TickDeps): number {
   const head = left.find((r) => r.phase === "sent");
   if (head) {
     const started = Math.max(head.sentAt ?? at, deps.state.lastCompletionAt ?? 0);
-    wakes.push(started + (deps.state.taskMs ?? deps.settings.taskMs));
+    const expected = started + (deps.state.taskMs ?? deps.settings.taskMs);
+    const overrun = at - expected;
+    wakes.push(overrun < 0 ? expected : at + Math.min(MAX_OVERRUN_PAUSE_MS, Math.max(POLL_MS, overrun / 2)));
   }
   if (left.some((r) => r.phase === "checking" || r.kind === "withdraw")) wakes.push(at);
   // Queued requests wait for room at Redis, which only the head's end makes.

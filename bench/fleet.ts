@@ -1,0 +1,116 @@
+import { startLocalEnvironment } from "../local/environment.ts";
+import { busiestMinute, type LocalRedisCloudOptions } from "../local/redis-cloud/server.ts";
+import { runOnVirtualClock } from "../local/virtual-clock.ts";
+
+/*
+ * Fleet-scale registration on a virtual clock: N accounts vended at once, each onboarded by the
+ * real definition and step code with the definition's own waits and retries, the registrar
+ * ticking with the pauses it asks for and its deployed budget, and the local Redis Cloud API
+ * enforcing Redis's limits (400 requests per sliding minute, one task at a time, each taking its
+ * time, 404 while fresh). Hours of Redis work take seconds; every figure is virtual time.
+ */
+
+/** The registrar's deployed budget (serverless.yml's redisRequestsPerMinute). */
+const BUDGET_PER_MINUTE = 360;
+/** IAM's propagation of a new access key, as the in-memory AWS models it. */
+const PROPAGATION_MS = 10_000;
+
+export interface FleetFigures {
+  accounts: number;
+  taskSeconds: number;
+  succeeded: number;
+  outcomes: Record<string, number>;
+  /** Virtual seconds from the first start to the last end. */
+  totalSeconds: number;
+  /** totalSeconds / (N × task time): Redis working back to back is 1. */
+  ofSerialFloor: number;
+  redisRequests: number;
+  requestsPerOnboarding: number;
+  responses429: number;
+  busiestMinute: number;
+  budgetPerMinute: number;
+  stateTransitionsPerOnboarding: number;
+  /** Registrar loops started (one, when it never went idle). */
+  registrarLoops: number;
+  /** Cloud accounts at Redis at the end, and how many AWS accounts hold more than one. */
+  cloudAccounts: number;
+  duplicateRegistrations: number;
+  faultsInjected: number;
+}
+
+export interface FleetOptions {
+  /** A transient fault for some requests (503, a reset, an answer lost after the work was done). */
+  fault?: LocalRedisCloudOptions["fault"];
+}
+
+/** `accounts` fresh accounts started within the same instant, on a virtual clock. */
+export async function measureFleet(
+  accounts: number,
+  taskSeconds: number,
+  options: FleetOptions = {},
+): Promise<FleetFigures> {
+  const { result, elapsedMs } = await runOnVirtualClock(
+    async () => {
+      const targets = Array.from({ length: accounts }, (_, i) => String(400_000_000_000 + i));
+      const env = await startLocalEnvironment({
+        targets,
+        aws: { keyPropagationMs: PROPAGATION_MS },
+        redis: {
+          inProcess: true,
+          taskSeconds,
+          freshSeconds: 3,
+          ...(options.fault ? { fault: options.fault } : {}),
+        },
+        registrar: { timed: true, perMinute: BUDGET_PER_MINUTE },
+      });
+      try {
+        const results = await Promise.all(
+          targets.map((accountId) => env.run({ accountId }, { pauseMs: undefined })),
+        );
+        await env.registrar.settled();
+        return { env, results };
+      } finally {
+        await env.close();
+      }
+    },
+    { maxElapsedMs: 10 * 24 * 3600_000 },
+  );
+  const { env, results } = result;
+  const requests = env.redis.state.requests;
+  const transitions = results.reduce(
+    (sum, r) => sum + r.events.filter((e) => e.type === "StateEntered").length,
+    0,
+  );
+  const outcomes: Record<string, number> = {};
+  for (const r of results) {
+    const key = r.error ? `${r.status} (${r.error.Error})` : r.status;
+    outcomes[key] = (outcomes[key] ?? 0) + 1;
+  }
+  const totalSeconds = elapsedMs / 1000;
+  return {
+    accounts,
+    taskSeconds,
+    succeeded: results.filter((r) => r.status === "SUCCEEDED").length,
+    outcomes,
+    totalSeconds: Math.round(totalSeconds),
+    ofSerialFloor: Number((totalSeconds / (accounts * taskSeconds)).toFixed(3)),
+    redisRequests: requests.length,
+    requestsPerOnboarding: Number((requests.length / accounts).toFixed(2)),
+    responses429: requests.filter((r) => r.status === 429).length,
+    busiestMinute: busiestMinute(requests),
+    budgetPerMinute: BUDGET_PER_MINUTE,
+    stateTransitionsPerOnboarding: Number((transitions / accounts).toFixed(1)),
+    registrarLoops: env.registrar.loops.length,
+    cloudAccounts: env.redis.state.accounts.size,
+    duplicateRegistrations: duplicates(env),
+    faultsInjected: requests.filter((r) => r.status >= 500 || r.status === 0).length,
+  };
+}
+
+/** AWS accounts (by cloud account name) that Redis holds more than one cloud account for. */
+function duplicates(env: { redis: { state: { accounts: Map<number, { name: string }> } } }): number {
+  const names = new Map<string, number>();
+  for (const account of env.redis.state.accounts.values())
+    names.set(account.name, (names.get(account.name) ?? 0) + 1);
+  return [...names.values()].filter((n) => n > 1).length;
+}
