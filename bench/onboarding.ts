@@ -15,16 +15,6 @@ export interface RunFigures {
   retries: number;
 }
 
-export interface BurstFigures {
-  accounts: number;
-  wallMs: number;
-  outcomes: Record<string, number>;
-  redisRequests: number;
-  redisStatuses: Record<string, number>;
-  stateTransitions: number;
-  lambdaInvocations: number;
-}
-
 /** The states that invoke a Lambda function (the others are Pass, Wait, Choice or EventBridge). */
 const LAMBDA_STATES = new Set(
   taskStates(resolveDefinition(HOME.accountId))
@@ -66,7 +56,12 @@ async function measureRun(env: LocalEnvironment, accountId: string): Promise<Run
 /** A fresh account's onboarding, then the same account's again (which should change nothing). */
 export async function measureOnboarding(): Promise<{ fresh: RunFigures; rerun: RunFigures }> {
   const target = "222222222222";
-  const env = await startLocalEnvironment({ targets: [target], aws: { keyPropagationMs: 0 } });
+  // In process: a socket's keep-alive timers would outlive it into the fleets' virtual clock.
+  const env = await startLocalEnvironment({
+    targets: [target],
+    aws: { keyPropagationMs: 0 },
+    redis: { inProcess: true },
+  });
   try {
     const fresh = await measureRun(env, target);
     const rerun = await measureRun(env, target);
@@ -74,47 +69,4 @@ export async function measureOnboarding(): Promise<{ fresh: RunFigures; rerun: R
   } finally {
     await env.close();
   }
-}
-
-/**
- * The local Redis API's rate limit during the burst: none in effect. Its 400 requests a minute
- * model Redis's per-key limit, which a deployment stays under through the Redis steps' reserved
- * concurrency of 1 and their 300 ms pacing; the local environment has neither, and with
- * `pauseMs: 0` the state machine's retries ignore Retry-After. Under the limit most of a burst
- * would fail, by an amount that depends on where in the wall-clock minute it started: a figure
- * neither meaningful nor repeatable.
- */
-const BURST_RATE_LIMIT_PER_MINUTE = Number.MAX_SAFE_INTEGER;
-
-/** `accounts` onboardings of distinct fresh accounts, all started at once, timed to the last. */
-export async function measureBurst(accounts: number): Promise<BurstFigures> {
-  const targets = Array.from({ length: accounts }, (_, i) => String(300_000_000_000 + i));
-  const env = await startLocalEnvironment({
-    targets,
-    aws: { keyPropagationMs: 0 },
-    redis: { rateLimitPerMinute: BURST_RATE_LIMIT_PER_MINUTE },
-  });
-  try {
-    const start = performance.now();
-    const results = await Promise.all(targets.map((accountId) => env.run({ accountId }, { pauseMs: 0 })));
-    const wallMs = performance.now() - start;
-    const counted = results.map(countEvents);
-    return {
-      accounts,
-      wallMs,
-      outcomes: tally(results.map((r) => (r.error ? `${r.status} (${r.error.Error})` : r.status))),
-      redisRequests: env.redis.state.requests.length,
-      redisStatuses: tally(env.redis.state.requests.map((r) => String(r.status))),
-      stateTransitions: counted.reduce((sum, c) => sum + c.stateTransitions, 0),
-      lambdaInvocations: counted.reduce((sum, c) => sum + c.lambdaInvocations, 0),
-    };
-  } finally {
-    await env.close();
-  }
-}
-
-function tally(values: string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const value of values.sort()) counts[value] = (counts[value] ?? 0) + 1;
-  return counts;
 }

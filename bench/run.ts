@@ -10,7 +10,16 @@ import { type BundleFigures, measureBundle, packageService } from "./bundles.ts"
  */
 
 const INIT_RUNS = 5;
-const BURST_ACCOUNTS = 1000;
+/** Fleets on the virtual clock: [accounts, seconds per Redis task]. */
+const FLEETS = [
+  [1, 30],
+  [100, 30],
+  [100, 120],
+  [1000, 30],
+  [1000, 120],
+] as const;
+/** Accounts of the burst whose Redis requests fault now and then (503, reset, answer lost). */
+const FAULTY_FLEET = 100;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = fileURLToPath(new URL("results.json", import.meta.url));
 
@@ -67,9 +76,27 @@ const bundles = await measureBundles();
 // terminal rather than the workflow. The loggers read the level when their module loads, hence
 // the import after it is set.
 process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
-const { measureBurst, measureOnboarding } = await import("./onboarding.ts");
+const { measureOnboarding } = await import("./onboarding.ts");
+const { measureFleet } = await import("./fleet.ts");
 const onboarding = await measureOnboarding();
-const burst = await measureBurst(BURST_ACCOUNTS);
+const fleets = [];
+for (const [accounts, taskSeconds] of FLEETS) {
+  const started = performance.now();
+  fleets.push({
+    ...(await measureFleet(accounts, taskSeconds)),
+    realSeconds: (performance.now() - started) / 1000,
+  });
+}
+// Every 17th request answered 503, every 23rd reset, every 29th carried out with its answer lost.
+let faultCount = 0;
+const faulty = await measureFleet(FAULTY_FLEET, 30, {
+  fault: () => {
+    faultCount += 1;
+    if (faultCount % 17 === 0) return { status: 503 };
+    if (faultCount % 23 === 0) return "reset";
+    return faultCount % 29 === 0 ? "lost" : undefined;
+  },
+});
 const benchMs = performance.now() - benchStart;
 
 const runFigures = (run: (typeof onboarding)["fresh"]) => ({
@@ -114,21 +141,17 @@ const results = {
     fresh: runFigures(onboarding.fresh),
     rerun: runFigures(onboarding.rerun),
   },
-  burst: {
+  fleet: {
     settings: {
-      accounts: burst.accounts,
-      keyPropagationMs: 0,
-      pauseMs: 0,
-      redisRateLimit: "none: lifted for the burst (why: bench/onboarding.ts)",
+      clock: "virtual: the real definition and step code, every wait and pause as written",
+      redis: "400 requests per sliding minute, one task at a time, 404 for 3 s after its POST",
+      keyPropagationMs: 10_000,
+      registrarBudgetPerMinute: 360,
+      registrarMaxInFlight: 2,
       logLevel: "SILENT",
     },
-    wallTime: figure(burst.wallMs, "ms"),
-    throughput: figure(burst.accounts / (burst.wallMs / 1000), "runs/s", 1),
-    outcomes: burst.outcomes,
-    redisRequests: figure(burst.redisRequests, "requests"),
-    redisStatuses: burst.redisStatuses,
-    stateTransitions: figure(burst.stateTransitions, "transitions"),
-    lambdaInvocations: figure(burst.lambdaInvocations, "invocations"),
+    runs: fleets.map((f) => ({ ...f, realSeconds: Number(f.realSeconds.toFixed(1)) })),
+    withFaults: { ...faulty, faults: "every 17th request 503, every 23rd reset, every 29th answer lost" },
   },
   benchWallTime: figure(benchMs / 1000, "s", 1),
 };
@@ -167,16 +190,30 @@ console.log(
 console.log();
 console.log(
   table([
-    [`burst of ${burst.accounts} fresh accounts (local)`, ""],
-    ["wall time (s)", (burst.wallMs / 1000).toFixed(1)],
-    ["runs/s", results.burst.throughput.value.toFixed(1)],
-    ["Redis API requests", burst.redisRequests],
     [
-      "outcomes",
-      Object.entries(burst.outcomes)
-        .map(([k, n]) => `${k} ${n}`)
-        .join(", "),
+      "fleet (virtual clock)",
+      "accounts",
+      "task s",
+      "succeeded",
+      "total s",
+      "× N×task",
+      "req/onb",
+      "429s",
+      "max/60s",
+      "states/onb",
     ],
+    ...[...fleets, { ...faulty, realSeconds: 0 }].map((f, i) => [
+      i === fleets.length ? "with faults" : "burst",
+      f.accounts,
+      f.taskSeconds,
+      f.succeeded,
+      f.totalSeconds,
+      f.ofSerialFloor,
+      f.requestsPerOnboarding,
+      f.responses429,
+      f.busiestMinute,
+      f.stateTransitionsPerOnboarding,
+    ]),
   ]),
 );
 console.log();

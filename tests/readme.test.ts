@@ -20,10 +20,11 @@ function firstColumn(header: string): string[] {
 }
 
 describe("README", () => {
-  it("explains every error name a step can throw", () => {
+  it("explains every error name a step can throw, and those a wait on the registrar ends with", () => {
     const documented = firstColumn("error").flatMap((cell) => cell.split(/,\s*/));
+    const waits = ["States.Timeout", "States.HeartbeatTimeout"];
 
-    expect(new Set(documented)).toEqual(new Set([...TRANSIENT_ERRORS, ...PERMANENT_ERRORS]));
+    expect(new Set(documented)).toEqual(new Set([...TRANSIENT_ERRORS, ...PERMANENT_ERRORS, ...waits]));
   });
 
   it("lists every deployment parameter in one unbroken table", () => {
