@@ -168,7 +168,9 @@ async function tickDeps({ runtime }: StepContext<TickInput, TickSettings>): Prom
   const hooks = runtime.registrar;
   const { config } = runtime;
   const secrets = runtime.clients.secrets();
-  const keys = await cachedRedisApiKeys(secrets, config.apiKeysSecret, STEP);
+  const keys =
+    hooks?.redis.keys ??
+    (await cachedRedisApiKeys(secrets, hooks?.redis.apiKeysSecret ?? config.apiKeysSecret, STEP));
   const fetchImpl = hooks?.redis.fetch ?? fetch;
   const baseUrl = hooks?.redis.baseUrl ?? config.apiUrl;
   const now = hooks?.now ?? Date.now;
@@ -178,7 +180,8 @@ async function tickDeps({ runtime }: StepContext<TickInput, TickSettings>): Prom
     withdraw: withdrawRegistration,
   };
   return {
-    queue: new DynamoRegistrarQueue(runtime.clients.dynamodb(), config.registrarTableName, STEP),
+    queue:
+      hooks?.queue ?? new DynamoRegistrarQueue(runtime.clients.dynamodb(), config.registrarTableName, STEP),
     tokens: hooks?.tokens ?? sfnTokens(),
     work: workOf(runtime as unknown as Runtime, runs),
     redisFor: (budget) => new TickRedis({ baseUrl, keys, fetch: budgetedFetch(budget, fetchImpl) }),

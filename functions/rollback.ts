@@ -47,7 +47,7 @@ import {
 } from "./lib/config.ts";
 import { secretName } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { retryTransient, WorkflowError } from "./lib/errors.ts";
+import { retryTransient } from "./lib/errors.ts";
 import { identityOf } from "./lib/ownership.ts";
 import { policyArn } from "./lib/policies.ts";
 import { logger } from "./lib/powertools.ts";
@@ -610,7 +610,7 @@ export const { run, handler } = defineStep({
   settings: [...targetStepWithSecrets.settings, "secretNamePrefix"],
   clients: targetStepWithSecrets.clients,
   deps: async (context): Promise<RollbackDeps> => {
-    const { runtime, step } = context;
+    const { runtime } = context;
     return {
       // Its registry, IAM in the target account, and the home account's secrets.
       ...(await targetDeps(context)),

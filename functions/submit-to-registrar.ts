@@ -92,7 +92,7 @@ export const { run, handler } = defineStep({
     const hooks = runtime.registrar;
     const dynamodb = runtime.clients.dynamodb();
     return {
-      queue: new DynamoRegistrarQueue(dynamodb, config.registrarTableName, step),
+      queue: hooks?.queue ?? new DynamoRegistrarQueue(dynamodb, config.registrarTableName, step),
       registry: new Registry(dynamodb, config.registryTableName, step),
       succeed:
         hooks?.tokens.succeed ??

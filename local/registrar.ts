@@ -18,6 +18,8 @@ interface Waiter {
 
 export interface LocalRegistrarOptions {
   redis: RegistrarHooks["redis"];
+  /** A queue of its own (default: the deployment's table, named by the runtime's settings). */
+  queue?: RegistrarHooks["queue"];
   /** The pause between ticks and of budget waits, in ms; unset: as the tick asks (real or virtual time). */
   pauseMs?: number;
   perMinute?: number;
@@ -53,6 +55,7 @@ export class LocalRegistrar {
         return { register: registerCloudAccount, check: checkRegistration, withdraw: withdrawRegistration };
       },
       redis: this.options.redis,
+      ...(this.options.queue ? { queue: this.options.queue } : {}),
       ...(this.options.now ? { now: this.options.now } : {}),
       sleep,
       ...(this.options.settings ? { settings: this.options.settings } : {}),

@@ -1,6 +1,7 @@
 import type { StepRun } from "./define-step.ts";
 import { TRANSIENT_ERRORS, WorkflowError } from "./errors.ts";
 import { logger } from "./powertools.ts";
+import type { RedisApiKeys } from "./redis-cloud.ts";
 import type { QueuedRequest, RegistrarQueue, RegistrarState } from "./registrar-queue.ts";
 import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
 import type { Registration } from "./registration.ts";
@@ -63,7 +64,10 @@ export interface RegistrarHooks {
   tokens: TaskTokens;
   start: (name: string) => Promise<void>;
   work?: { register: StepRun<unknown>; check: StepRun<unknown>; withdraw: StepRun<unknown> };
-  redis: { baseUrl: string; fetch?: typeof fetch };
+  /** Where Redis is, and its API keys (or the secret holding them; default: the setting's). */
+  redis: { baseUrl: string; fetch?: typeof fetch; keys?: RedisApiKeys; apiKeysSecret?: string };
+  /** The queue, when not the deployment's table (a run against live AWS keeps its own in memory). */
+  queue?: RegistrarQueue;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   settings?: Partial<RegistrarSettings>;

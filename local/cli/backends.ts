@@ -8,6 +8,8 @@ import {
   redisCloudFrom,
 } from "../../functions/lib/redis-api-keys.ts";
 import { RedisCloud } from "../../functions/lib/redis-cloud.ts";
+import type { RegistrarHooks } from "../../functions/lib/registrar.ts";
+import { DynamoRegistrarQueue } from "../../functions/lib/registrar-queue.ts";
 import { Registry, type RegistryItem } from "../../functions/lib/registry.ts";
 import type { AccessKeyCredentials } from "../../functions/verify-access-key.ts";
 import { dynamoIntegrations } from "../aws/dynamodb.ts";
@@ -18,10 +20,12 @@ import {
   type LocalEnvironment,
   type LocalEnvironmentOptions,
   localLockTable,
+  REGISTRAR_TABLE,
   REGISTRY_TABLE,
   registryItemOf,
 } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
+import { LocalRegistrar, WAIT_FOR_TOKEN } from "../registrar.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
 
@@ -74,6 +78,9 @@ export async function localBackend(account: string, start: StartLocal): Promise<
 
 type Env = Record<string, string | undefined>;
 
+/** The registrar's budget in runs from this machine: the deployment's default. */
+const REDIS_BUDGET_PER_MINUTE = 360;
+
 /** What a run against AWS's own endpoints (AWS itself, or an emulator at AWS_ENDPOINT_URL) is made of. */
 export interface AwsWiring {
   /** SDK clients of the default chain; they honour AWS_ENDPOINT_URL. */
@@ -87,6 +94,8 @@ export interface AwsWiring {
   pauseMs?: number;
   /** The account registry's table (unset: one in memory, for this run only). */
   registryTable?: string;
+  /** Where the in-process registrar reaches Redis (the same API as `redis`). */
+  registrarRedis: RegistrarHooks["redis"];
   notice?: (text: string) => void;
 }
 
@@ -108,13 +117,34 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
   const config = { ...wiring.config, registryTableName: registry.table };
   const runtime = createRuntime(home, clients, config, wiring.redis);
   const runs = stepRuns();
+  // The registrar runs in this process, its queue in memory: the deployed one answers only the
+  // deployed state machine's tokens.
+  const queueHome = new FakeAws();
+  createLocalTables(queueHome.addAccount(home.accountId).dynamodb);
+  const registrar = new LocalRegistrar({
+    redis: wiring.registrarRedis,
+    queue: new DynamoRegistrarQueue(queueHome.clients(home).dynamodb(), REGISTRAR_TABLE),
+    ...(wiring.pauseMs === undefined ? {} : { pauseMs: wiring.pauseMs }),
+    perMinute: REDIS_BUDGET_PER_MINUTE,
+  });
+  registrar.runs = runs;
+  runtime.registrar = registrar.hooks();
+  registrar.attach(runtime);
   const pause = wiring.pauseMs === undefined ? {} : { pauseMs: wiring.pauseMs };
   return {
     mode: "live",
     home,
     runs,
     // Without a deployed stack there is no lock table: the lock holds within this process only.
-    services: { ...dynamoIntegrations(localLockTable()), ...wiring.services },
+    services: {
+      ...dynamoIntegrations(localLockTable()),
+      [WAIT_FOR_TOKEN]: async (parameters, run) => {
+        if (!run) throw new Error(`${WAIT_FOR_TOKEN} needs the run's code`);
+        registrar.runs = run.runs;
+        return registrar.invokeAndWait(parameters as never, run.invoke);
+      },
+      ...wiring.services,
+    },
     run: (input, options) => runOnboarding(input, { runtime, ...pause, ...options }),
     registry: (accountId) =>
       new Registry(clients.dynamodb(), registry.table, "Summary").get(accountId).catch(() => undefined),
@@ -145,6 +175,7 @@ export function liveBackend(
   notice: (text: string) => void,
 ): Promise<Backend> {
   const redis = liveRedisCloud(settings.env, settings.apiKeysSecret);
+  const registrarRedis = liveRegistrarRedis(settings.env, settings.apiKeysSecret);
   const services = {
     "arn:aws:states:::events:putEvents": async () =>
       notice("  (events are published only by the deployed stack: skipped)"),
@@ -156,10 +187,24 @@ export function liveBackend(
     clients: sdkClients(),
     config: settings.config,
     redis,
+    registrarRedis,
     services,
     notice,
     ...(registryTable ? { registryTable } : {}),
   });
+}
+
+/** The registrar's way to Redis in a live run: the keys at hand, or the secret holding them. */
+function liveRegistrarRedis(env: Env, apiKeysSecret: string | undefined): RegistrarHooks["redis"] {
+  const { apiUrl: baseUrl } = readSettings(["apiUrl"], { REDIS_CLOUD_API_URL: env.REDIS_CLOUD_API_URL });
+  if (apiKeysSecret !== undefined) return { baseUrl, apiKeysSecret };
+  return {
+    baseUrl,
+    keys: {
+      accountKey: env.REDIS_CLOUD_ACCOUNT_KEY?.trim() ?? "",
+      userKey: env.REDIS_CLOUD_USER_KEY?.trim() ?? "",
+    },
+  };
 }
 
 /** Checks the Redis Cloud settings before anything is asked of AWS: a bad one is a usage error. */

@@ -107,6 +107,7 @@ async function openWorld(wiring: Wiring): Promise<World> {
     clients: recordedFactory(wiring.raw, calls),
     config: loadConfig(LOCAL_SETTINGS),
     redis: redisCloudFrom({ apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url }, { minIntervalMs: 0 }),
+    registrarRedis: { baseUrl: redis.url, apiKeysSecret: API_KEYS_SECRET },
     services: { "arn:aws:states:::events:putEvents": async (request) => void published.push(request) },
     stsFor: (credentials) => recorded(wiring.stsWith(credentials), calls),
     pauseMs: 0,

@@ -10,7 +10,6 @@ import {
   type FakeAnswer,
   fakeRedisApi,
   runningRegistry,
-  task,
   updateRecord,
 } from "../local/redis-cloud/fixtures.ts";
 import { EXECUTION, HOME, stepInput, TARGET } from "../support/aws.ts";
@@ -26,7 +25,7 @@ const secretsMock = mockClient(SecretsManagerClient);
 const USER = "redislabs-user";
 const NEW_KEY = CREDENTIALS.accessKeyId;
 const REQUESTED_AT = "2026-03-01T10:00:00.000Z";
-const sinceRequest = (seconds: number) => new Date(Date.parse(REQUESTED_AT) + seconds * 1000).toISOString();
+const _sinceRequest = (seconds: number) => new Date(Date.parse(REQUESTED_AT) + seconds * 1000).toISOString();
 
 let registry: Awaited<ReturnType<typeof runningRegistry>>;
 

@@ -165,7 +165,9 @@ describe("a registration that cannot end well", () => {
       (t) => t.commandType === "cloudAccountDeleteRequest",
     );
     expect(deletes.map((t) => t.cloudAccountId)).toEqual([1001]);
-    const create = [...env.redis.state.tasks.values()].find((t) => t.commandType === "cloudAccountCreateRequest");
+    const create = [...env.redis.state.tasks.values()].find(
+      (t) => t.commandType === "cloudAccountCreateRequest",
+    );
     const deleted = env.redis.state.requests.find((r) => r.method === "DELETE");
     expect(create?.endedAt).toBeDefined();
     expect(deleted?.at).toBeGreaterThanOrEqual(create?.endedAt ?? Number.POSITIVE_INFINITY);

@@ -159,7 +159,9 @@ describe("the onboarding workflow, run locally from statemachine/onboarding.asl.
       (e) => e.type === "StateEntered" && e.state.name === "RegisterCloudAccount",
     );
     expect(handOvers).toHaveLength(1);
-    const posts = env.redis.state.requests.filter((r) => r.method === "POST" && r.path === "/v1/cloud-accounts");
+    const posts = env.redis.state.requests.filter(
+      (r) => r.method === "POST" && r.path === "/v1/cloud-accounts",
+    );
     expect(posts).toHaveLength(3);
     expect(env.redis.state.accounts.size).toBe(1);
   });
