@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
@@ -45,6 +46,7 @@ import { failableState, failingAt } from "../../local/cli/fail-at.ts";
 import {
   HOME,
   type LocalEnvironment,
+  REGISTRAR_TABLE,
   REGISTRY_TABLE,
   startLocalEnvironment,
 } from "../../local/environment.ts";
@@ -78,6 +80,8 @@ import { replaceKey } from "./support.ts";
  */
 
 const MACHINE = STATE_MACHINE_ARN;
+/** The registrar state machine as the test stage names it (serverless.yml: <service>-<stage>-registrar). */
+const REGISTRAR_MACHINE = MACHINE.replace(/-onboarding$/, "-registrar");
 const DEAD_LETTER_QUEUE = "arn:aws:sqs:us-east-1:111111111111:redis-cloud-byoc-test-vending-dlq";
 const STACK: Stack = {
   partition: HOME.partition,
@@ -87,11 +91,13 @@ const STACK: Stack = {
     OnboardingStateMachine: MACHINE,
     VendingEventsDeadLetterQueue: DEAD_LETTER_QUEUE,
     AccountRegistryTable: REGISTRY_TABLE,
+    RegistrarTable: REGISTRAR_TABLE,
   },
   attributes: {
     "VendingEventsDeadLetterQueue.Arn": DEAD_LETTER_QUEUE,
-    // Locally the table is named by its logical id: the deployed name's ARN, as the calls name it.
+    // Locally the tables are named by their logical ids: the deployed names' ARNs, as the calls name them.
     "AccountRegistryTable.Arn": `arn:aws:dynamodb:${HOME.region}:${HOME.accountId}:table/${REGISTRY_TABLE}`,
+    "RegistrarTable.Arn": `arn:aws:dynamodb:${HOME.region}:${HOME.accountId}:table/${REGISTRAR_TABLE}`,
   },
 };
 
@@ -114,8 +120,10 @@ const FUNCTIONS = [
   "ensureUser",
   "ensureConsoleRole",
   "verifyAccessKey",
-  "registerCloudAccount",
-  "checkRegistration",
+  // The registrar: the hand-over (RegisterCloudAccount, WithdrawRegistration) and the loop's tick,
+  // which runs the registration's, the check's and the withdrawal's code.
+  "submitToRegistrar",
+  "registrarTick",
   "retireOldKey",
   "recordSuccess",
   "rollback",
@@ -125,6 +133,8 @@ const FUNCTIONS = [
   "httpGetOnboarding",
 ] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
+/** The code registrarTick runs: the registration's, the check's and the withdrawal's. */
+const REGISTRAR_WORK = ["registerCloudAccount", "checkRegistration", "withdrawRegistration"];
 const isProven = (fn: string): fn is FunctionName => (FUNCTIONS as readonly string[]).includes(fn);
 
 // ---------------------------------------------------------------------------------------------
@@ -196,11 +206,32 @@ function lookupsOf(session: Session): Lookups {
   };
 }
 
+/** The invocation whose code is running, through every await of it. */
+interface Invocation {
+  fn: string;
+  /** Calls made outside the in-memory AWS: what the registrar's hooks stand in for. */
+  calls: AwsCall[];
+}
+const invocation = new AsyncLocalStorage<Invocation>();
+/** Which invocation made each call the in-memory AWS logged. */
+const madeBy = new WeakMap<FakeCall, Invocation>();
+
+/** Notes, as each call is logged, the invocation making it. */
+function attributeCalls(calls: FakeCall[]): void {
+  const push = calls.push.bind(calls);
+  calls.push = (...items: FakeCall[]) => {
+    const current = invocation.getStore();
+    if (current) for (const item of items) madeBy.set(item, current);
+    return push(...items);
+  };
+}
+
 /**
- * A step whose AWS calls are recorded as its function's: steps run one at a time, so the calls
- * logged during an invocation are that invocation's. Each invocation runs as in a fresh Lambda
- * container (its own STS credentials and Redis API keys): locally all steps share one runtime, and
- * its caches would hide the AssumeRole and key read that each function makes in AWS.
+ * A step whose AWS calls are recorded as its function's: the calls its invocation made, by the
+ * async context they were made in. The registrar's loop ticks while an execution runs its next
+ * steps, so the calls logged during an invocation are not all its own. Each invocation runs as in a
+ * fresh Lambda container (its own STS credentials and Redis API keys): locally all steps share one
+ * runtime, and its caches would hide the AssumeRole and key read that each function makes in AWS.
  */
 function attributed(fn: string, run: StepRun<unknown>, session: Session): StepRun<unknown> {
   return async (event, runtime) => {
@@ -209,13 +240,51 @@ function attributed(fn: string, run: StepRun<unknown>, session: Session): StepRu
     const cold: Runtime = { ...runtime, clients: { ...runtime.clients } };
     noteSecrets(session);
     const from = session.env.aws.calls.length;
+    const self: Invocation = { fn, calls: [] };
     try {
-      return await run(event, cold);
+      return await invocation.run(self, () => run(event, cold));
     } finally {
       noteSecrets(session);
-      record(fn, session.env.aws.calls.slice(from), lookupsOf(session));
+      const own = session.env.aws.calls.slice(from).filter((call) => madeBy.get(call) === self);
+      record(fn, [...own, ...self.calls], lookupsOf(session));
     }
   };
+}
+
+/**
+ * Locally the registrar's task tokens are answered and its loop started in process (the runtime's
+ * registrar hooks); in AWS the functions send these to Step Functions. Each is recorded as that
+ * call, made by the invocation running, then done as locally.
+ */
+function recordRegistrarCalls(env: LocalEnvironment): void {
+  const hooks = env.runtime.registrar;
+  if (!hooks) throw new Error("the local environment has no registrar hooks");
+  const sent = (command: string, input: Record<string, unknown>) => {
+    const current = invocation.getStore();
+    if (!current) throw new Error(`states:${command} outside any function's invocation`);
+    current.calls.push({ accountId: HOME.accountId, service: "states", command, input });
+  };
+  // The hooks' other members (the tick's work is a getter: the run's own code) stay as they are.
+  const wrapped = Object.create(hooks) as typeof hooks;
+  wrapped.tokens = {
+    succeed: (taskToken, output) => {
+      sent("SendTaskSuccess", { taskToken, output: JSON.stringify(output ?? {}) });
+      return hooks.tokens.succeed(taskToken, output);
+    },
+    fail: (taskToken, error, cause) => {
+      sent("SendTaskFailure", { taskToken, error, cause });
+      return hooks.tokens.fail(taskToken, error, cause);
+    },
+    heartbeat: (taskToken) => {
+      sent("SendTaskHeartbeat", { taskToken });
+      return hooks.tokens.heartbeat(taskToken);
+    },
+  };
+  wrapped.start = (name) => {
+    sent("StartExecution", { stateMachineArn: REGISTRAR_MACHINE, name, input: JSON.stringify({ ticks: 0 }) });
+    return hooks.start(name);
+  };
+  env.runtime.registrar = wrapped;
 }
 
 /** Marks the calls sent through this client as signed by the new user's key. */
@@ -236,8 +305,15 @@ function signedByNewKey(client: STSClient, calls: FakeCall[]): STSClient {
   });
 }
 
-async function openSession(targets: string[] = []): Promise<Session> {
-  const env = await startLocalEnvironment({ targets, aws: { keyPropagationMs: 0 } });
+async function openSession(targets: string[] = [], heartbeats = false): Promise<Session> {
+  const env = await startLocalEnvironment({
+    targets,
+    aws: { keyPropagationMs: 0 },
+    // Every tick tells each waiting execution its request is alive (SendTaskHeartbeat).
+    ...(heartbeats ? { registrar: { settings: { heartbeatMs: 0 } } } : {}),
+  });
+  attributeCalls(env.aws.calls);
+  recordRegistrarCalls(env);
   const session: Session = { env, accounts: [HOME.accountId, ...targets], secretArns: new Map(), runs: {} };
   const steps: Record<string, StepRun<unknown>> = {
     ...env.runs,
@@ -254,15 +330,25 @@ async function openSession(targets: string[] = []): Promise<Session> {
       }) ?? Promise.reject(new Error("no verifyAccessKey")),
   };
   session.runs = Object.fromEntries(
-    Object.entries(steps).map(([fn, run]) => [fn, attributed(fn, run, session)]),
+    Object.entries(steps).map(([fn, run]) => [
+      fn,
+      // Not functions of their own: the tick runs their code, with its role, in its invocation.
+      REGISTRAR_WORK.includes(fn) ? run : attributed(fn, run, session),
+    ]),
   );
   return session;
 }
 
-async function withSession(targets: string[], body: (session: Session) => Promise<void>): Promise<void> {
-  const session = await openSession(targets);
+async function withSession(
+  targets: string[],
+  body: (session: Session) => Promise<void>,
+  heartbeats = false,
+): Promise<void> {
+  const session = await openSession(targets, heartbeats);
   try {
     await body(session);
+    // The registrar's last ticks (its queue found empty, its lease given up) are its calls too.
+    await session.env.registrar.settled();
   } finally {
     await session.env.close();
   }
@@ -609,10 +695,15 @@ async function evaluated(fn: FunctionName) {
 describe("least privilege of every function, from the packaged template", () => {
   beforeAll(async () => {
     // The home account ({}): IAM is called with the function's own role, not an assumed one.
-    await withSession([], async (session) => {
-      await run(session, {}, "SUCCEEDED");
-      await run(session, {}, "SUCCEEDED"); // a re-run: reads only
-    });
+    // The registrar heartbeats the executions it works for (SendTaskHeartbeat).
+    await withSession(
+      [],
+      async (session) => {
+        await run(session, {}, "SUCCEEDED");
+        await run(session, {}, "SUCCEEDED"); // a re-run: reads only
+      },
+      true,
+    );
     // Drift: 5 policy versions with a foreign default, foreign trusts, an orphaned key, a forgotten
     // password. Reaches DeletePolicyVersion, UpdateAssumeRolePolicy, DeleteAccessKey,
     // UpdateLoginProfile and PutSecretValue.
@@ -641,8 +732,8 @@ describe("least privilege of every function, from the packaged template", () => 
       );
       await run(session, {}, { failsWith: "AccessDenied" });
     });
-    // Redis fails the cloud account: the rollback deletes it at Redis (reading the API keys), then
-    // everything, both roles included.
+    // Redis fails the cloud account: the registrar answers the failure (SendTaskFailure) and
+    // withdraws it at Redis (reading the API keys); the rollback deletes everything, both roles included.
     await withSession([], async (session) => {
       session.env.redis.state.options.failAccounts = true;
       await run(session, {}, { failsWith: "CloudAccountError" });

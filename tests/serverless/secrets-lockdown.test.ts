@@ -8,12 +8,21 @@ import { packagedTemplate, type Resource, resourcesOfType, type Template } from 
  */
 
 const template: Template = packagedTemplate();
+/**
+ * EnsureUser writes the secret, VerifyAccessKey checks its key, the registrar hands the key to
+ * Redis, a plan reads whether the stored key and password are there.
+ */
 const READERS = [
   "EnsureUserIamRoleLambdaExecution",
   "VerifyAccessKeyIamRoleLambdaExecution",
-  "RegisterCloudAccountIamRoleLambdaExecution",
-  "CheckRegistrationIamRoleLambdaExecution",
+  "RegistrarTickIamRoleLambdaExecution",
+  "PlanOnboardingIamRoleLambdaExecution",
 ];
+/** The roles a list of principals names, each by its logical id. */
+const rolesNamed = (principals: unknown): string[] =>
+  [...JSON.stringify(principals).matchAll(/"Fn::GetAtt":\["(\w+)","Arn"\]/g)]
+    .map(([, id]) => id ?? "")
+    .sort();
 const USE = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"];
 
 const key = (): Resource => {
@@ -53,8 +62,9 @@ describe("the credentials secrets' KMS key", () => {
   it("lets only the secret readers use it, and only through Secrets Manager", () => {
     const use = statements().filter((s) => (s.Action ?? []).some((a) => USE.includes(a)));
     expect(use).toHaveLength(1);
+    // Those roles and no other: a function that no longer reads the secrets must not keep the key.
+    expect(rolesNamed(use[0]?.Principal.AWS)).toEqual([...READERS].sort());
     const principals = JSON.stringify(use[0]?.Principal.AWS);
-    for (const role of READERS) expect(principals).toContain(role);
     expect(principals).toContain("SecretReaderRoleArn");
     expect(JSON.stringify(use[0]?.Condition)).toContain("kms:ViaService");
   });
@@ -63,8 +73,8 @@ describe("the credentials secrets' KMS key", () => {
 describe("EnsureUser's settings", () => {
   it("name the key and the same readers, so the secrets' resource policy matches the key's", () => {
     expect(environment().CREDENTIALS_KEY_ARN).toEqual({ "Fn::GetAtt": ["CredentialsKey", "Arn"] });
+    expect(rolesNamed(environment().SECRET_READER_ARNS)).toEqual([...READERS].sort());
     const readers = JSON.stringify(environment().SECRET_READER_ARNS);
-    for (const role of READERS) expect(readers).toContain(role);
     expect(readers).toContain("SecretReaderRoleArn");
   });
 

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { loadDefinition } from "../../local/workflow.ts";
 import { resolveIntrinsics } from "../support/cfn.ts";
 import {
@@ -13,6 +15,9 @@ import {
 
 const template: Template = packagedTemplate();
 const definition = loadDefinition();
+const registrarDefinition = parse(readFileSync("statemachine/registrar.asl.yml", "utf8")) as {
+  States: Record<string, Record<string, unknown>>;
+};
 const functions = resourcesOfType(template, "AWS::Lambda::Function");
 const IAM_STEPS = [
   "EnsureInstancePolicyLambdaFunction",
@@ -24,30 +29,105 @@ const IAM_STEPS = [
 
 const actionsOf = (statement: Record<string, unknown>) => [statement.Action].flat() as string[];
 const text = (value: unknown) => JSON.stringify(value);
+/** A function's logical id from its serverless.yml name. */
+const logicalId = (fn: string) => `${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`;
+
+function machineOf(id: string): Resource {
+  const machine = template.Resources[id];
+  if (machine?.Type !== "AWS::StepFunctions::StateMachine") throw new Error(`no state machine ${id}`);
+  return machine;
+}
+const roleOf = (machine: Resource) =>
+  (machine.Properties.RoleArn as { "Fn::GetAtt"?: [string, string] } | undefined)?.["Fn::GetAtt"]?.[0] ?? "";
+const machineStatements = (id: string) => roleStatements(template, roleOf(machineOf(id)));
+/** Step Functions' log delivery and X-Ray, which take no resource-level permission. */
+const isDeliveryStatement = (statement: Record<string, unknown>) =>
+  statement.Resource === "*" && actionsOf(statement).every((a) => /^(logs|xray):/.test(a));
 
 describe("the packaged template", () => {
-  it("has one STANDARD state machine that is statemachine/onboarding.asl.yml, each Lambda by its function", () => {
+  it("has two STANDARD state machines, onboarding and registrar, each its file, each Lambda by its function", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
-    expect(machines).toHaveLength(1);
-    const [, machine] = machines[0] ?? [];
-    if (!machine) throw new Error("no state machine in the template");
-    expect(machine.Properties.StateMachineType ?? "STANDARD").toBe("STANDARD");
-    const [body, refs] = (
-      machine.Properties.DefinitionString as { "Fn::Sub": [string, Record<string, unknown>] }
-    )["Fn::Sub"];
-    // Put the function references back the way the file writes them, then compare whole documents.
-    const restored = JSON.parse(body.replace(/"\$\{(\w+)\}"/g, (_, key: string) => text(refs[key])));
-    const expected = JSON.parse(
-      text(definition).replace(/\{"Fn::GetAtt":\["(\w+)","Arn"\]\}/g, (_, fn: string) =>
-        text({ "Fn::GetAtt": [`${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`, "Arn"] }),
-      ),
-    );
-    expect(restored).toEqual(expected);
+    expect(machines.map(([id]) => id).sort()).toEqual(["OnboardingStateMachine", "RegistrarStateMachine"]);
+    for (const [id, file] of [
+      ["OnboardingStateMachine", definition],
+      ["RegistrarStateMachine", registrarDefinition],
+    ] as const) {
+      const machine = machineOf(id);
+      expect(machine.Properties.StateMachineType ?? "STANDARD", id).toBe("STANDARD");
+      const [body, refs] = (
+        machine.Properties.DefinitionString as { "Fn::Sub": [string, Record<string, unknown>] }
+      )["Fn::Sub"];
+      // Put the function references back the way the file writes them, then compare whole documents.
+      const restored = JSON.parse(body.replace(/"\$\{(\w+)\}"/g, (_, key: string) => text(refs[key])));
+      const expected = JSON.parse(
+        text(file).replace(/\{"Fn::GetAtt":\["(\w+)","Arn"\]\}/g, (_, fn: string) =>
+          text({ "Fn::GetAtt": [logicalId(fn), "Arn"] }),
+        ),
+      );
+      expect(restored, id).toEqual(expected);
+    }
   });
 
-  it("keeps the states' data out of the state machine's logs", () => {
-    const [[, machine] = []] = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
-    expect(machine?.Properties.LoggingConfiguration).toMatchObject({ IncludeExecutionData: false });
+  it("keeps the states' data out of both state machines' logs", () => {
+    for (const id of ["OnboardingStateMachine", "RegistrarStateMachine"]) {
+      expect(machineOf(id).Properties.LoggingConfiguration, id).toMatchObject({
+        IncludeExecutionData: false,
+      });
+    }
+  });
+
+  it("lets the onboarding invoke exactly its steps' functions, the registrar's hand-over included", () => {
+    const invoked = machineStatements("OnboardingStateMachine")
+      .filter((s) => actionsOf(s).includes("lambda:InvokeFunction"))
+      .flatMap((s) => [s.Resource].flat())
+      .filter((r): r is { "Fn::GetAtt": [string, string] } => text(r).startsWith('{"Fn::GetAtt"'))
+      .map((r) => r["Fn::GetAtt"][0]);
+    // From each Task's Resource, and from Parameters.FunctionName of lambda:invoke.waitForTaskToken.
+    const named = Object.values(definition.States).flatMap((state) => {
+      const parameters = state.Parameters as { FunctionName?: unknown } | undefined;
+      return [state.Resource, parameters?.FunctionName]
+        .map((r) => (r as { "Fn::GetAtt"?: [string] } | undefined)?.["Fn::GetAtt"]?.[0])
+        .filter((fn): fn is string => fn !== undefined)
+        .map(logicalId);
+    });
+    expect(named).toContain("SubmitToRegistrarLambdaFunction");
+    expect(new Set(invoked)).toEqual(new Set(named));
+    expect(invoked).not.toContain("RegistrarTickLambdaFunction");
+  });
+
+  it("lets the registrar invoke only its tick and start only itself, its role free of any cycle", () => {
+    const machine = machineOf("RegistrarStateMachine");
+    const roleId = roleOf(machine);
+    const statements = machineStatements("RegistrarStateMachine");
+    const service = statements.filter((s) => !isDeliveryStatement(s));
+    expect(service).toEqual([
+      {
+        Effect: "Allow",
+        Action: "lambda:InvokeFunction",
+        Resource: { "Fn::GetAtt": ["RegistrarTickLambdaFunction", "Arn"] },
+      },
+      { Effect: "Allow", Action: "states:StartExecution", Resource: expect.anything() },
+    ]);
+    // Its own ARN, named so (a Ref from its role to itself would be a circular dependency).
+    const stack = {
+      partition: "aws",
+      region: "us-east-1",
+      accountId: "111111111111",
+      refs: {},
+      attributes: {},
+    };
+    expect(resolveIntrinsics(service[1]?.Resource, stack)).toBe(
+      `arn:aws:states:us-east-1:111111111111:stateMachine:${String(machine.Properties.StateMachineName)}`,
+    );
+    expect(text(template.Resources[roleId])).not.toContain('RegistrarStateMachine"');
+    // The relay is the registrar's only start of an execution, of the machine running it.
+    const starts = Object.values(registrarDefinition.States).filter((s) =>
+      String(s.Resource).includes(":states:startExecution"),
+    );
+    expect(starts).toHaveLength(1);
+    expect((starts[0]?.Parameters as Record<string, unknown> | undefined)?.["StateMachineArn.$"]).toBe(
+      "$$.StateMachine.Id",
+    );
   });
 
   it("runs every function on nodejs22.x with an ESM bundle", () => {
@@ -113,64 +193,118 @@ describe("the packaged template", () => {
     }
   });
 
-  it("lets the state machine only put and delete items of the lock table", () => {
-    const [[, machine] = []] = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
-    const roleArn = machine?.Properties.RoleArn as { "Fn::GetAtt"?: [string, string] } | undefined;
-    const roleId = roleArn?.["Fn::GetAtt"]?.[0] ?? "";
-    const dynamo = roleStatements(template, roleId).filter((s) =>
-      actionsOf(s).some((a) => a.startsWith("dynamodb:")),
-    );
-    expect(dynamo).toEqual([
+  it("lets the onboarding state machine only put and delete items of the lock table, the registrar none", () => {
+    const dynamo = (id: string) =>
+      machineStatements(id).filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
+    expect(dynamo("OnboardingStateMachine")).toEqual([
       {
         Effect: "Allow",
         Action: ["dynamodb:PutItem", "dynamodb:DeleteItem"],
         Resource: [{ "Fn::GetAtt": ["AccountLocksTable", "Arn"] }],
       },
     ]);
+    expect(dynamo("RegistrarStateMachine")).toEqual([]);
   });
 
-  it("lets only the steps that record runs touch DynamoDB: GetItem and PutItem of the registry table (RetireOldKey: GetItem)", () => {
-    const recording = [
-      ...IAM_STEPS,
-      "RecordStartLambdaFunction",
-      "RecordSuccessLambdaFunction",
-      "RecordFailureLambdaFunction",
-      // The registration is recorded before the POST, and its cloud account once known.
-      "RegisterCloudAccountLambdaFunction",
-      "CheckRegistrationLambdaFunction",
-      "RollbackLambdaFunction",
-    ];
-    // A plan, and the check before a run's first write, read what the product owns; RetireOldKey
-    // reads which key the run's registration replaced. Neither writes there.
-    const reading = ["PlanOnboardingLambdaFunction", "RetireOldKeyLambdaFunction"];
+  it("lets only the steps that record runs touch DynamoDB: GetItem and PutItem of the registry table (RetireOldKey: GetItem), and the registrar its own table", () => {
+    const registryReadWrite = {
+      Effect: "Allow",
+      Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
+      Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
+    };
+    const registryRead = {
+      Effect: "Allow",
+      Action: ["dynamodb:GetItem"],
+      Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
+    };
+    const registrarTable = (...actions: string[]) => ({
+      Effect: "Allow",
+      Action: actions.map((a) => `dynamodb:${a}`),
+      Resource: { "Fn::GetAtt": ["RegistrarTable", "Arn"] },
+    });
+    const expected: Record<string, object[]> = {
+      ...Object.fromEntries(
+        [
+          ...IAM_STEPS,
+          "RecordStartLambdaFunction",
+          "RecordSuccessLambdaFunction",
+          "RecordFailureLambdaFunction",
+          "RollbackLambdaFunction",
+        ].map((id) => [id, [registryReadWrite]]),
+      ),
+      // A plan, and the check before a run's first write, read what the product owns; RetireOldKey
+      // reads which key the run's registration replaced. Neither writes there.
+      PlanOnboardingLambdaFunction: [registryRead],
+      RetireOldKeyLambdaFunction: [registryRead],
+      // The hand-over queues a request (never twice), reading what the run recorded.
+      SubmitToRegistrarLambdaFunction: [registrarTable("GetItem", "PutItem"), registryRead],
+      // The registrar records the registration before it is sent, and its cloud account once known.
+      RegistrarTickLambdaFunction: [
+        registryReadWrite,
+        registrarTable("GetItem", "PutItem", "DeleteItem", "Scan"),
+      ],
+    };
+    const expectedIds = Object.keys(expected);
+    expect(expectedIds.filter((id) => !functions.some(([name]) => name === id))).toEqual([]);
     for (const [id, fn] of functions) {
       const statements = roleStatements(template, functionRoleId(template, id)).filter((s) =>
         actionsOf(s).some((a) => a.startsWith("dynamodb:")),
       );
-      if (reading.includes(id)) {
-        expect(statements, id).toEqual([
-          {
-            Effect: "Allow",
-            Action: ["dynamodb:GetItem"],
-            Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
-          },
-        ]);
-        continue;
-      }
-      if (!recording.includes(id)) {
-        expect(statements, id).toEqual([]);
-        continue;
-      }
-      expect(statements, id).toEqual([
-        {
-          Effect: "Allow",
-          Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
-          Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
-        },
-      ]);
+      expect(statements, id).toEqual(expected[id] ?? []);
+      if (!expected[id]) continue;
       const environment = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(environment.REGISTRY_TABLE_NAME, id).toEqual({ Ref: "AccountRegistryTable" });
+      if (text(expected[id]).includes("RegistrarTable"))
+        expect(environment.REGISTRAR_TABLE_NAME, id).toEqual({ Ref: "RegistrarTable" });
     }
+  });
+
+  it("lets only the registrar's functions start the registrar and answer task tokens", () => {
+    const arn = (name: string) =>
+      `arn:aws:states:us-east-1:111111111111:stateMachine:${String(machineOf(name).Properties.StateMachineName)}`;
+    const stack = {
+      partition: "aws",
+      region: "us-east-1",
+      accountId: "111111111111",
+      refs: { OnboardingStateMachine: arn("OnboardingStateMachine") },
+      attributes: {},
+    };
+    const registrarGrants = (id: string) =>
+      roleStatements(template, functionRoleId(template, id))
+        .filter((s) =>
+          actionsOf(s).some((a) => a === "states:StartExecution" || a.startsWith("states:SendTask")),
+        )
+        .map((s) => ({ actions: actionsOf(s), resource: resolveIntrinsics(s.Resource, stack) }));
+    for (const [id] of functions) {
+      if (id === "SubmitToRegistrarLambdaFunction") {
+        expect(registrarGrants(id), id).toEqual([
+          { actions: ["states:StartExecution"], resource: arn("RegistrarStateMachine") },
+          // A withdrawal with nothing to withdraw is answered at once. Task tokens take no
+          // resource-level permission: "*" is the only form that allows answering one.
+          { actions: ["states:SendTaskSuccess"], resource: "*" },
+        ]);
+      } else if (id === "RegistrarTickLambdaFunction") {
+        expect(registrarGrants(id), id).toEqual([
+          {
+            actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+            resource: "*",
+          },
+        ]);
+      } else {
+        // The starters start onboardings; none answers a token or starts the registrar.
+        for (const grant of registrarGrants(id)) {
+          expect(grant.actions, id).toEqual(["states:StartExecution", "states:ListExecutions"]);
+          expect(grant.resource, id).toBe(arn("OnboardingStateMachine"));
+        }
+      }
+    }
+    // The hand-over starts the machine its settings name.
+    const environment = template.Resources.SubmitToRegistrarLambdaFunction?.Properties.Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(resolveIntrinsics(environment.Variables.REGISTRAR_STATE_MACHINE_ARN, stack)).toBe(
+      arn("RegistrarStateMachine"),
+    );
   });
 
   it("keeps the registry table: point-in-time recovery, encryption, retained on delete and replace", () => {

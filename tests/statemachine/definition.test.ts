@@ -36,7 +36,7 @@ describe("statemachine/onboarding.asl.yml", () => {
     }
   });
 
-  it("routes every failure of a step that may have created something to the rollback", () => {
+  it("routes every failure of a step that may have created something to the withdrawal at Redis, then the rollback", () => {
     // Nothing exists yet before the lock is held; releasing it and rolling back change nothing to undo.
     const outside = [
       "ValidateInput",
@@ -45,18 +45,41 @@ describe("statemachine/onboarding.asl.yml", () => {
       "AcquireAccountLock",
       "ReleaseAccountLock",
       "ReleaseLockAfterFailure",
+      // The rollback's own two parts.
+      "WithdrawRegistration",
       "RollBack",
       // After the rollback: it records the failure, and a failure of its own changes nothing.
       "RecordFailure",
       // A plan holds no lock and writes nothing: its failure ends the run, with nothing to undo.
       "PlanOnly",
     ];
-    const steps = taskStates(definition).filter((t) => t.lambda && !outside.includes(t.state));
-    expect(steps.length).toBeGreaterThanOrEqual(8);
+    const handOver = "arn:aws:states:::lambda:invoke.waitForTaskToken";
+    const steps = taskStates(definition).filter(
+      (t) => (t.lambda || t.fn === handOver) && !outside.includes(t.state),
+    );
+    expect(steps.length).toBeGreaterThanOrEqual(9);
+    // The registration is one of them: a failure at Redis may leave a cloud account to delete.
+    expect(steps.map((t) => t.state)).toContain("RegisterCloudAccount");
     for (const { state } of steps) {
       const catchers = states[state]?.Catch as { ErrorEquals: string[]; Next: string }[] | undefined;
-      expect(catchers?.find((c) => c.ErrorEquals.includes("States.ALL"))?.Next, state).toBe("RollBack");
+      expect(catchers?.find((c) => c.ErrorEquals.includes("States.ALL"))?.Next, state).toBe(
+        "WithdrawRegistration",
+      );
     }
+    // The withdrawal goes on to the rollback whatever it did, its report (or its error) kept for it.
+    const withdraw = states.WithdrawRegistration as {
+      Resource: string;
+      Parameters: { Payload: Record<string, unknown> };
+      Catch: { ErrorEquals: string[]; Next: string; ResultPath: string }[];
+      Next: string;
+      ResultPath: string;
+    };
+    expect(withdraw.Resource).toBe(handOver);
+    expect(withdraw.Parameters.Payload).toMatchObject({ kind: "withdraw", "taskToken.$": "$$.Task.Token" });
+    expect(withdraw).toMatchObject({ Next: "RollBack", ResultPath: "$.atRedis" });
+    expect(withdraw.Catch.map((c) => [c.ErrorEquals, c.Next, c.ResultPath])).toEqual([
+      [["States.ALL"], "RollBack", "$.atRedis"],
+    ]);
   });
 
   it("lets the rollback end the run with the original error, even when the rollback itself fails", () => {
@@ -153,8 +176,23 @@ describe("statemachine/onboarding.asl.yml", () => {
     expect(order.indexOf("RecordStart")).toBeLessThan(order.indexOf("EnsureUserPolicy"));
     // Every foreign resource is found before the first write.
     expect(order.indexOf("CheckOwnership")).toBe(order.indexOf("EnsureUserPolicy") - 1);
-    // An old key is retired only once Redis is active on the new one, and before the success.
-    expect(states.IsCloudAccountActive).toMatchObject({ Choices: [{ Next: "RetireOldKey" }] });
+    // Redis is handed the key once IAM has propagated it.
+    expect(order.indexOf("RegisterCloudAccount")).toBe(order.indexOf("VerifyAccessKey") + 1);
+    // An old key is retired only once Redis is active on the new one (the only success the
+    // registrar answers a registration with), and before the success.
+    const into = (target: string) =>
+      Object.entries(states)
+        .filter(([, body]) =>
+          [
+            body.Next,
+            body.Default,
+            ...((body.Catch as { Next: string }[] | undefined) ?? []).map((c) => c.Next),
+            ...((body.Choices as { Next: string }[] | undefined) ?? []).map((c) => c.Next),
+          ].includes(target),
+        )
+        .map(([name]) => name);
+    expect(into("RetireOldKey")).toEqual(["RegisterCloudAccount"]);
+    expect(states.RegisterCloudAccount).toMatchObject({ Next: "RetireOldKey", ResultPath: "$.registration" });
     expect(states.RetireOldKey).toMatchObject({ Next: "RecordSuccess" });
     expect(states.RecordSuccess).toMatchObject({ Next: "ReleaseAccountLock" });
   });
@@ -172,9 +210,13 @@ describe("statemachine/onboarding.asl.yml", () => {
     ]);
   });
 
-  it("hands the rollback no list of changes and no registration: only the account and the execution", () => {
+  it("hands the rollback no list of changes and no registration: only the account, the execution and the withdrawal's report", () => {
     const parameters = (states.RollBack as { Parameters: Record<string, unknown> }).Parameters;
-    expect(Object.keys(parameters).sort()).toEqual(["execution.$", "target.$"]);
+    expect(Object.keys(parameters).sort()).toEqual(["atRedis.$", "execution.$", "target.$"]);
+    expect(parameters["target.$"]).toBe("$.target");
     expect(parameters["execution.$"]).toBe("$$.Execution.Name");
+    // What WithdrawRegistration wrote (its report, or its error), not the run's steps or registration.
+    expect(parameters["atRedis.$"]).toBe("$.atRedis");
+    expect(JSON.stringify(parameters)).not.toMatch(/\$\.(steps|registration)/);
   });
 });

@@ -158,6 +158,8 @@ function target(call: AwsCall, lookups: Lookups): Target {
     case "states": {
       const arn = text(input.executionArn ?? input.stateMachineArn);
       if (arn !== "") return here(arn);
+      // Answering a task token takes no resource-level permission: the token names the task.
+      if (call.command.startsWith("SendTask")) return here("*");
       break;
     }
   }
