@@ -1,7 +1,7 @@
 import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { type ClientFactory, type Home, sdkClients } from "../../functions/lib/aws.ts";
 import { type Config, readSettings } from "../../functions/lib/config.ts";
-import { createRuntime, type StepRun } from "../../functions/lib/define-step.ts";
+import { createRuntime, type Runtime, type StepRun } from "../../functions/lib/define-step.ts";
 import {
   REDIS_MIN_REQUEST_INTERVAL_MS,
   type RedisCloudSource,
@@ -18,10 +18,12 @@ import {
   type LocalEnvironment,
   type LocalEnvironmentOptions,
   localLockTable,
+  REGISTRAR_TABLE,
   REGISTRY_TABLE,
   registryItemOf,
 } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
+import { LocalRegistrar, WAIT_FOR_TOKEN } from "../registrar.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
 
@@ -78,7 +80,8 @@ type Env = Record<string, string | undefined>;
 export interface AwsWiring {
   /** SDK clients of the default chain; they honour AWS_ENDPOINT_URL. */
   clients: ClientFactory;
-  config: Config;
+  /** The deployment's settings; those a run does not need may be left out. */
+  config: Parameters<typeof createRuntime>[2];
   redis: RedisCloudSource;
   services: Services;
   /** An STS client that signs with the new user's key (default: a plain client in the home region). */
@@ -87,6 +90,11 @@ export interface AwsWiring {
   pauseMs?: number;
   /** The account registry's table (unset: one in memory, for this run only). */
   registryTable?: string;
+  /**
+   * The Redis Cloud API the registrar talks to (unset: the config's apiUrl). Its API keys are read
+   * as the deployed registrar reads them, from the config's apiKeysSecret in the home account.
+   */
+  registrarRedis?: { baseUrl: string };
   notice?: (text: string) => void;
 }
 
@@ -105,16 +113,27 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
           credentials ? stsFor(credentials as AccessKeyCredentials, home) : registry.clients.sts(),
       }
     : registry.clients;
-  const config = { ...wiring.config, registryTableName: registry.table };
+  // The registrar's queue is this process's, as the lock is: its tokens are answered here.
+  const config = { ...wiring.config, registryTableName: registry.table, registrarTableName: REGISTRAR_TABLE };
   const runtime = createRuntime(home, clients, config, wiring.redis);
   const runs = stepRuns();
   const pause = wiring.pauseMs === undefined ? {} : { pauseMs: wiring.pauseMs };
+  const registrar = registrarFor(runtime, runs, wiring);
   return {
     mode: "live",
     home,
     runs,
     // Without a deployed stack there is no lock table: the lock holds within this process only.
-    services: { ...dynamoIntegrations(localLockTable()), ...wiring.services },
+    services: {
+      ...dynamoIntegrations(localLockTable()),
+      // The registrar runs in this process, on the run's own code (a --fail-at wraps it).
+      [WAIT_FOR_TOKEN]: async (parameters, run) => {
+        if (!run) throw new Error(`${WAIT_FOR_TOKEN} needs the run's code`);
+        registrar.runs = run.runs;
+        return registrar.invokeAndWait(parameters as never, run.invoke);
+      },
+      ...wiring.services,
+    },
     run: (input, options) => runOnboarding(input, { runtime, ...pause, ...options }),
     registry: (accountId) =>
       new Registry(clients.dynamodb(), registry.table, "Summary").get(accountId).catch(() => undefined),
@@ -123,16 +142,56 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
 }
 
 /**
+ * The registrar, the only path to Redis Cloud, in this process: its loop, task tokens and queue
+ * are local, its budget the deployment's (Redis's limit is per API key, whoever spends it). With
+ * `pauseMs` (a test's quick run) it ticks without pauses and asks a refused key again at once.
+ */
+function registrarFor(runtime: Runtime, runs: Record<string, StepRun<unknown>>, wiring: AwsWiring) {
+  const quick = wiring.pauseMs !== undefined;
+  // The deployment's defaults where the config leaves them unset.
+  const defaults = readSettings(["apiUrl", "redisRequestsPerMinute"], {});
+  const registrar = new LocalRegistrar({
+    redis: wiring.registrarRedis ?? { baseUrl: wiring.config.apiUrl ?? defaults.apiUrl },
+    perMinute: wiring.config.redisRequestsPerMinute ?? defaults.redisRequestsPerMinute,
+    ...(quick ? { pauseMs: wiring.pauseMs, settings: { refusalPauseMs: 0 } } : {}),
+  });
+  registrar.runs = runs;
+  runtime.registrar = registrar.hooks();
+  registrar.attach(runtime);
+  return registrar;
+}
+
+/**
  * The deployed stack's registry when its table is named; otherwise one in this process, as the
- * lock is: the run records and rolls back the same way, and nothing outlives it.
+ * lock is: the run records and rolls back the same way, and nothing outlives it. The registrar's
+ * queue is always this process's (its task tokens are answered here, not by the deployed one).
  */
 function awsRegistry(wiring: AwsWiring, home: Home): { clients: ClientFactory; table: string } {
-  if (wiring.registryTable) return { clients: wiring.clients, table: wiring.registryTable };
-  wiring.notice?.("  (no REGISTRY_TABLE_NAME: the account registry is kept in memory for this run only)");
   const memory = new FakeAws();
   createLocalTables(memory.addAccount(home.accountId).dynamodb);
   const local = memory.clients(home);
+  if (wiring.registryTable) {
+    const dynamodb = () => queueInMemory(wiring.clients.dynamodb(), local.dynamodb());
+    return { clients: { ...wiring.clients, dynamodb }, table: wiring.registryTable };
+  }
+  wiring.notice?.("  (no REGISTRY_TABLE_NAME: the account registry is kept in memory for this run only)");
   return { clients: { ...wiring.clients, dynamodb: () => local.dynamodb() }, table: REGISTRY_TABLE };
+}
+
+type DynamoClient = ReturnType<ClientFactory["dynamodb"]>;
+
+/** The deployed client, but for the registrar's queue table, which the in-memory one serves. */
+function queueInMemory(deployed: DynamoClient, memory: DynamoClient): DynamoClient {
+  return new Proxy(deployed, {
+    get(target, property, receiver) {
+      if (property !== "send") return Reflect.get(target, property, receiver);
+      return (command: { input?: { TableName?: string } }, ...rest: unknown[]) =>
+        (command.input?.TableName === REGISTRAR_TABLE ? memory : target).send(
+          command as never,
+          ...(rest as []),
+        );
+    },
+  });
 }
 
 /**

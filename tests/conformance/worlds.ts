@@ -105,8 +105,10 @@ async function openWorld(wiring: Wiring): Promise<World> {
   await secrets.send(new CreateSecretCommand({ Name: API_KEYS_SECRET, SecretString: JSON.stringify(KEYS) }));
   const backend: Backend = await awsBackend({
     clients: recordedFactory(wiring.raw, calls),
-    config: loadConfig(LOCAL_SETTINGS),
+    // The registrar reads the API keys from the home account's secret, as deployed.
+    config: { ...loadConfig(LOCAL_SETTINGS), apiKeysSecret: API_KEYS_SECRET },
     redis: redisCloudFrom({ apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url }, { minIntervalMs: 0 }),
+    registrarRedis: { baseUrl: redis.url },
     services: { "arn:aws:states:::events:putEvents": async (request) => void published.push(request) },
     stsFor: (credentials) => recorded(wiring.stsWith(credentials), calls),
     pauseMs: 0,
