@@ -2,7 +2,7 @@ import { CreateAccessKeyCommand } from "@aws-sdk/client-iam";
 import { GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { USER_NAME } from "../../functions/lib/config.ts";
 import type { StepRun } from "../../functions/lib/define-step.ts";
-import { HOME, type LocalEnvironment } from "../../local/environment.ts";
+import { HOME, type LocalEnvironment, REGISTRAR_TABLE } from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import { loadDefinition, type WorkflowResult } from "../../local/workflow.ts";
 
@@ -13,22 +13,59 @@ import { loadDefinition, type WorkflowResult } from "../../local/workflow.ts";
 
 export const TARGET = "222222222222";
 
-/** The state that invokes each function (`Fn::GetAtt: [ensureUser, Arn]` → EnsureUser). */
-export const STATE_OF_FUNCTION: Record<string, string> = Object.fromEntries(
-  Object.entries(loadDefinition().States as Record<string, { Resource?: unknown }>)
-    .flatMap(([state, body]) => {
-      const getAtt = (body.Resource as { "Fn::GetAtt"?: unknown[] } | undefined)?.["Fn::GetAtt"];
-      return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
-    })
-    // A function behind two states (planOnboarding: CheckOwnership in a run, PlanOnly in a plan)
-    // is named by the first, which is the run's.
-    .reverse(),
-);
+/** The state each kind of request to the registrar waits in (the hand-over's `kind`). */
+const STATE_OF_REQUEST: Record<string, string> = {
+  register: "RegisterCloudAccount",
+  withdraw: "WithdrawRegistration",
+};
+
+/**
+ * The state that invokes each function (`Fn::GetAtt: [ensureUser, Arn]` → EnsureUser), and the
+ * state a function run by the registrar serves: the registrar is the only path to Redis, and
+ * runs the registration's code (register, then check until active) while the run waits in
+ * RegisterCloudAccount, and the withdrawal's while it waits in WithdrawRegistration.
+ */
+export const STATE_OF_FUNCTION: Record<string, string> = {
+  ...Object.fromEntries(
+    Object.entries(loadDefinition().States as Record<string, { Resource?: unknown }>)
+      .flatMap(([state, body]) => {
+        const getAtt = (body.Resource as { "Fn::GetAtt"?: unknown[] } | undefined)?.["Fn::GetAtt"];
+        return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
+      })
+      // A function behind two states (planOnboarding: CheckOwnership in a run, PlanOnly in a plan)
+      // is named by the first, which is the run's.
+      .reverse(),
+  ),
+  registerCloudAccount: "RegisterCloudAccount",
+  checkRegistration: "RegisterCloudAccount",
+  withdrawRegistration: "WithdrawRegistration",
+};
+
+/**
+ * The state a call of `fn` serves. The hand-over says which kind it queues; a tick of the
+ * registrar's loop serves what is queued, a withdrawal first (it ends the run's registration).
+ */
+function stateServed(env: LocalEnvironment, fn: string, event: unknown): string {
+  if (fn === "submitToRegistrar") {
+    return STATE_OF_REQUEST[String((event as { kind?: unknown }).kind)] ?? fn;
+  }
+  if (fn === "registrarTick") {
+    const kinds = env.dynamodb
+      .items(REGISTRAR_TABLE)
+      .map(
+        (item) =>
+          (JSON.parse((item.body as { S?: string } | undefined)?.S ?? "{}") as { kind?: string }).kind,
+      );
+    return kinds.includes("withdraw") ? "WithdrawRegistration" : "RegisterCloudAccount";
+  }
+  return STATE_OF_FUNCTION[fn] ?? fn;
+}
 
 /**
  * The environment's step code, wrapped so that every AWS call and Redis request is attributed to
- * the state that made it. A run is sequential, so whatever is logged during one invocation is
- * that invocation's.
+ * the state that made it, or that the registrar made it for. A run is sequential, so whatever is
+ * logged during one invocation is that invocation's; the registrar's tick runs the steps' code
+ * within itself, so what the tick logs around it is the tick's, and the tick's state's.
  */
 export function attributingRuns(env: LocalEnvironment) {
   const awsStates: string[] = [];
@@ -37,15 +74,19 @@ export function attributingRuns(env: LocalEnvironment) {
     while (awsStates.length < env.aws.calls.length) awsStates.push(state);
     while (redisStates.length < env.redis.state.requests.length) redisStates.push(state);
   };
+  /** The states of the invocations under way, innermost last. */
+  const running: string[] = [];
   const runs: Record<string, StepRun<unknown>> = {};
   for (const [fn, run] of Object.entries(env.runs)) {
-    const state = STATE_OF_FUNCTION[fn] ?? fn;
     runs[fn] = async (event, runtime) => {
-      attribute("(between states)");
+      attribute(running.at(-1) ?? "(between states)");
+      const state = stateServed(env, fn, event);
+      running.push(state);
       try {
         return await run(event, runtime);
       } finally {
         attribute(state);
+        running.pop();
       }
     };
   }
