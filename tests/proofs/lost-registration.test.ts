@@ -79,7 +79,8 @@ describe("a registration whose answer is lost", () => {
     expect(result.status).toBe("FAILED");
     expect(result.error?.Error).toBe("CloudAccountError");
     const failed = result.events.flatMap((ev) => (ev.type === "StateFailed" ? [ev.state.name] : []));
-    expect(failed).toEqual(["RegisterCloudAccount"]);
+    // The registrar's answer fails the waiting state, once; then only the run's own end fails.
+    expect(failed).toEqual(["RegisterCloudAccount", "OnboardingFailed"]);
     // Withdrawn at Redis through the registrar, then rolled back in AWS: once each.
     const entered = statesEntered(result);
     expect(entered.filter((s) => s === "WithdrawRegistration")).toHaveLength(1);
