@@ -1,3 +1,4 @@
+import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { type ClientFactory, type Home, sdkClients } from "../../functions/lib/aws.ts";
 import { type Config, readSettings } from "../../functions/lib/config.ts";
@@ -199,7 +200,7 @@ function queueInMemory(deployed: DynamoClient, memory: DynamoClient): DynamoClie
  * Redis Cloud API. Events are not published: that is the deployed stack's job, and its consumers
  * would take a laptop's run for it.
  */
-export function liveBackend(
+export async function liveBackend(
   settings: { env: Env; config: Config; apiKeysSecret: string | undefined },
   notice: (text: string) => void,
 ): Promise<Backend> {
@@ -211,14 +212,50 @@ export function liveBackend(
   const registryTable = settings.env.REGISTRY_TABLE_NAME?.trim()
     ? readSettings(["registryTableName"], settings.env).registryTableName
     : undefined;
+  // The registrar reads the API keys from a secret, as deployed: the named one, or else the
+  // environment's keys kept in memory under a name of their own (nothing is written to AWS).
+  const { apiUrl } = readSettings(["apiUrl"], { REDIS_CLOUD_API_URL: settings.env.REDIS_CLOUD_API_URL });
+  const clients =
+    settings.apiKeysSecret === undefined
+      ? await keysInMemory(sdkClients(), {
+          accountKey: settings.env.REDIS_CLOUD_ACCOUNT_KEY?.trim() ?? "",
+          userKey: settings.env.REDIS_CLOUD_USER_KEY?.trim() ?? "",
+        })
+      : sdkClients();
   return awsBackend({
-    clients: sdkClients(),
-    config: settings.config,
+    clients,
+    config: { ...settings.config, apiUrl, apiKeysSecret: settings.apiKeysSecret ?? ENV_KEYS_SECRET },
     redis,
     services,
     notice,
     ...(registryTable ? { registryTable } : {}),
   });
+}
+
+/** Where the registrar finds the API keys given by the environment: in this process only. */
+const ENV_KEYS_SECRET = "redis-cloud/api-keys-from-environment";
+
+/** The caller's clients, but for that one secret, which an in-memory Secrets Manager holds. */
+async function keysInMemory(
+  raw: ClientFactory,
+  keys: { accountKey: string; userKey: string },
+): Promise<ClientFactory> {
+  const memory = new FakeAws().clients(HOME).secrets();
+  await memory.send(new CreateSecretCommand({ Name: ENV_KEYS_SECRET, SecretString: JSON.stringify(keys) }));
+  const secrets = () => {
+    const real = raw.secrets();
+    return new Proxy(real, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver);
+        return (command: { input?: { SecretId?: string } }, ...rest: unknown[]) =>
+          (command.input?.SecretId === ENV_KEYS_SECRET ? memory : target).send(
+            command as never,
+            ...(rest as []),
+          );
+      },
+    });
+  };
+  return { ...raw, secrets };
 }
 
 /** Checks the Redis Cloud settings before anything is asked of AWS: a bad one is a usage error. */
