@@ -70,27 +70,36 @@ function stateServed(env: LocalEnvironment, fn: string, event: unknown): string 
 export function attributingRuns(env: LocalEnvironment) {
   const awsStates: string[] = [];
   const redisStates: string[] = [];
-  const attribute = (state: string) => {
-    while (awsStates.length < env.aws.calls.length) awsStates.push(state);
+  /** The function whose own code made each AWS call (the innermost invocation under way). */
+  const awsFunctions: string[] = [];
+  const attribute = (state: string, fn = state) => {
+    while (awsStates.length < env.aws.calls.length) {
+      awsStates.push(state);
+      awsFunctions.push(fn);
+    }
     while (redisStates.length < env.redis.state.requests.length) redisStates.push(state);
   };
-  /** The states of the invocations under way, innermost last. */
-  const running: string[] = [];
+  /** The invocations under way, innermost last. */
+  const running: { fn: string; state: string }[] = [];
   const runs: Record<string, StepRun<unknown>> = {};
   for (const [fn, run] of Object.entries(env.runs)) {
     runs[fn] = async (event, runtime) => {
-      attribute(running.at(-1) ?? "(between states)");
-      const state = stateServed(env, fn, event);
-      running.push(state);
+      const outer = running.at(-1);
+      attribute(outer?.state ?? "(between states)", outer?.fn);
+      const entry = { fn, state: stateServed(env, fn, event) };
+      running.push(entry);
       try {
         return await run(event, runtime);
       } finally {
-        attribute(state);
-        running.pop();
+        // The innermost invocation made what was logged since the last boundary: the hand-over
+        // starts the registrar's loop, whose tick may already be under way when the hand-over ends.
+        const innermost = running.at(-1) ?? entry;
+        attribute(innermost.state, innermost.fn);
+        running.splice(running.lastIndexOf(entry), 1);
       }
     };
   }
-  return { runs, awsStates, redisStates, attribute };
+  return { runs, awsStates, awsFunctions, redisStates, attribute };
 }
 
 /** `/v1/tasks/4f1c…` → `/v1/tasks/{taskId}`: the endpoint, whatever the ids. */
