@@ -1,6 +1,5 @@
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { StepRun } from "../../functions/lib/define-step.ts";
 import { PERMANENT_ERRORS, TRANSIENT_ERRORS, WorkflowError } from "../../functions/lib/errors.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { awsError, type FakeCall, type Service } from "../../local/aws/index.ts";
@@ -15,6 +14,7 @@ import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
 import {
   attributingRuns,
+  pastRetryAfter,
   redisEndpoint,
   redisRefusesOnce,
   settleRedis,
@@ -275,31 +275,6 @@ const REDIS_TRANSIENT = [
   { name: "503 Service Unavailable", redis: { status: 503 } },
   { name: "connection reset", redis: "reset" },
 ] as const;
-
-/**
- * Redis's 429 says to wait up to a minute (Retry-After), and the registrar obeys: it sends nothing
- * more until then, and tries the refused request again on a later tick. So that the matrix does not
- * wait a real minute per site, the registrar's clock (its hooks' `now`, which its queue, lease and
- * budget all read) moves a minute ahead before the first tick after each 429: the registrar still
- * waits as Redis asked, on its own clock. Answers the run's code, whose registrar tick does that.
- */
-function pastRetryAfter(e: LocalEnvironment): Record<string, StepRun<unknown>> {
-  const hooks = e.runtime.registrar;
-  const tick = e.runs.registrarTick;
-  if (!hooks || !tick) throw new Error("the local environment runs no registrar");
-  let ahead = 0;
-  let skipped = 0;
-  hooks.now = () => Date.now() + ahead;
-  const refusals = () => e.redis.state.requests.filter((r) => r.status === 429).length;
-  const registrarTick: StepRun<unknown> = async (event, runtime) => {
-    if (refusals() > skipped) {
-      skipped = refusals();
-      ahead += 61_000;
-    }
-    return tick(event, runtime);
-  };
-  return { ...e.runs, registrarTick };
-}
 
 /** The nth request that `matches` meets the fault, once; answers whether it fired. */
 function redisFaultsOnce(
