@@ -96,8 +96,8 @@ describe("npm start: the onboarding on the embedded local environment", () => {
       "EnsureNodeRole",
       "EnsureConsoleRole",
       "VerifyAccessKey",
+      // The registrar registers the account and follows it to active: one state of the run's.
       "RegisterCloudAccount",
-      "CheckRegistration",
       "Onboarded",
     ]) {
       expect(ran.stdout).toMatch(progressLine(state, "ok"));

@@ -143,6 +143,9 @@ describe("runOnVirtualClock", () => {
         const env = await startLocalEnvironment({
           targets: ["222222222222"],
           redis: { inProcess: true, taskSeconds: 30 },
+          // The registrar pauses as deployed (its ticks' own waits), not at once: on a virtual
+          // clock an untimed loop would never let time move.
+          registrar: { timed: true },
         });
         try {
           const result = await env.run(
@@ -167,8 +170,9 @@ describe("runOnVirtualClock", () => {
     expect(tasks[0]).toMatchObject({ status: "processing-completed" });
     expect((tasks[0]?.endedAt ?? 0) - (tasks[0]?.startedAt ?? 0)).toBe(30_000);
     expect(accounts).toEqual([expect.objectContaining({ status: "active" })]);
-    // Redis is asked once IAM has propagated the key (10 s by default), then works 30 s; checks
-    // poll on the definition's own waits, so the whole run takes about a minute of virtual time.
+    // Redis is asked once IAM has propagated the key (10 s by default), then works 30 s; the
+    // registrar looks again on its own pauses and answers the run's RegisterCloudAccount, so the
+    // whole run takes about a minute of virtual time.
     expect((tasks[0]?.createdAt ?? 0) - START).toBeGreaterThanOrEqual(10_000);
     expect(run.elapsedMs).toBeGreaterThanOrEqual(40_000);
     expect(run.elapsedMs).toBeLessThan(300_000);

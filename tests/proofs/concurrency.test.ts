@@ -144,10 +144,10 @@ describe("1,000 accounts onboarded at once, with AWS throttling and Redis 429s",
     }
     const registered = [...e.redis.state.accounts.values()];
     expect(registered).toHaveLength(1000);
-    // Redis accepted a registration for every account. Under load a POST can be sent twice (its
-    // first answer lost to the client's timeout): the second task is refused at Redis and makes no
-    // cloud account, as the counts above and below show. Sending each exactly once is the
-    // registrar's work (one governed path to Redis), not yet this workflow's.
+    // Redis accepted a registration for every account. The registrar sends them all, one governed
+    // path to Redis; under load a POST can still be sent twice (its first answer lost to the
+    // client's timeout): the second task is refused at Redis and makes no cloud account, as the
+    // counts above and below show.
     const accepted = e.redis.state.requests.filter((r) => r.method === "POST" && r.status === 202).length;
     expect(accepted).toBeGreaterThanOrEqual(1000);
     if (accepted > 1000) console.log(`1,000 accounts: ${accepted - 1000} POSTs sent twice, refused at Redis`);

@@ -11,9 +11,10 @@ import { settleRedis, statesEntered, TARGET } from "./support.ts";
 
 /*
  * A registration whose answer is lost: Redis carries out the POST, the client sees its connection
- * dropped. The state machine retries RegisterCloudAccount, which finds the cloud account by name
- * and full key; the registry, written before the POST, says this execution asked for it, so it is
- * this run's (not reused): kept by a success, deleted by a rollback. No orphan at Redis either way.
+ * dropped. The registrar, which registers for the run's RegisterCloudAccount state, tries again on
+ * its next tick; the step's code then finds the cloud account by name and full key, and the
+ * registry, written before the POST, says this execution asked for it, so it is this run's (not
+ * reused): kept by a success, deleted by the withdrawal of a rollback. No orphan at Redis either way.
  */
 
 let env: LocalEnvironment | undefined;
@@ -39,7 +40,7 @@ async function losingFirstRegistration() {
   const register = e.runs.registerCloudAccount as StepRun<unknown>;
   const runs = {
     ...e.runs,
-    // Redis finishes the lost request's task before the retry looks (it took a while to retry).
+    // Redis finishes the lost request's task before the registrar's retry looks (a tick later).
     registerCloudAccount: (async (event, runtime) => {
       if (lost) await settleRedis(e);
       const output = await register(event, runtime);
@@ -69,14 +70,22 @@ describe("a registration whose answer is lost", () => {
 
   it("is deleted by the rollback of a later failure: no orphan at Redis", async () => {
     const { e, runs, outputs, posts } = await losingFirstRegistration();
-    // The cloud account ends active-error: CheckRegistration fails, after the registration.
+    // The cloud account ends active-error: the registrar's check fails the run's
+    // RegisterCloudAccount, after the registration.
     e.redis.state.options.failAccounts = true;
 
     const result = await e.run({ accountId: TARGET }, { runs });
 
     expect(result.status).toBe("FAILED");
     expect(result.error?.Error).toBe("CloudAccountError");
-    expect(statesEntered(result).filter((s) => s === "RollBack")).toHaveLength(1);
+    const failed = result.events.flatMap((ev) => (ev.type === "StateFailed" ? [ev.state.name] : []));
+    // The registrar's answer fails the waiting state, once; then only the run's own end fails.
+    expect(failed).toEqual(["RegisterCloudAccount", "OnboardingFailed"]);
+    // Withdrawn at Redis through the registrar, then rolled back in AWS: once each.
+    const entered = statesEntered(result);
+    expect(entered.filter((s) => s === "WithdrawRegistration")).toHaveLength(1);
+    expect(entered.filter((s) => s === "RollBack")).toHaveLength(1);
+    expect(entered.indexOf("WithdrawRegistration")).toBeLessThan(entered.indexOf("RollBack"));
     const [registered] = outputs as { cloudAccountId: number; reused: boolean }[];
     expect(registered?.reused).toBe(false);
     expect(posts()).toHaveLength(1);

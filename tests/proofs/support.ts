@@ -2,7 +2,7 @@ import { CreateAccessKeyCommand } from "@aws-sdk/client-iam";
 import { GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { USER_NAME } from "../../functions/lib/config.ts";
 import type { StepRun } from "../../functions/lib/define-step.ts";
-import { HOME, type LocalEnvironment } from "../../local/environment.ts";
+import { HOME, type LocalEnvironment, REGISTRAR_TABLE } from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import { loadDefinition, type WorkflowResult } from "../../local/workflow.ts";
 
@@ -13,43 +13,93 @@ import { loadDefinition, type WorkflowResult } from "../../local/workflow.ts";
 
 export const TARGET = "222222222222";
 
-/** The state that invokes each function (`Fn::GetAtt: [ensureUser, Arn]` → EnsureUser). */
-export const STATE_OF_FUNCTION: Record<string, string> = Object.fromEntries(
-  Object.entries(loadDefinition().States as Record<string, { Resource?: unknown }>)
-    .flatMap(([state, body]) => {
-      const getAtt = (body.Resource as { "Fn::GetAtt"?: unknown[] } | undefined)?.["Fn::GetAtt"];
-      return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
-    })
-    // A function behind two states (planOnboarding: CheckOwnership in a run, PlanOnly in a plan)
-    // is named by the first, which is the run's.
-    .reverse(),
-);
+/** The state each kind of request to the registrar waits in (the hand-over's `kind`). */
+const STATE_OF_REQUEST: Record<string, string> = {
+  register: "RegisterCloudAccount",
+  withdraw: "WithdrawRegistration",
+};
+
+/**
+ * The state that invokes each function (`Fn::GetAtt: [ensureUser, Arn]` → EnsureUser), and the
+ * state a function run by the registrar serves: the registrar is the only path to Redis, and
+ * runs the registration's code (register, then check until active) while the run waits in
+ * RegisterCloudAccount, and the withdrawal's while it waits in WithdrawRegistration.
+ */
+export const STATE_OF_FUNCTION: Record<string, string> = {
+  ...Object.fromEntries(
+    Object.entries(loadDefinition().States as Record<string, { Resource?: unknown }>)
+      .flatMap(([state, body]) => {
+        const getAtt = (body.Resource as { "Fn::GetAtt"?: unknown[] } | undefined)?.["Fn::GetAtt"];
+        return Array.isArray(getAtt) ? [[String(getAtt[0]), state]] : [];
+      })
+      // A function behind two states (planOnboarding: CheckOwnership in a run, PlanOnly in a plan)
+      // is named by the first, which is the run's.
+      .reverse(),
+  ),
+  registerCloudAccount: "RegisterCloudAccount",
+  checkRegistration: "RegisterCloudAccount",
+  withdrawRegistration: "WithdrawRegistration",
+};
+
+/**
+ * The state a call of `fn` serves. The hand-over says which kind it queues; a tick of the
+ * registrar's loop serves what is queued, a withdrawal first (it ends the run's registration).
+ */
+function stateServed(env: LocalEnvironment, fn: string, event: unknown): string {
+  if (fn === "submitToRegistrar") {
+    return STATE_OF_REQUEST[String((event as { kind?: unknown }).kind)] ?? fn;
+  }
+  if (fn === "registrarTick") {
+    const kinds = env.dynamodb
+      .items(REGISTRAR_TABLE)
+      .map(
+        (item) =>
+          (JSON.parse((item.body as { S?: string } | undefined)?.S ?? "{}") as { kind?: string }).kind,
+      );
+    return kinds.includes("withdraw") ? "WithdrawRegistration" : "RegisterCloudAccount";
+  }
+  return STATE_OF_FUNCTION[fn] ?? fn;
+}
 
 /**
  * The environment's step code, wrapped so that every AWS call and Redis request is attributed to
- * the state that made it. A run is sequential, so whatever is logged during one invocation is
- * that invocation's.
+ * the state that made it, or that the registrar made it for. A run is sequential, so whatever is
+ * logged during one invocation is that invocation's; the registrar's tick runs the steps' code
+ * within itself, so what the tick logs around it is the tick's, and the tick's state's.
  */
 export function attributingRuns(env: LocalEnvironment) {
   const awsStates: string[] = [];
   const redisStates: string[] = [];
-  const attribute = (state: string) => {
-    while (awsStates.length < env.aws.calls.length) awsStates.push(state);
+  /** The function whose own code made each AWS call (the innermost invocation under way). */
+  const awsFunctions: string[] = [];
+  const attribute = (state: string, fn = state) => {
+    while (awsStates.length < env.aws.calls.length) {
+      awsStates.push(state);
+      awsFunctions.push(fn);
+    }
     while (redisStates.length < env.redis.state.requests.length) redisStates.push(state);
   };
+  /** The invocations under way, innermost last. */
+  const running: { fn: string; state: string }[] = [];
   const runs: Record<string, StepRun<unknown>> = {};
   for (const [fn, run] of Object.entries(env.runs)) {
-    const state = STATE_OF_FUNCTION[fn] ?? fn;
     runs[fn] = async (event, runtime) => {
-      attribute("(between states)");
+      const outer = running.at(-1);
+      attribute(outer?.state ?? "(between states)", outer?.fn);
+      const entry = { fn, state: stateServed(env, fn, event) };
+      running.push(entry);
       try {
         return await run(event, runtime);
       } finally {
-        attribute(state);
+        // The innermost invocation made what was logged since the last boundary: the hand-over
+        // starts the registrar's loop, whose tick may already be under way when the hand-over ends.
+        const innermost = running.at(-1) ?? entry;
+        attribute(innermost.state, innermost.fn);
+        running.splice(running.lastIndexOf(entry), 1);
       }
     };
   }
-  return { runs, awsStates, redisStates, attribute };
+  return { runs, awsStates, awsFunctions, redisStates, attribute };
 }
 
 /** `/v1/tasks/4f1c…` → `/v1/tasks/{taskId}`: the endpoint, whatever the ids. */
@@ -87,6 +137,31 @@ export function redisRefuses(
     return clock();
   };
   return { refused: () => refused };
+}
+
+/**
+ * Redis's 429 says to wait up to a minute (Retry-After), and the registrar obeys: it sends nothing
+ * more until then, and tries the refused request again on a later tick. So that a proof does not
+ * wait a real minute per refusal, the registrar's clock (its hooks' `now`, which its queue, lease and
+ * budget all read) moves a minute ahead before the first tick after each 429: the registrar still
+ * waits as Redis asked, on its own clock. Answers the run's code, whose registrar tick does that.
+ */
+export function pastRetryAfter(e: LocalEnvironment): Record<string, StepRun<unknown>> {
+  const hooks = e.runtime.registrar;
+  const tick = e.runs.registrarTick;
+  if (!hooks || !tick) throw new Error("the local environment runs no registrar");
+  let ahead = 0;
+  let skipped = 0;
+  hooks.now = () => Date.now() + ahead;
+  const refusals = () => e.redis.state.requests.filter((r) => r.status === 429).length;
+  const registrarTick: StepRun<unknown> = async (event, runtime) => {
+    if (refusals() > skipped) {
+      skipped = refusals();
+      ahead += 61_000;
+    }
+    return tick(event, runtime);
+  };
+  return { ...e.runs, registrarTick };
 }
 
 /** The nth request that `matches` is answered 429, once. */
