@@ -33,6 +33,12 @@ export class LocalRegistrar {
   /** Every loop started, by name, for tests. */
   readonly loops: string[] = [];
   private readonly waiters = new Map<string, Waiter>();
+  /**
+   * A quick run (pauseMs) skips the pauses the registrar asks for, but its clock moves by them:
+   * a Retry-After, a refused key's pause, a task's freshness all pass as they would, at once.
+   */
+  private skippedMs = 0;
+  private readonly clock = (): number => (this.options.now ?? Date.now)() + this.skippedMs;
   private loop: Promise<void> | undefined;
   private runtime: Runtime | undefined;
 
@@ -56,7 +62,7 @@ export class LocalRegistrar {
       },
       redis: this.options.redis,
       ...(this.options.queue ? { queue: this.options.queue } : {}),
-      ...(this.options.now ? { now: this.options.now } : {}),
+      now: this.clock,
       sleep,
       ...(this.options.settings ? { settings: this.options.settings } : {}),
       ...(this.options.perMinute !== undefined ? { perMinute: this.options.perMinute } : {}),
@@ -108,6 +114,7 @@ export class LocalRegistrar {
 
   private readonly sleep = (ms: number): Promise<void> => {
     const pause = this.options.pauseMs ?? ms;
+    if (this.options.pauseMs !== undefined) this.skippedMs += Math.max(0, ms - pause);
     return new Promise((resolve) => (pause <= 0 ? setImmediate(resolve) : setTimeout(resolve, pause)));
   };
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { TRANSIENT_ERRORS } from "../../functions/lib/errors.ts";
 import { LOCK_TTL_SECONDS, STATE_MACHINE_TIMEOUT_SECONDS } from "../../functions/lib/lock.ts";
 import { loadDefinition } from "../../local/workflow.ts";
 
@@ -47,9 +48,15 @@ const retryPauses = (retrier: Retrier): number => {
 /** The hand-over function's own timeout (serverless.yml): how long a failed invocation can take. */
 const HAND_OVER_SECONDS = 20;
 
-/** A retrier of a task-token wait that matches only the invocation's own failures. */
+/**
+ * A retrier of a task-token wait that matches only the hand-over's own failures: its invocation's,
+ * and transient ones, which the registrar never answers with (it retries them itself).
+ */
 const invocationOnly = (state: State, retrier: Retrier) =>
-  state.HeartbeatSeconds !== undefined && retrier.ErrorEquals.every((name) => name.startsWith("Lambda."));
+  state.HeartbeatSeconds !== undefined &&
+  retrier.ErrorEquals.every(
+    (name) => name.startsWith("Lambda.") || (TRANSIENT_ERRORS as readonly string[]).includes(name),
+  );
 
 /**
  * A task's worst case: every attempt of every retrier to its timeout, with every pause between.
