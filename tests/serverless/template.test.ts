@@ -44,6 +44,9 @@ const machineStatements = (id: string) => roleStatements(template, roleOf(machin
 const isDeliveryStatement = (statement: Record<string, unknown>) =>
   statement.Resource === "*" && actionsOf(statement).every((a) => /^(logs|xray):/.test(a));
 
+/** The stack's pseudo parameters, to resolve the template's intrinsic functions. */
+const STACK = { partition: "aws", region: "us-east-1", accountId: "111111111111", refs: {}, attributes: {} };
+
 describe("the packaged template", () => {
   it("has two STANDARD state machines, onboarding and registrar, each its file, each Lambda by its function", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
@@ -109,14 +112,7 @@ describe("the packaged template", () => {
       { Effect: "Allow", Action: "states:StartExecution", Resource: expect.anything() },
     ]);
     // Its own ARN, named so (a Ref from its role to itself would be a circular dependency).
-    const stack = {
-      partition: "aws",
-      region: "us-east-1",
-      accountId: "111111111111",
-      refs: {},
-      attributes: {},
-    };
-    expect(resolveIntrinsics(service[1]?.Resource, stack)).toBe(
+    expect(resolveIntrinsics(service[1]?.Resource, STACK)).toBe(
       `arn:aws:states:us-east-1:111111111111:stateMachine:${String(machine.Properties.StateMachineName)}`,
     );
     expect(text(template.Resources[roleId])).not.toContain('RegistrarStateMachine"');
@@ -150,14 +146,7 @@ describe("the packaged template", () => {
         actionsOf(s).includes("sts:AssumeRole"),
       );
       expect(assume).toHaveLength(1);
-      const stack = {
-        partition: "aws",
-        region: "us-east-1",
-        accountId: "111111111111",
-        refs: {},
-        attributes: {},
-      };
-      expect(resolveIntrinsics(assume[0]?.Resource, stack)).toEqual([
+      expect(resolveIntrinsics(assume[0]?.Resource, STACK)).toEqual([
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/AWSControlTowerExecution",
       ]);
