@@ -1,6 +1,5 @@
-import { startLocalEnvironment } from "../local/environment.ts";
+import { FLEET_BUDGET_PER_MINUTE, runFleet } from "../local/fleet.ts";
 import { busiestMinute, type LocalRedisCloudOptions } from "../local/redis-cloud/server.ts";
-import { runOnVirtualClock } from "../local/virtual-clock.ts";
 
 /*
  * Fleet-scale registration on a virtual clock: N accounts vended at once, each onboarded by the
@@ -9,11 +8,6 @@ import { runOnVirtualClock } from "../local/virtual-clock.ts";
  * enforcing Redis's limits (400 requests per sliding minute, one task at a time, each taking its
  * time, 404 while fresh). Hours of Redis work take seconds; every figure is virtual time.
  */
-
-/** The registrar's deployed budget (serverless.yml's redisRequestsPerMinute). */
-const BUDGET_PER_MINUTE = 360;
-/** IAM's propagation of a new access key, as the in-memory AWS models it. */
-const PROPAGATION_MS = 10_000;
 
 export interface FleetFigures {
   accounts: number;
@@ -49,33 +43,10 @@ export async function measureFleet(
   taskSeconds: number,
   options: FleetOptions = {},
 ): Promise<FleetFigures> {
-  const { result, elapsedMs } = await runOnVirtualClock(
-    async () => {
-      const targets = Array.from({ length: accounts }, (_, i) => String(400_000_000_000 + i));
-      const env = await startLocalEnvironment({
-        targets,
-        aws: { keyPropagationMs: PROPAGATION_MS },
-        redis: {
-          inProcess: true,
-          taskSeconds,
-          freshSeconds: 3,
-          ...(options.fault ? { fault: options.fault } : {}),
-        },
-        registrar: { timed: true, perMinute: BUDGET_PER_MINUTE },
-      });
-      try {
-        const results = await Promise.all(
-          targets.map((accountId) => env.run({ accountId }, { pauseMs: undefined })),
-        );
-        await env.registrar.settled();
-        return { env, results };
-      } finally {
-        await env.close();
-      }
-    },
-    { maxElapsedMs: 10 * 24 * 3600_000 },
-  );
-  const { env, results } = result;
+  const { env, results, elapsedMs } = await runFleet(accounts, {
+    taskSeconds,
+    ...(options.fault ? { redis: { fault: options.fault } } : {}),
+  });
   const requests = env.redis.state.requests;
   const transitions = results.reduce(
     (sum, r) => sum + r.events.filter((e) => e.type === "StateEntered").length,
@@ -98,7 +69,7 @@ export async function measureFleet(
     requestsPerOnboarding: Number((requests.length / accounts).toFixed(2)),
     responses429: requests.filter((r) => r.status === 429).length,
     busiestMinute: busiestMinute(requests),
-    budgetPerMinute: BUDGET_PER_MINUTE,
+    budgetPerMinute: FLEET_BUDGET_PER_MINUTE,
     stateTransitionsPerOnboarding: Number((transitions / accounts).toFixed(1)),
     registrarLoops: env.registrar.loops.length,
     cloudAccounts: env.redis.state.accounts.size,

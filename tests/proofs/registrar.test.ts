@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
+import type { LocalEnvironment } from "../../local/environment.ts";
+import { FLEET_BUDGET_PER_MINUTE, type FleetOptions, runFleet } from "../../local/fleet.ts";
 import { busiestMinute, type LocalRedisCloudOptions } from "../../local/redis-cloud/server.ts";
 import { WAIT_FOR_TOKEN } from "../../local/registrar.ts";
-import { runOnVirtualClock } from "../../local/virtual-clock.ts";
-import type { WorkflowResult } from "../../local/workflow.ts";
 
 /*
  * The registrar under fleet load and Redis's failures, on a virtual clock: the real definition
@@ -13,39 +12,13 @@ import type { WorkflowResult } from "../../local/workflow.ts";
  */
 
 const TASK_SECONDS = 30;
-const BUDGET = 360;
+const BUDGET = FLEET_BUDGET_PER_MINUTE;
 
-interface Fleet {
-  env: LocalEnvironment;
-  results: WorkflowResult[];
-  elapsedMs: number;
-}
-
-async function fleet(
+const fleet = (
   accounts: number,
   redis: Partial<LocalRedisCloudOptions> = {},
-  arrange: (env: LocalEnvironment) => Partial<Parameters<LocalEnvironment["run"]>[1]> = () => ({}),
-): Promise<Fleet> {
-  const { result, elapsedMs } = await runOnVirtualClock(
-    async () => {
-      const targets = Array.from({ length: accounts }, (_, i) => String(500_000_000_000 + i));
-      const env = await startLocalEnvironment({
-        targets,
-        aws: { keyPropagationMs: 10_000 },
-        redis: { inProcess: true, taskSeconds: TASK_SECONDS, freshSeconds: 3, ...redis },
-        registrar: { timed: true, perMinute: BUDGET },
-      });
-      const more = arrange(env);
-      const results = await Promise.all(
-        targets.map((accountId) => env.run({ accountId }, { pauseMs: undefined, ...more })),
-      );
-      await env.registrar.settled();
-      return { env, results };
-    },
-    { maxElapsedMs: 10 * 24 * 3600_000 },
-  );
-  return { ...result, elapsedMs };
-}
+  arrange: FleetOptions["arrange"] = () => ({}),
+) => runFleet(accounts, { taskSeconds: TASK_SECONDS, redis, arrange, firstAccount: 500_000_000_000 });
 
 const cloudAccountsByName = (env: LocalEnvironment) => {
   const names = new Map<string, number>();
