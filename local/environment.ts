@@ -17,7 +17,13 @@ import {
   startLocalRedisCloud,
 } from "./redis-cloud/server.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "./registrar.ts";
-import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "./workflow.ts";
+import {
+  runOnboarding,
+  runWorkflow,
+  type WorkflowName,
+  type WorkflowOptions,
+  type WorkflowResult,
+} from "./workflow.ts";
 
 export const HOME: Home = { partition: "aws", region: "us-east-1", accountId: "111111111111" };
 export const API_KEYS_SECRET = "redis-cloud/api-keys";
@@ -79,6 +85,12 @@ export interface LocalEnvironment {
   /** The registrar's engine: its loops and the executions waiting on it. */
   registrar: LocalRegistrar;
   run(input: unknown, options?: Partial<WorkflowOptions>): Promise<WorkflowResult>;
+  /** Runs any of the workflows (statemachine/<name>.asl.yml) with the same code and stand-ins. */
+  runWorkflow(
+    name: WorkflowName,
+    input: unknown,
+    options?: Partial<WorkflowOptions>,
+  ): Promise<WorkflowResult>;
   close(): Promise<void>;
 }
 
@@ -155,6 +167,8 @@ export async function startLocalEnvironment(
     apiKeys: LOCAL_KEYS,
     registrar,
     run: (input, more) => runOnboarding(input, { runtime, runs, services, pauseMs: 0, ...more }),
+    runWorkflow: (name, input, more) =>
+      runWorkflow(name, input, { runtime, runs, services, pauseMs: 0, ...more }),
     close: () => redis.close(),
   };
 }

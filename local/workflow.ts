@@ -5,21 +5,34 @@ import { parse } from "yaml";
 import type { Runtime, StepRun } from "../functions/lib/define-step.ts";
 import { describeAwsFailure } from "../functions/lib/errors.ts";
 
-/** The file serverless.yml deploys (`${file(statemachine/onboarding.asl.yml)}`). */
-export const DEFINITION_FILE = new URL("../statemachine/onboarding.asl.yml", import.meta.url);
+/**
+ * The workflows serverless.yml deploys, each `${file(statemachine/<name>.asl.yml)}`. Every one runs
+ * locally through the same runner with the real step code.
+ */
+export type WorkflowName = "onboarding" | "offboarding" | "rotation" | "bulk-onboarding" | "reconcile";
+
+export const definitionFile = (name: WorkflowName): URL =>
+  new URL(`../statemachine/${name}.asl.yml`, import.meta.url);
+
+/** The onboarding's file, the default of every helper here. */
+export const DEFINITION_FILE = definitionFile("onboarding");
+
+type Definition = { States: Record<string, Record<string, unknown>> } & Record<string, unknown>;
+
+const loaded = new Map<WorkflowName, string>();
 
 /**
  * The definition as serverless reads it: YAML with its aliases expanded. A JSON round trip makes
- * every alias a copy of its own, as in the packaged template.
+ * every alias a copy of its own, as in the packaged template (and each caller a copy of its own).
  */
-export function loadDefinition(): { States: Record<string, Record<string, unknown>> } & Record<
-  string,
-  unknown
-> {
-  return JSON.parse(JSON.stringify(parse(readFileSync(DEFINITION_FILE, "utf8"))));
+export function loadDefinition(name: WorkflowName = "onboarding"): Definition {
+  let text = loaded.get(name);
+  if (text === undefined) {
+    text = JSON.stringify(parse(readFileSync(definitionFile(name), "utf8")));
+    loaded.set(name, text);
+  }
+  return JSON.parse(text) as Definition;
 }
-
-const definition = loadDefinition();
 
 /** One entry of the execution's event log (the package does not export the type by name). */
 export type EventLog =
@@ -32,7 +45,11 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
  * (serverless-step-functions resolves them at package time). Locally a function becomes an ARN
  * naming it and a table is named by its logical id, so that the very same file runs here and in AWS.
  */
-export function resolveDefinition(accountId: string, region = "us-east-1"): StateMachineDefinition {
+export function resolveDefinition(
+  accountId: string,
+  region = "us-east-1",
+  name: WorkflowName = "onboarding",
+): StateMachineDefinition {
   const resolve = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(resolve);
     if (value === null || typeof value !== "object") return value;
@@ -42,7 +59,7 @@ export function resolveDefinition(accountId: string, region = "us-east-1"): Stat
     if (typeof ref === "string") return ref;
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
   };
-  return resolve(definition) as StateMachineDefinition;
+  return resolve(loadDefinition(name)) as StateMachineDefinition;
 }
 
 /**
@@ -110,16 +127,25 @@ export interface WorkflowResult {
   events: EventLog[];
 }
 
+/** Runs statemachine/onboarding.asl.yml (see runWorkflow). */
+export function runOnboarding(input: unknown, options: WorkflowOptions): Promise<WorkflowResult> {
+  return runWorkflow("onboarding", input, options);
+}
+
 /**
- * Runs statemachine/onboarding.asl.yml with aws-local-stepfunctions, each Task backed by the
+ * Runs statemachine/<name>.asl.yml with aws-local-stepfunctions, each Task backed by the
  * real step code. A step's input and output go through JSON, and a thrown error reaches the
  * state machine the way Lambda reports it (name = errorType, cause = a JSON document), so that
  * Retry, Catch and the states' data behave as in AWS.
  */
-export async function runOnboarding(input: unknown, options: WorkflowOptions): Promise<WorkflowResult> {
+export async function runWorkflow(
+  name: WorkflowName,
+  input: unknown,
+  options: WorkflowOptions,
+): Promise<WorkflowResult> {
   const { runtime } = options;
   const executionName = options.executionName ?? randomUUID();
-  const def = resolveDefinition(runtime.accountId, runtime.region);
+  const def = resolveDefinition(runtime.accountId, runtime.region, name);
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const { state, fn, lambda } of taskStates(def)) {
     if (!lambda) {
@@ -147,7 +173,7 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
         .filter(([, s]) => (type === "Retry" ? s.Retry !== undefined : s.Type === type))
         .map(([name]) => [name, ms]),
     );
-  const machine = stateMachineFor(def, `${runtime.accountId}|${runtime.region}`);
+  const machine = stateMachineFor(def, `${name}|${runtime.accountId}|${runtime.region}`);
   const startTime = new Date().toISOString();
   const execution = machine.run(input as Json, {
     overrides: {
@@ -162,12 +188,12 @@ export async function runOnboarding(input: unknown, options: WorkflowOptions): P
     },
     context: {
       Execution: {
-        Id: `arn:aws:states:${runtime.region}:${runtime.accountId}:execution:onboarding:${executionName}`,
+        Id: `arn:aws:states:${runtime.region}:${runtime.accountId}:execution:${name}:${executionName}`,
         Name: executionName,
         Input: input as Json,
         StartTime: startTime,
       },
-      StateMachine: { Id: `arn:aws:states:${runtime.region}:${runtime.accountId}:stateMachine:onboarding` },
+      StateMachine: { Id: `arn:aws:states:${runtime.region}:${runtime.accountId}:stateMachine:${name}` },
       // The runner keeps one context for the whole execution and has no State in it. Read as the
       // state evaluates its paths, the time is that state's entry to within its own work: fresh
       // on each attempt of a loop, as the lock's wait needs.
