@@ -117,6 +117,15 @@ export interface WorkflowOptions {
 export interface ServiceContext {
   invoke: (fn: string, payload: unknown) => Promise<unknown>;
   runs: Record<string, StepRun<unknown>>;
+  /** The run's own options: a child execution runs as its parent does (clock, pauses, stand-ins). */
+  options: WorkflowOptions;
+}
+
+/** The workflow a definition's `Ref: <Name>StateMachine` names (e.g. BulkOnboardingStateMachine). */
+export function workflowOfRef(ref: string): WorkflowName {
+  const match = /^([A-Z][A-Za-z]*)StateMachine$/.exec(ref);
+  if (!match?.[1]) throw new Error(`not a state machine's logical id: ${ref}`);
+  return match[1].replace(/(?<!^)([A-Z])/g, "-$1").toLowerCase() as WorkflowName;
 }
 
 export interface WorkflowResult {
@@ -153,6 +162,7 @@ export async function runWorkflow(
       if (!service) throw new Error(`no local stand-in for ${fn} (state ${state})`);
       const context: ServiceContext = {
         runs: options.runs,
+        options,
         invoke: (name, payload) => {
           const code = options.runs[name];
           if (!code) throw new Error(`no local code for function ${name} (state ${state})`);
