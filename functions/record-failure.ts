@@ -1,5 +1,6 @@
 import type * as z from "zod";
 import { defineStep } from "./lib/define-step.ts";
+import { emitFleetMetric } from "./lib/fleet-metrics.ts";
 import type { Registry } from "./lib/registry.ts";
 import { ErrorNameSchema, registryStep } from "./lib/registry-step.ts";
 import { StepInputSchema } from "./lib/step.ts";
@@ -21,6 +22,8 @@ export async function recordFailure(
     status: "failed",
     error: input.error,
   });
+  // What the fleet's "failed onboarding" alarm counts.
+  emitFleetMetric("onboardingFailed");
   return { status: "failed" };
 }
 

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { defineStep } from "./lib/define-step.ts";
 import { startedByOf } from "./lib/execution-names.ts";
+import { emitFleetMetric } from "./lib/fleet-metrics.ts";
 import { STARTED_BY_ARN } from "./lib/onboarding-input.ts";
 import type { Registry } from "./lib/registry.ts";
 import { registryStep } from "./lib/registry-step.ts";
@@ -32,6 +33,8 @@ export async function recordStart(
     // The HTTP caller's ARN when ValidateInput found one; else what the execution's name says.
     startedBy: input.startedBy ?? startedByOf(accountId, input.execution),
   });
+  // The fleet's count of runs begun (a retried RecordStart may count one twice: at least once).
+  emitFleetMetric("onboardingStarted");
   return { status: item?.status ?? "onboarding", lastExecution: input.execution };
 }
 

@@ -20,6 +20,7 @@ import {
   tick,
 } from "./lib/registrar.ts";
 import { LEASE_MARGIN_MS, registrarName } from "./lib/registrar-lease.ts";
+import { TickMeter } from "./lib/registrar-metrics.ts";
 import { DynamoRegistrarQueue, type QueuedRequest, type RegistrarQueue } from "./lib/registrar-queue.ts";
 import { budgetedFetch, RequestBudget, TickRedis } from "./lib/registrar-redis.ts";
 import { sfnClient } from "./lib/trigger-runtime.ts";
@@ -61,6 +62,9 @@ export interface TickStepDeps {
   sleep: (ms: number) => Promise<void>;
   perMinute: number;
   settings: RegistrarSettings;
+  // --- Fleet metrics ---
+  /** Counts this tick's requests and 429s (its fetch is below the budget) and reports them. */
+  meter?: TickMeter;
 }
 
 /**
@@ -86,6 +90,7 @@ export async function registrarTick(input: TickInput, deps: TickStepDeps): Promi
     deadline: lease.now + TICK_MS,
   });
   const result = await tick({ ...deps, state: mine, redis: deps.redisFor(budget) });
+  deps.meter?.report(result.waiting);
   return settle(input, ticks, result, mine, deps);
 }
 
@@ -171,7 +176,9 @@ async function tickDeps({ runtime }: StepContext<TickInput, TickSettings>): Prom
   const keys =
     hooks?.redis.keys ??
     (await cachedRedisApiKeys(secrets, hooks?.redis.apiKeysSecret ?? config.apiKeysSecret, STEP));
-  const fetchImpl = hooks?.redis.fetch ?? fetch;
+  // Fleet metrics: every request the tick sends, and every 429, pass the meter.
+  const meter = new TickMeter();
+  const fetchImpl = meter.count(hooks?.redis.fetch ?? fetch);
   const baseUrl = hooks?.redis.baseUrl ?? config.apiUrl;
   const now = hooks?.now ?? Date.now;
   const runs = hooks?.work ?? {
@@ -189,6 +196,7 @@ async function tickDeps({ runtime }: StepContext<TickInput, TickSettings>): Prom
     sleep: hooks?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     perMinute: hooks?.perMinute ?? config.redisRequestsPerMinute,
     settings: { ...DEFAULT_SETTINGS, maxInFlight: config.registrarMaxInFlight, ...hooks?.settings },
+    meter,
   };
 }
 
