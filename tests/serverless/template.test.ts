@@ -232,6 +232,11 @@ describe("the packaged template", () => {
         registryReadWrite,
         registrarTable("GetItem", "PutItem", "DeleteItem", "Scan"),
       ],
+      // --- Fleet view: the list scans the registry, one account is one GetItem ---
+      HttpListAccountsLambdaFunction: [
+        { Effect: "Allow", Action: ["dynamodb:Scan"], Resource: registryRead.Resource },
+      ],
+      HttpGetAccountLambdaFunction: [registryRead],
     };
     const expectedIds = Object.keys(expected);
     expect(expectedIds.filter((id) => !functions.some(([name]) => name === id))).toEqual([]);
