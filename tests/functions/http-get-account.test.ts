@@ -57,11 +57,9 @@ describe("GET /accounts/{accountId}", () => {
   });
 
   it("never echoes the item: a field the view does not name stays out", async () => {
-    dynamoMock
-      .on(GetItemCommand)
-      .resolves({
-        Item: storedItem("222222222222", { secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }),
-      });
+    dynamoMock.on(GetItemCommand).resolves({
+      Item: storedItem("222222222222", { secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }),
+    });
 
     const answer = await get("222222222222");
 
