@@ -2,6 +2,7 @@ import { appendFileSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { pathToFileURL } from "node:url";
 import { isDeepStrictEqual } from "node:util";
+import { sdkClients } from "../functions/lib/aws.ts";
 import { type Config, loadConfig } from "../functions/lib/config.ts";
 import { WorkflowError } from "../functions/lib/errors.ts";
 import { logger } from "../functions/lib/powertools.ts";
@@ -10,6 +11,7 @@ import { type CliOptions, LOCAL_TARGET, parseCli, USAGE, UsageError } from "./cl
 import { type Backend, liveBackend, localBackend, type StartLocal } from "./cli/backends.ts";
 import { type FailableState, failableState, failingAt } from "./cli/fail-at.ts";
 import { formatLine, Progress } from "./cli/progress.ts";
+import { fleetOutput, showFleet, statusOnly } from "./cli/status.ts";
 import { formatSummary, summarize } from "./cli/summary.ts";
 import { HOME, startLocalEnvironment } from "./environment.ts";
 import type { EventLog } from "./workflow.ts";
@@ -44,6 +46,14 @@ export async function main(argv: string[], io: Io, hooks: Hooks = {}): Promise<n
     if (options.help) {
       io.stdout(`${USAGE}\n`);
       return 0;
+    }
+    // --- Fleet view: --status alone prints the registry and runs nothing ---
+    if (statusOnly(options)) {
+      const startLocal = hooks.startLocal ?? startLocalEnvironment;
+      return await showFleet(options, io, {
+        startLocal: () => startLocal({ targets: [] }),
+        liveClient: () => sdkClients().dynamodb(),
+      });
     }
     plan = prepare(options, io);
   } catch (error) {
@@ -117,7 +127,11 @@ async function onboard(plan: Plan, backend: Backend, io: Io, progress: (text: st
     accountRestored: before === undefined ? null : isDeepStrictEqual(before, backend.snapshot?.()),
     registry: await backend.registry?.(account),
   });
-  io.stdout(plan.options.json ? `${JSON.stringify(summary, null, 2)}\n` : `\n${formatSummary(summary)}\n`);
+  // --- Fleet view: with --status, the registry as the run left it (in the same JSON document) ---
+  const accounts = plan.options.status ? await backend.fleet?.() : undefined;
+  const document = accounts ? { ...summary, accounts } : summary;
+  io.stdout(plan.options.json ? `${JSON.stringify(document, null, 2)}\n` : `\n${formatSummary(summary)}\n`);
+  if (accounts && !plan.options.json) io.stdout(`\n${fleetOutput(accounts, plan.options)}`);
   const target = plan.failAt?.state;
   if (target && !result.events.some((e) => e.type === "StateEntered" && e.state.name === target)) {
     // A state of the failure path (or a loop not taken) may never run: say so, not "it worked".

@@ -31,7 +31,15 @@ Options:
   --yes                   with --live: do not ask for confirmation
   -h, --help              show this help
 
-Exit codes: 0 onboarded, 1 the onboarding failed, 2 bad usage or not confirmed.`;
+Exit codes: 0 onboarded, 1 the onboarding failed, 2 bad usage or not confirmed.
+
+Fleet view:
+  --status                print the account registry as a table (--json: as JSON rows). Alone it
+                          runs nothing: locally the in-memory registry (empty at start), with
+                          --live the deployed one. With a run's options (--account, --fail-at...)
+                          the onboarding runs first, then the registry is printed.
+  --registry-table <name> with --status --live: the deployed registry's table (default
+                          REGISTRY_TABLE_NAME; the stack's output AccountRegistryTableName)`;
 
 export interface CliOptions {
   help: boolean;
@@ -47,6 +55,9 @@ export interface CliOptions {
   plan: boolean;
   adopt: boolean;
   apiKeysSecret?: string;
+  // --- Fleet view ---
+  status: boolean;
+  registryTable?: string;
 }
 
 /** Bad usage: the message names the option; the process exits 2. */
@@ -67,6 +78,9 @@ const OPTIONS = {
   "api-keys-secret": { type: "string" },
   yes: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  // --- Fleet view ---
+  status: { type: "boolean" },
+  "registry-table": { type: "string" },
 } as const;
 
 /**
@@ -89,6 +103,10 @@ export function parseCli(argv: string[]): CliOptions {
   if (values["api-keys-secret"] !== undefined && !values.live) {
     throw new UsageError("option --api-keys-secret is only for --live runs");
   }
+  // --- Fleet view ---
+  if (values["registry-table"] !== undefined && !(values.status && values.live)) {
+    throw new UsageError("option --registry-table is only for --status --live");
+  }
   return {
     help: values.help ?? false,
     live: values.live ?? false,
@@ -102,6 +120,9 @@ export function parseCli(argv: string[]): CliOptions {
     adopt: values.adopt ?? false,
     events: values.events,
     apiKeysSecret: values["api-keys-secret"],
+    // --- Fleet view ---
+    status: values.status ?? false,
+    registryTable: values["registry-table"],
   };
 }
 

@@ -2,6 +2,8 @@ import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { type ClientFactory, type Home, sdkClients } from "../../functions/lib/aws.ts";
 import { type Config, readSettings } from "../../functions/lib/config.ts";
 import { createRuntime, type StepRun } from "../../functions/lib/define-step.ts";
+// --- Fleet view ---
+import { type AccountRow, scanWholeFleet } from "../../functions/lib/fleet-view.ts";
 import {
   REDIS_MIN_REQUEST_INTERVAL_MS,
   type RedisCloudSource,
@@ -28,6 +30,7 @@ import { stepRuns } from "../functions.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "../registrar.ts";
 import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
+import { localFleet } from "./status.ts";
 
 type Services = NonNullable<WorkflowOptions["services"]>;
 
@@ -47,6 +50,9 @@ export interface Backend {
   snapshot?: () => unknown;
   /** The account's registry item, for the summary. */
   registry?: (accountId: string) => Promise<RegistryItem | undefined>;
+  // --- Fleet view ---
+  /** Every account of the registry the run wrote, as GET /accounts shows them (--status). */
+  fleet?: () => Promise<AccountRow[]>;
   close(): Promise<void>;
 }
 
@@ -72,6 +78,8 @@ export async function localBackend(account: string, start: StartLocal): Promise<
     run: (input, options) => env.run(input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
     snapshot: () => env.aws.snapshot(),
     registry: async (accountId) => registryItemOf(env.dynamodb, accountId),
+    // --- Fleet view ---
+    fleet: async () => localFleet(env.dynamodb),
     close: () => env.close(),
   };
 }
@@ -149,6 +157,8 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
     run: (input, options) => runOnboarding(input, { runtime, ...pause, ...options }),
     registry: (accountId) =>
       new Registry(clients.dynamodb(), registry.table, "Summary").get(accountId).catch(() => undefined),
+    // --- Fleet view ---
+    fleet: () => scanWholeFleet(clients.dynamodb(), registry.table),
     close: async () => {},
   };
 }
