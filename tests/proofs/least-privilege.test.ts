@@ -23,7 +23,9 @@ import {
 import { ExecutionAlreadyExists, SFNClient } from "@aws-sdk/client-sfn";
 import type { STSClient } from "@aws-sdk/client-sts";
 import { beforeAll, describe, expect, it } from "vitest";
+import { getAccountRequest } from "../../functions/http-get-account.ts";
 import { getOnboardingRequest } from "../../functions/http-get-onboarding.ts";
+import { listAccountsRequest } from "../../functions/http-list-accounts.ts";
 import { startOnboardingRequest } from "../../functions/http-start-onboarding.ts";
 import {
   CONSOLE_ROLE_NAME,
@@ -131,6 +133,9 @@ const FUNCTIONS = [
   "startFromEvent",
   "httpStartOnboarding",
   "httpGetOnboarding",
+  // --- Fleet view ---
+  "httpListAccounts",
+  "httpGetAccount",
 ] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
 /** The code registrarTick runs: the registration's, the check's and the withdrawal's. */
@@ -586,6 +591,29 @@ async function driveTriggers() {
   expect(described.body).toMatchObject({ status: "RUNNING", currentStep: "EnsureUser" });
 }
 
+// --- Fleet view ---
+/** GET /accounts (two pages) and GET /accounts/{accountId}, on the registry the runs wrote. */
+async function driveFleetReads(session: Session) {
+  const deps = {
+    dynamodb: session.env.runtime.clients.dynamodb(),
+    registryTableName: REGISTRY_TABLE,
+  };
+  const read = async (fn: FunctionName, act: () => Promise<unknown>) => {
+    const from = session.env.aws.calls.length;
+    const self: Invocation = { fn, calls: [] };
+    await invocation.run(self, act);
+    const own = session.env.aws.calls.slice(from).filter((call) => madeBy.get(call) === self);
+    if (own.length === 0) throw new Error(`${fn} made no call`);
+    record(fn, own, lookupsOf(session));
+  };
+  await read("httpListAccounts", async () => {
+    const first = await listAccountsRequest({ limit: "1" }, deps);
+    const nextToken = first.body.nextToken as string | undefined;
+    if (nextToken) await listAccountsRequest({ nextToken }, deps);
+  });
+  await read("httpGetAccount", () => getAccountRequest(TARGET, deps));
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the template grants each function
 // ---------------------------------------------------------------------------------------------
@@ -814,6 +842,11 @@ describe("least privilege of every function, from the packaged template", () => 
       session.env.aws.addOrganizationAccount(SECOND_TARGET, "ou-abcd-22222222");
       await run(session, { accountId: TARGET }, "SUCCEEDED");
       await run(session, { accountId: SECOND_TARGET }, { failsWith: "TargetNotAllowed" });
+    });
+    // --- Fleet view: the list scans the registry (page by page), one account is one GetItem ---
+    await withSession([TARGET], async (session) => {
+      await run(session, { accountId: TARGET }, "SUCCEEDED");
+      await driveFleetReads(session);
     });
     await driveTriggers();
   });
