@@ -10,7 +10,9 @@ import {
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { getAccountRequest } from "../../functions/http-get-account.ts";
 import { handler as getOnboarding } from "../../functions/http-get-onboarding.ts";
+import { listAccountsRequest } from "../../functions/http-list-accounts.ts";
 import { handler as startOnboarding } from "../../functions/http-start-onboarding.ts";
 import { targetIam as targetIamOf } from "../../functions/lib/aws.ts";
 import { executionArn } from "../../functions/lib/execution-names.ts";
@@ -21,6 +23,7 @@ import {
   API_KEYS_SECRET,
   HOME,
   type LocalEnvironment,
+  REGISTRY_TABLE,
   startLocalEnvironment,
 } from "../../local/environment.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
@@ -261,6 +264,15 @@ async function httpCalls() {
       context,
     )) as APIGatewayProxyStructuredResultV2;
     httpAnswers.push(JSON.stringify(answer));
+  }
+  // --- Fleet view: the registry every run above wrote, listed and read account by account ---
+  const registry = { dynamodb: env.runtime.clients.dynamodb(), registryTableName: REGISTRY_TABLE };
+  const listed = await listAccountsRequest({ limit: "100" }, registry);
+  httpAnswers.push(JSON.stringify(listed));
+  const rows = listed.body.accounts as { accountId: string }[];
+  expect(rows.map((row) => row.accountId)).toContain(ACCOUNTS.fresh);
+  for (const { accountId } of rows) {
+    httpAnswers.push(JSON.stringify(await getAccountRequest(accountId, registry)));
   }
 }
 
