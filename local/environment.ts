@@ -103,6 +103,10 @@ export interface LocalEnvironment {
 export async function startLocalEnvironment(
   options: LocalEnvironmentOptions = {},
 ): Promise<LocalEnvironment> {
+  // --- Fleet metrics ---
+  // The fleet's numbers are written at once as EMF lines on stdout, for CloudWatch: off in local
+  // runs, whose stdout is their own (POWERTOOLS_METRICS_DISABLED=false shows them).
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
   // Date.now read on each call, so that AWS follows a virtual clock installed after it was made.
   const aws = new FakeAws({ now: () => Date.now(), ...options.aws });
   const clients = aws.clients(HOME);

@@ -68,6 +68,8 @@ export async function main(argv: string[], io: Io, hooks: Hooks = {}): Promise<n
   }
   // The steps log for CloudWatch; here the progress and the summary are the output.
   logger.setLogLevel("SILENT");
+  // --- Fleet metrics: EMF lines on stdout are for CloudWatch, not this command's output ---
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
   const progress = (text: string) => (options.json ? io.stderr(text) : io.stdout(text));
   let backend: Backend;
   try {
