@@ -1,10 +1,12 @@
 import { DynamoDBClient, InternalServerError, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createHandler } from "../../functions/http-list-accounts.ts";
+import { fleetReadDeps } from "../../functions/lib/fleet-http.ts";
 import { encodeToken } from "../../functions/lib/fleet-view.ts";
+import { logger } from "../../functions/lib/powertools.ts";
 import { apiRequest, callHandler, storedItem } from "../support/fleet.ts";
-import { expectInternalError } from "../support/http.ts";
+import { expectInternalError, expectSettingFailure } from "../support/http.ts";
 
 const TABLE = "redis-cloud-byoc-test-account-registry";
 const dynamoMock = mockClient(DynamoDBClient);
@@ -25,6 +27,9 @@ const ROW_KEYS = [
 
 beforeEach(() => {
   dynamoMock.reset();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 describe("GET /accounts", () => {
@@ -161,5 +166,15 @@ describe("GET /accounts", () => {
     const answer = await list();
 
     expectInternalError(answer);
+  });
+
+  it("answers 500 while the registry's table is not set, and logs the setting's name", async () => {
+    const unset = createHandler(() => fleetReadDeps({}));
+    const logged = vi.spyOn(logger, "error");
+
+    const answer = await callHandler(unset, apiRequest("GET /accounts", "/accounts"), "httpListAccounts");
+
+    expectSettingFailure([answer], logged, "setting REGISTRY_TABLE_NAME: is required");
+    expect(dynamoMock.commandCalls(ScanCommand)).toHaveLength(0);
   });
 });
