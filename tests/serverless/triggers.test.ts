@@ -105,6 +105,9 @@ describe("the HTTP API", () => {
 
   it("has exactly the onboarding routes and the plans' one", () => {
     expect(routes.map((route) => route.RouteKey).sort()).toEqual([
+      // --- Fleet view ---
+      "GET /accounts",
+      "GET /accounts/{accountId}",
       "GET /onboardings/{id}",
       "POST /onboardings",
       "POST /plans",
