@@ -37,7 +37,7 @@ async function readCredentials(input: RedisStepInput, deps: RedisRegistryDeps) {
     "consoleUsername",
     "consolePassword",
     "signInUrl",
-  ]);
+  ], input.versionStage);
   const { accountId } = input.target;
   if (credentials.accountId !== undefined && credentials.accountId !== accountId) {
     throw new WorkflowError(
