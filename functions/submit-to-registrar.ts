@@ -78,7 +78,9 @@ export async function submitToRegistrar(input: SubmitInput, deps: SubmitDeps): P
       target,
       execution,
       ...(credentialsSecretArn ? { credentialsSecretArn } : {}),
-      ...(input.cloudAccountId === undefined ? {} : { registration: { cloudAccountId: input.cloudAccountId } }),
+      ...(input.cloudAccountId === undefined
+        ? {}
+        : { registration: { cloudAccountId: input.cloudAccountId } }),
       enqueuedAt: now,
       heartbeatAt: now,
       phase: "queued",

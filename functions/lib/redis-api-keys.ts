@@ -101,7 +101,9 @@ export async function readAccountCredentials<K extends keyof AccountCredentials>
   versionStage?: "AWSPENDING",
 ): Promise<Credentials<K>> {
   const answer = await rec.call("GetSecretValue", arn, () =>
-    secrets.send(new GetSecretValueCommand({ SecretId: arn, ...(versionStage ? { VersionStage: versionStage } : {}) })),
+    secrets.send(
+      new GetSecretValueCommand({ SecretId: arn, ...(versionStage ? { VersionStage: versionStage } : {}) }),
+    ),
   );
   const value = parseJsonObject(answer.SecretString) ?? {};
   const missing = fields.filter((field) => value[field] === undefined || value[field] === "");

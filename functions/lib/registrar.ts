@@ -4,8 +4,8 @@ import { logger } from "./powertools.ts";
 import type { RedisApiKeys } from "./redis-cloud.ts";
 import type { QueuedRequest, RegistrarQueue, RegistrarState } from "./registrar-queue.ts";
 import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
-import type { Registration } from "./registration.ts";
 import { answerStatus, isRegistration } from "./registrar-status.ts";
+import type { Registration } from "./registration.ts";
 
 /*
  * The registrar: the only path from the onboardings to Redis Cloud's API. Executions hand it their
