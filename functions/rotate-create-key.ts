@@ -13,7 +13,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { targetIam } from "./lib/aws.ts";
 import { USER_NAME } from "./lib/config.ts";
-import type { AccountCredentials } from "./lib/credentials-secret.ts";
+import { type AccountCredentials, ensureReadersOnly, signInUrl } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { WorkflowError } from "./lib/errors.ts";
 import { parseJsonObject } from "./lib/input.ts";
@@ -34,6 +34,8 @@ export interface CreateKeyDeps {
   iam: IAMClient;
   secrets: SecretsManagerClient;
   registry: Pick<Registry, "get" | "recordRotation">;
+  /** The principals that may read the secret (the deployment's SECRET_READER_ARNS). */
+  readers: readonly string[];
 }
 
 export interface PendingKey {
@@ -55,9 +57,8 @@ export async function createPendingKey(input: RotationStepInput, deps: CreateKey
   const { secretArn, previousAccessKeyId } = input.rotation;
   const { accountId } = input.target;
   const versionId = pendingVersionId(secretArn, input.execution);
-  const current = await rec.call("GetSecretValue", secretArn, () =>
-    deps.secrets.send(new GetSecretValueCommand({ SecretId: secretArn })),
-  );
+  // The rotation's own readers (UndoRotation) join the secret's readers-only policy before it needs them.
+  await ensureReadersOnly(deps.secrets, { arn: secretArn, adopted: false }, deps.readers, rec);
   const pending = await rec.read("GetSecretValue", `${secretArn} (AWSPENDING)`, () =>
     deps.secrets.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: "AWSPENDING" })),
   );
@@ -112,13 +113,15 @@ export async function createPendingKey(input: RotationStepInput, deps: CreateKey
       }),
     ),
   );
-  const value: Partial<AccountCredentials> = {
-    ...(parseJsonObject(current.SecretString) as Partial<AccountCredentials> | undefined),
+  // Built whole, not read: this step is no reader of the current value.
+  const value: AccountCredentials = {
     accountId,
     accessKeyId: key.AccessKeyId,
     secretAccessKey: key.SecretAccessKey,
     consoleUsername: USER_NAME,
     consolePassword: password,
+    signInUrl: signInUrl(accountId),
+    cloudAccountId: input.rotation.cloudAccountId,
   };
   // A version of this token holding another key (a retry whose key was replaced) cannot be
   // rewritten: Secrets Manager refuses it, and the undo clears it.
@@ -149,12 +152,13 @@ function isProductKey(item: RegistryItem | undefined, accessKeyId: string): bool
 export const { run, handler } = defineStep({
   name: STEP,
   input: RotationStepInputSchema,
-  settings: targetStepWithSecrets.settings,
+  settings: [...targetStepWithSecrets.settings, "secretReaderArns"],
   clients: targetStepWithSecrets.clients,
   deps: async ({ input, runtime, step }): Promise<CreateKeyDeps> => ({
     iam: await targetIam(runtime, input, step),
     secrets: runtime.clients.secrets(),
     registry: new Registry(runtime.clients.dynamodb(), runtime.config.registryTableName, step),
+    readers: runtime.config.secretReaderArns,
   }),
   run: createPendingKey,
 });
