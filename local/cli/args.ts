@@ -29,6 +29,9 @@ Options:
   --api-keys-secret <id>  with --live: the Secrets Manager secret holding
                           {"accountKey": "...", "userKey": "..."}, in the caller's account
   --yes                   with --live: do not ask for confirmation
+  --rotate                rotate the account's access key and console password (the rotation
+                          workflow, statemachine/rotation.asl.yml); locally the account is
+                          onboarded first in the same process, then rotated
   -h, --help              show this help
 
 Exit codes: 0 onboarded, 1 the onboarding failed, 2 bad usage or not confirmed.`;
@@ -47,6 +50,8 @@ export interface CliOptions {
   plan: boolean;
   adopt: boolean;
   apiKeysSecret?: string;
+  /** Credential rotation: run the rotation workflow instead of the onboarding. */
+  rotate: boolean;
 }
 
 /** Bad usage: the message names the option; the process exits 2. */
@@ -67,6 +72,7 @@ const OPTIONS = {
   "api-keys-secret": { type: "string" },
   yes: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  rotate: { type: "boolean" },
 } as const;
 
 /**
@@ -89,6 +95,12 @@ export function parseCli(argv: string[]): CliOptions {
   if (values["api-keys-secret"] !== undefined && !values.live) {
     throw new UsageError("option --api-keys-secret is only for --live runs");
   }
+  if (
+    values.rotate &&
+    (values.plan || values.adopt || values["fail-at"] !== undefined || values.name !== undefined)
+  ) {
+    throw new UsageError("option --rotate takes only --account, --role, --json, --events, --live and --yes");
+  }
   return {
     help: values.help ?? false,
     live: values.live ?? false,
@@ -102,6 +114,7 @@ export function parseCli(argv: string[]): CliOptions {
     adopt: values.adopt ?? false,
     events: values.events,
     apiKeysSecret: values["api-keys-secret"],
+    rotate: values.rotate ?? false,
   };
 }
 

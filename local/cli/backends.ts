@@ -26,7 +26,7 @@ import {
 } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "../registrar.ts";
-import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
+import { runOnboarding, runWorkflow, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
 
 type Services = NonNullable<WorkflowOptions["services"]>;
@@ -48,6 +48,8 @@ export interface Backend {
   /** The account's registry item, for the summary. */
   registry?: (accountId: string) => Promise<RegistryItem | undefined>;
   close(): Promise<void>;
+  // Credential rotation (`--rotate`): the rotation workflow with the same wiring.
+  rotate?: Backend["run"];
 }
 
 /**
@@ -73,6 +75,7 @@ export async function localBackend(account: string, start: StartLocal): Promise<
     snapshot: () => env.aws.snapshot(),
     registry: async (accountId) => registryItemOf(env.dynamodb, accountId),
     close: () => env.close(),
+    rotate: (input, options) => env.runWorkflow("rotation", input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
   };
 }
 
@@ -147,6 +150,7 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
       ...wiring.services,
     },
     run: (input, options) => runOnboarding(input, { runtime, ...pause, ...options }),
+    rotate: (input, options) => runWorkflow("rotation", input, { runtime, ...pause, ...options }),
     registry: (accountId) =>
       new Registry(clients.dynamodb(), registry.table, "Summary").get(accountId).catch(() => undefined),
     close: async () => {},
