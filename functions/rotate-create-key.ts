@@ -15,7 +15,7 @@ import { targetIam } from "./lib/aws.ts";
 import { USER_NAME } from "./lib/config.ts";
 import { type AccountCredentials, ensureReadersOnly, signInUrl } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
-import { WorkflowError } from "./lib/errors.ts";
+import { TRANSIENT_ERRORS, WorkflowError } from "./lib/errors.ts";
 import { parseJsonObject } from "./lib/input.ts";
 import { generatePassword } from "./lib/password.ts";
 import { Registry, type RegistryItem } from "./lib/registry.ts";
@@ -99,7 +99,7 @@ export async function createPendingKey(input: RotationStepInput, deps: CreateKey
     throw new WorkflowError("UnexpectedError", `${STEP}: CreateAccessKey answered no key for ${USER_NAME}`);
   }
   // Recorded before anything else can fail: the undo deletes it even if its secret is never stored.
-  await deps.registry.recordRotation(accountId, input.execution, { newAccessKeyId: key.AccessKeyId });
+  await recordNewKey(input, key.AccessKeyId, deps, rec);
   const policy = await rec.read("GetAccountPasswordPolicy", "account password policy", () =>
     deps.iam.send(new GetAccountPasswordPolicyCommand({})),
   );
@@ -136,6 +136,37 @@ export async function createPendingKey(input: RotationStepInput, deps: CreateKey
     ),
   );
   return { newAccessKeyId: key.AccessKeyId, pendingVersionId: versionId };
+}
+
+/** Attempts at recording the new key's id before the step gives up on it. */
+const RECORD_ATTEMPTS = 3;
+
+/**
+ * The new key's id into the registry. A key the registry does not know would be foreign to every
+ * later attempt (LimitExceeded), so a registry that stays busy or refuses gets the key deleted
+ * here, while its id is at hand, before the step fails.
+ */
+async function recordNewKey(
+  input: RotationStepInput,
+  accessKeyId: string,
+  deps: CreateKeyDeps,
+  rec: StepRecorder,
+) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.registry.recordRotation(input.target.accountId, input.execution, {
+        newAccessKeyId: accessKeyId,
+      });
+      return;
+    } catch (error) {
+      const transient = (TRANSIENT_ERRORS as readonly string[]).includes((error as Error).name);
+      if (transient && attempt < RECORD_ATTEMPTS) continue;
+      await rec.delete("DeleteAccessKey", `${accessKeyId} of ${USER_NAME}`, () =>
+        deps.iam.send(new DeleteAccessKeyCommand({ UserName: USER_NAME, AccessKeyId: accessKeyId })),
+      );
+      throw error;
+    }
+  }
 }
 
 /** The registry knows the key as the product's: made by a run, or a rotation's old or new key. */

@@ -43,7 +43,11 @@ describe("--rotate, locally", () => {
   it("--json prints the rotation's summary as one document", async () => {
     const { io, out } = capture();
     expect(await main(["--rotate", "--json"], io)).toBe(0);
-    const summary = JSON.parse(out.stdout) as { status: string; accessKeyId: string; previousAccessKeyId: string };
+    const summary = JSON.parse(out.stdout) as {
+      status: string;
+      accessKeyId: string;
+      previousAccessKeyId: string;
+    };
     expect(summary.status).toBe("SUCCEEDED");
     expect(summary.accessKeyId).not.toBe(summary.previousAccessKeyId);
   });
