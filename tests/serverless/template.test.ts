@@ -250,7 +250,7 @@ describe("the packaged template", () => {
       StartScheduledRotationsLambdaFunction: [
         {
           Effect: "Allow",
-          Action: "dynamodb:Scan",
+          Action: ["dynamodb:Scan"],
           Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
         },
       ],

@@ -104,11 +104,15 @@ describe("the HTTP API", () => {
   const routes = resourcesOfType(template, "AWS::ApiGatewayV2::Route").map(([, route]) => route.Properties);
 
   it("has exactly the onboarding routes and the plans' one", () => {
-    expect(routes.map((route) => route.RouteKey).sort()).toEqual([
-      "GET /onboardings/{id}",
-      "POST /onboardings",
-      "POST /plans",
-    ]);
+    expect(routes.map((route) => route.RouteKey).sort()).toEqual(
+      [
+        "GET /onboardings/{id}",
+        "POST /onboardings",
+        "POST /plans",
+        // Credential rotation.
+        "POST /accounts/{accountId}/rotations",
+      ].sort(),
+    );
   });
 
   it("authorizes every route with IAM (SigV4): none is open", () => {
