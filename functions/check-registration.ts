@@ -154,9 +154,13 @@ async function updateDone(taskId: string, attempt: number, maxAttempts: number, 
 
 /** An updated cloud account is done only on the secret's key, read in full by id. */
 async function expectNewKey(account: CloudAccount, input: CheckInput, deps: CheckDeps, rec: StepRecorder) {
-  const { accessKeyId } = await readAccountCredentials(deps.secrets, input.credentialsSecretArn, rec, [
-    "accessKeyId",
-  ]);
+  const { accessKeyId } = await readAccountCredentials(
+    deps.secrets,
+    input.credentialsSecretArn,
+    rec,
+    ["accessKeyId"],
+    input.versionStage,
+  );
   if (account.accessKeyId === accessKeyId) return;
   throw new WorkflowError(
     "CloudAccountError",
@@ -269,6 +273,8 @@ async function recordCloudAccount(
 ): Promise<void> {
   const { secrets } = deps;
   const arn = input.credentialsSecretArn;
+  // Credential rotation: the pending version carries the id already, and only the rotation labels it.
+  if (input.versionStage) return;
   const value = await readAccountCredentials(secrets, arn, rec, ["accessKeyId"]);
   if (value.cloudAccountId === cloudAccountId) return;
   // A secret this run adopted gets its tag taken off again if the run fails: recorded first.

@@ -31,13 +31,13 @@ type Credentials = Awaited<ReturnType<typeof readCredentials>>;
 /** The secret's credentials, checked to be the target account's. */
 async function readCredentials(input: RedisStepInput, deps: RedisRegistryDeps) {
   const rec = new StepRecorder(STEP, input.execution);
-  const credentials = await readAccountCredentials(deps.secrets, input.credentialsSecretArn, rec, [
-    "accessKeyId",
-    "secretAccessKey",
-    "consoleUsername",
-    "consolePassword",
-    "signInUrl",
-  ]);
+  const credentials = await readAccountCredentials(
+    deps.secrets,
+    input.credentialsSecretArn,
+    rec,
+    ["accessKeyId", "secretAccessKey", "consoleUsername", "consolePassword", "signInUrl"],
+    input.versionStage,
+  );
   const { accountId } = input.target;
   if (credentials.accountId !== undefined && credentials.accountId !== accountId) {
     throw new WorkflowError(

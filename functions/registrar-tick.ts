@@ -161,6 +161,8 @@ function workOf(runtime: Runtime, runs: Record<keyof RegistrarWork, StepRun<unkn
     execution: request.execution,
     ...(request.credentialsSecretArn ? { credentialsSecretArn: request.credentialsSecretArn } : {}),
     ...(request.registration ? { registration: request.registration } : {}),
+    // Credential rotation: the new key and password are the secret's pending version, read here.
+    ...(request.kind === "rotate" ? { versionStage: "AWSPENDING" as const } : {}),
   });
   return {
     register: async (request, redis) => (await runs.register(input(request), withRedis(redis))) as never,

@@ -27,10 +27,22 @@ export const SubmitInputSchema = StepInputSchema.extend({
     .string()
     .regex(SECRET_ARN, "must be a secret ARN (the EnsureUser step's secretArn)")
     .optional(),
-}).refine((input) => input.kind !== "register" || input.credentialsSecretArn !== undefined, {
-  path: ["credentialsSecretArn"],
-  message: "is required to register (the EnsureUser step's secretArn)",
-});
+  // Credential rotation: the cloud account a `status` request asks about.
+  cloudAccountId: z.number().int().positive().optional(),
+})
+  .refine((input) => input.kind !== "register" || input.credentialsSecretArn !== undefined, {
+    path: ["credentialsSecretArn"],
+    message: "is required to register (the EnsureUser step's secretArn)",
+  })
+  // Credential rotation: a rotation's PUT reads the secret; a status request names its cloud account.
+  .refine((input) => input.kind !== "rotate" || input.credentialsSecretArn !== undefined, {
+    path: ["credentialsSecretArn"],
+    message: "is required to rotate (the rotation's secret ARN)",
+  })
+  .refine((input) => input.kind !== "status" || input.cloudAccountId !== undefined, {
+    path: ["cloudAccountId"],
+    message: "is required to ask a cloud account's status",
+  });
 export type SubmitInput = z.output<typeof SubmitInputSchema>;
 
 export interface SubmitDeps {
@@ -66,6 +78,9 @@ export async function submitToRegistrar(input: SubmitInput, deps: SubmitDeps): P
       target,
       execution,
       ...(credentialsSecretArn ? { credentialsSecretArn } : {}),
+      ...(input.cloudAccountId === undefined
+        ? {}
+        : { registration: { cloudAccountId: input.cloudAccountId } }),
       enqueuedAt: now,
       heartbeatAt: now,
       phase: "queued",

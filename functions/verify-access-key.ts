@@ -67,6 +67,7 @@ export async function verifyAccessKey(input: RedisStepInput, deps: VerifyDeps): 
     input.credentialsSecretArn,
     rec,
     ["accessKeyId", "secretAccessKey"],
+    input.versionStage,
   );
   // One client for every check: the key is the same, and so is the connection.
   const sts = deps.stsFor({ accessKeyId, secretAccessKey });

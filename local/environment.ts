@@ -34,7 +34,8 @@ export const API_KEYS_SECRET = "redis-cloud/api-keys";
  * credentials secrets are readable only by the functions that read them (and no reader role).
  */
 export const LOCAL_SETTINGS = {
-  SECRET_READER_ARNS: ["ensureUser", "verifyAccessKey", "registrarTick"]
+  // Credential rotation's readers (rotateCreateKey, rotateUndo) last.
+  SECRET_READER_ARNS: ["ensureUser", "verifyAccessKey", "registrarTick", "rotateCreateKey", "rotateUndo"]
     .map((fn) => `arn:aws:iam::111111111111:role/redis-cloud-byoc-local-${fn}-us-east-1-lambdaRole`)
     .join(","),
 };

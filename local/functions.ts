@@ -14,6 +14,14 @@ import { run as registerCloudAccount } from "../functions/register-cloud-account
 import { run as registrarTick } from "../functions/registrar-tick.ts";
 import { run as retireOldKey } from "../functions/retire-old-key.ts";
 import { run as rollback } from "../functions/rollback.ts";
+// Credential rotation.
+import { run as rotateBegin } from "../functions/rotate-begin.ts";
+import { run as rotateCreateKey } from "../functions/rotate-create-key.ts";
+import { run as rotateFinish } from "../functions/rotate-finish.ts";
+import { run as rotateOldKey } from "../functions/rotate-old-key.ts";
+import { run as rotatePromote } from "../functions/rotate-promote.ts";
+import { run as rotateUndo } from "../functions/rotate-undo.ts";
+import { run as rotateValidate } from "../functions/rotate-validate.ts";
 import { run as submitToRegistrar } from "../functions/submit-to-registrar.ts";
 import { run as validateInput } from "../functions/validate-input.ts";
 import { run as verifyAccessKey } from "../functions/verify-access-key.ts";
@@ -45,5 +53,13 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     recordSuccess,
     rollback,
     recordFailure,
+    // Credential rotation.
+    rotateValidate,
+    rotateBegin,
+    rotateCreateKey,
+    rotatePromote,
+    rotateOldKey,
+    rotateUndo,
+    rotateFinish,
   };
 }

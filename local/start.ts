@@ -11,6 +11,7 @@ import { type CliOptions, LOCAL_TARGET, parseCli, USAGE, UsageError } from "./cl
 import { type Backend, liveBackend, localBackend, type StartLocal } from "./cli/backends.ts";
 import { type FailableState, failableState, failingAt } from "./cli/fail-at.ts";
 import { formatLine, Progress } from "./cli/progress.ts";
+import { type RotateCommand, rotateCommand } from "./cli/rotate.ts";
 import { fleetOutput, showFleet, statusOnly } from "./cli/status.ts";
 import { formatSummary, summarize } from "./cli/summary.ts";
 import { HOME, startLocalEnvironment } from "./environment.ts";
@@ -84,6 +85,8 @@ export async function main(argv: string[], io: Io, hooks: Hooks = {}): Promise<n
       io.stderr("Not confirmed: nothing was done.\n");
       return 2;
     }
+    // Credential rotation: --rotate runs the rotation workflow (local/cli/rotate.ts).
+    if (options.rotate) return await rotateCommand(rotationOf(plan), backend, io, progress);
     return await onboard(plan, backend, io, progress);
   } catch (error) {
     io.stderr(`the run stopped: ${describe(error)}\n`);
@@ -235,4 +238,14 @@ function processIo(): Io {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.exitCode = await main(process.argv.slice(2), processIo());
+}
+
+/** Credential rotation: the command's part of the plan (the account and role only). */
+function rotationOf(plan: Plan): RotateCommand {
+  const { accountId, roleName } = plan.input;
+  return {
+    input: { ...(accountId ? { accountId } : {}), ...(roleName ? { roleName } : {}) },
+    json: plan.options.json,
+    record: plan.record,
+  };
 }

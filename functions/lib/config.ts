@@ -211,6 +211,12 @@ export const SETTINGS = {
     ),
     "",
   ),
+  // --- Credential rotation ---
+  /** The rotation state machine, which the schedule's starter and POST /accounts/{id}/rotations start. */
+  rotationStateMachineArn: setting(
+    "ROTATION_STATE_MACHINE_ARN",
+    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
+  ),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -45,6 +45,8 @@ export const PERMANENT_ERRORS = [
   // The account's registry item does not read as the registry writes it; the message names the field.
   "RegistryInvalid",
   "UnexpectedError",
+  // Credential rotation: the account has no active onboarding (registry item, key, secret) to rotate.
+  "NotOnboarded",
 ] as const;
 
 export type TransientErrorName = (typeof TRANSIENT_ERRORS)[number];

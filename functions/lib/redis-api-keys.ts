@@ -79,6 +79,8 @@ export const RedisStepInputSchema = StepInputSchema.extend({
   credentialsSecretArn: z
     .string({ error: "is required (the EnsureUser step's secretArn)" })
     .regex(SECRET_ARN, "must be a secret ARN (the EnsureUser step's secretArn)"),
+  // Credential rotation: the version to read; unset, AWSCURRENT (Secrets Manager's default).
+  versionStage: z.literal("AWSPENDING", { error: 'must be "AWSPENDING" when set' }).optional(),
 });
 export type RedisStepInput = z.output<typeof RedisStepInputSchema>;
 
@@ -95,9 +97,13 @@ export async function readAccountCredentials<K extends keyof AccountCredentials>
   arn: string,
   rec: StepRecorder,
   fields: readonly K[],
+  /** Credential rotation: the pending version; unset, the current one. */
+  versionStage?: "AWSPENDING",
 ): Promise<Credentials<K>> {
   const answer = await rec.call("GetSecretValue", arn, () =>
-    secrets.send(new GetSecretValueCommand({ SecretId: arn })),
+    secrets.send(
+      new GetSecretValueCommand({ SecretId: arn, ...(versionStage ? { VersionStage: versionStage } : {}) }),
+    ),
   );
   const value = parseJsonObject(answer.SecretString) ?? {};
   const missing = fields.filter((field) => value[field] === undefined || value[field] === "");

@@ -20,7 +20,9 @@ import { TargetSchema } from "./step.ts";
  * that the token is still the one it read.
  */
 
-export const REQUEST_KINDS = ["register", "withdraw"] as const;
+// Credential rotation: `rotate` is a register whose credentials are the secret's AWSPENDING
+// version (a PUT of the cloud account); `status` asks how Redis sees the cloud account now.
+export const REQUEST_KINDS = ["register", "withdraw", "rotate", "status"] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 const PHASES = ["queued", "sent", "checking"] as const;

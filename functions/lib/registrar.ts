@@ -4,6 +4,7 @@ import { logger } from "./powertools.ts";
 import type { RedisApiKeys } from "./redis-cloud.ts";
 import type { QueuedRequest, RegistrarQueue, RegistrarState } from "./registrar-queue.ts";
 import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
+import { answerStatus, isRegistration } from "./registrar-status.ts";
 import type { Registration } from "./registration.ts";
 
 /*
@@ -114,9 +115,13 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
   for (const request of requests.filter((r) => r.kind === "withdraw")) {
     if (await withdrawOne(request, requests, deps, done)) done.add(request.id);
   }
-  for (const request of requests.filter((r) => r.kind === "register" && r.phase !== "queued")) {
+  for (const request of requests.filter((r) => isRegistration(r.kind) && r.phase !== "queued")) {
     if (done.has(request.id)) continue;
     if (await followOne(request, deps)) done.add(request.id);
+  }
+  // Credential rotation: a status request is answered from this tick's one look at the accounts.
+  for (const request of requests.filter((r) => r.kind === "status")) {
+    if (await answerStatus(request, deps)) done.add(request.id);
   }
   counts.finished = done.size;
   counts.sent = await sendNew(requests, done, deps);
@@ -215,7 +220,7 @@ async function sendNew(requests: QueuedRequest[], done: Set<string>, deps: TickD
   let inFlight = requests.filter((r) => r.phase === "sent" && !done.has(r.id)).length;
   let sent = 0;
   const ready = requests.filter(
-    (r) => r.kind === "register" && r.phase === "queued" && (r.notBefore ?? 0) <= deps.now(),
+    (r) => isRegistration(r.kind) && r.phase === "queued" && (r.notBefore ?? 0) <= deps.now(),
   );
   for (const request of ready) {
     if (inFlight >= deps.settings.maxInFlight) break;

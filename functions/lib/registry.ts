@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import * as z from "zod";
 import { describeAwsFailure, WorkflowError } from "./errors.ts";
+import { type RotationRecord, RotationRecordSchema } from "./rotation.ts";
 import { ACCOUNT_ID, type Change, ChangeSchema } from "./step.ts";
 
 /*
@@ -258,6 +259,66 @@ export class Registry implements ChangeRecorder {
       const { lastError: _none, ...rest } = item;
       const { status, ...refs } = outcome;
       return { ...rest, ...refs, status, lastOutcome: "succeeded", updatedAt: at };
+    });
+  }
+
+  // --- Credential rotation ------------------------------------------------------------------
+  /**
+   * A rotation becomes the account's running run: only an active account (onboarded, on a key
+   * the registry names) is rotated; its status stays active throughout. Begun again by the same
+   * execution (a retried step), nothing changes.
+   */
+  async beginRotation(accountId: string, execution: string, startedBy?: string): Promise<RegistryItem> {
+    const item = await this.update(accountId, (current, at) => {
+      if (current?.lastExecution === execution && current.lastOutcome === "running") return undefined;
+      const { lastError: _previous, startedBy: _by, ...kept } = current ?? { accountId, resources: [] };
+      const { cloudAccountId, accessKeyId, secretArn } = kept as Partial<RegistryItem>;
+      if (current?.status !== "active" || !cloudAccountId || !accessKeyId || !secretArn) {
+        throw new WorkflowError(
+          "NotOnboarded",
+          `${this.step}: account ${accountId} is not onboarded (registry status ${current?.status ?? "absent"}): onboard it before rotating its credentials`,
+        );
+      }
+      const rotation: RotationRecord = {
+        execution,
+        startedAt: at,
+        previousAccessKeyId: accessKeyId,
+        outcome: "running",
+      };
+      return {
+        ...kept,
+        status: "active",
+        lastExecution: execution,
+        lastOutcome: "running",
+        ...(startedBy ? { startedBy } : {}),
+        startedAt: at,
+        updatedAt: at,
+        rotation,
+      } as Omit<RegistryItem, "version">;
+    });
+    return item as RegistryItem;
+  }
+
+  /** Updates this rotation's record; on the switch (`accessKeyId`), the key Redis uses with it. */
+  async recordRotation(
+    accountId: string,
+    execution: string,
+    patch: Partial<RotationRecord> & { accessKeyId?: string },
+  ): Promise<RegistryItem | undefined> {
+    return this.update(accountId, (current, at) => {
+      const item = current?.lastExecution === execution ? current : runOf(current, accountId, execution);
+      const previous = RotationRecordSchema.safeParse(item.rotation);
+      if (!previous.success || previous.data.execution !== execution) {
+        throw new WorkflowError(
+          "ResourceConflict",
+          `${this.step}: the registry holds no rotation of ${execution}`,
+        );
+      }
+      const { accessKeyId, ...fields } = patch;
+      const rotation = { ...previous.data, ...fields };
+      const same = JSON.stringify(rotation) === JSON.stringify(previous.data);
+      if (same && (accessKeyId === undefined || accessKeyId === item.accessKeyId)) return undefined;
+      return { ...item, ...(accessKeyId ? { accessKeyId } : {}), rotation, updatedAt: at };
     });
   }
 

@@ -379,6 +379,16 @@ export const iamHandlers: Handlers<typeof iam> = {
     user.keys.push({ ...made, CreateDate: now });
     return { AccessKey: { ...made, CreateDate: now, UserName: user.UserName } };
   },
+  /** Credential rotation: an old key is made Inactive before it is deleted, and Active again if Redis needs it. */
+  UpdateAccessKey: (a, i) => {
+    const user = userOf(a, i.UserName);
+    const id = need(i.AccessKeyId, "accessKeyId");
+    const key = user.keys.find((k) => k.AccessKeyId === id);
+    if (!key) throw noSuchEntity(`The Access Key ${id} cannot be found.`);
+    const status = need(i.Status, "status");
+    if (status !== "Active" && status !== "Inactive") throw new Error(`FakeAws: status ${status}`);
+    key.Status = status;
+  },
   DeleteAccessKey: (a, i) => {
     const user = userOf(a, i.UserName);
     const id = need(i.AccessKeyId, "accessKeyId");

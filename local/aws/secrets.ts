@@ -29,10 +29,17 @@ function checkToken(token: string | undefined): void {
  * The ClientRequestToken is the version id: the same token and value again answer that version and
  * change nothing; the same token with another value is refused.
  */
-function putValue(secret: Secret, token: string | undefined, value: string, now: Date) {
+function putValue(secret: Secret, token: string | undefined, value: string, now: Date, stages?: string[]) {
   const same = secret.versions.find((v) => v.VersionId === token);
   if (same && same.SecretString !== value) throw exists("You can't modify an existing version.");
   if (same) return same;
+  // Labels named without AWSCURRENT (a rotation's AWSPENDING) move to the new version alone.
+  if (stages && stages.length > 0 && !stages.includes("AWSCURRENT")) {
+    for (const v of secret.versions) v.VersionStages = v.VersionStages.filter((s) => !stages.includes(s));
+    const staged = { VersionId: token ?? randomUUID(), SecretString: value, VersionStages: [...stages] };
+    secret.versions.push({ ...staged, CreatedDate: now });
+    return staged;
+  }
   for (const v of secret.versions) {
     const previous = v.VersionStages.includes("AWSCURRENT") ? ["AWSPREVIOUS"] : [];
     v.VersionStages = [...v.VersionStages.filter((s) => !s.startsWith("AWS")), ...previous];
@@ -88,7 +95,7 @@ export const secretsHandlers: Handlers<typeof sm> = {
     checkToken(i.ClientRequestToken);
     const secret = find(a, i.SecretId);
     const value = need(i.SecretString, "SecretString");
-    const { VersionId, VersionStages } = putValue(secret, i.ClientRequestToken, value, now);
+    const { VersionId, VersionStages } = putValue(secret, i.ClientRequestToken, value, now, i.VersionStages);
     return { ARN: secret.ARN, Name: secret.Name, VersionId, VersionStages };
   },
   /** Without ForceDeleteWithoutRecovery the secret stays, unusable, for its recovery window. */

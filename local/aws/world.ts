@@ -288,6 +288,7 @@ export class FakeAws {
         if (!found) continue;
         const propagated = found.CreateDate.getTime() + this.keyPropagationMs <= now;
         if (found.SecretAccessKey !== keys.secretAccessKey || !propagated) throw refused();
+        if (found.Status === "Inactive") throw refused();
         return { accountId: a.id, arn: user.Arn, userId: user.UserId, principal: user.Arn, kind: "user" };
       }
     }

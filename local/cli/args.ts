@@ -29,6 +29,9 @@ Options:
   --api-keys-secret <id>  with --live: the Secrets Manager secret holding
                           {"accountKey": "...", "userKey": "..."}, in the caller's account
   --yes                   with --live: do not ask for confirmation
+  --rotate                rotate the account's access key and console password (the rotation
+                          workflow, statemachine/rotation.asl.yml); locally the account is
+                          onboarded first in the same process, then rotated
   -h, --help              show this help
 
 Exit codes: 0 onboarded, 1 the onboarding failed, 2 bad usage or not confirmed.
@@ -58,6 +61,8 @@ export interface CliOptions {
   // --- Fleet view ---
   status: boolean;
   registryTable?: string;
+  /** Credential rotation: run the rotation workflow instead of the onboarding. */
+  rotate: boolean;
 }
 
 /** Bad usage: the message names the option; the process exits 2. */
@@ -81,6 +86,7 @@ const OPTIONS = {
   // --- Fleet view ---
   status: { type: "boolean" },
   "registry-table": { type: "string" },
+  rotate: { type: "boolean" },
 } as const;
 
 /**
@@ -107,6 +113,12 @@ export function parseCli(argv: string[]): CliOptions {
   if (values["registry-table"] !== undefined && !(values.status && values.live)) {
     throw new UsageError("option --registry-table is only for --status --live");
   }
+  if (
+    values.rotate &&
+    (values.plan || values.adopt || values["fail-at"] !== undefined || values.name !== undefined)
+  ) {
+    throw new UsageError("option --rotate takes only --account, --role, --json, --events, --live and --yes");
+  }
   return {
     help: values.help ?? false,
     live: values.live ?? false,
@@ -123,6 +135,7 @@ export function parseCli(argv: string[]): CliOptions {
     // --- Fleet view ---
     status: values.status ?? false,
     registryTable: values["registry-table"],
+    rotate: values.rotate ?? false,
   };
 }
 

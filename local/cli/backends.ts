@@ -28,7 +28,7 @@ import {
 } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "../registrar.ts";
-import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
+import { runOnboarding, runWorkflow, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
 import { UsageError } from "./args.ts";
 import { localFleet } from "./status.ts";
 
@@ -54,6 +54,8 @@ export interface Backend {
   /** Every account of the registry the run wrote, as GET /accounts shows them (--status). */
   fleet?: () => Promise<AccountRow[]>;
   close(): Promise<void>;
+  // Credential rotation (`--rotate`): the rotation workflow with the same wiring.
+  rotate?: Backend["run"];
 }
 
 /**
@@ -81,6 +83,7 @@ export async function localBackend(account: string, start: StartLocal): Promise<
     // --- Fleet view ---
     fleet: async () => localFleet(env.dynamodb),
     close: () => env.close(),
+    rotate: (input, options) => env.runWorkflow("rotation", input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
   };
 }
 
@@ -155,6 +158,7 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
       ...wiring.services,
     },
     run: (input, options) => runOnboarding(input, { runtime, ...pause, ...options }),
+    rotate: (input, options) => runWorkflow("rotation", input, { runtime, ...pause, ...options }),
     registry: (accountId) =>
       new Registry(clients.dynamodb(), registry.table, "Summary").get(accountId).catch(() => undefined),
     // --- Fleet view ---

@@ -175,6 +175,14 @@ describe("the fleet alarms", () => {
     );
   });
 
+  it("watch every dead-letter queue of the stack", () => {
+    const queues = alarms
+      .map(([, alarm]) => alarmMetric(alarm))
+      .filter((metric) => metric.namespace === "AWS/SQS")
+      .map((metric) => metric.dimensions.QueueName);
+    expect(queues.sort()).toEqual(DEAD_LETTER_QUEUES.map(queueMarker).sort());
+  });
+
   it("watch only emitted metrics, at one or more, no data counting as fine", () => {
     for (const [id, alarm] of alarms) {
       const metric = alarmMetric(alarm);

@@ -17,6 +17,9 @@ const READERS = [
   "VerifyAccessKeyIamRoleLambdaExecution",
   "RegistrarTickIamRoleLambdaExecution",
   "PlanOnboardingIamRoleLambdaExecution",
+  // Credential rotation: the pending version is written and read back, the current password restored.
+  "RotateCreateKeyIamRoleLambdaExecution",
+  "RotateUndoIamRoleLambdaExecution",
 ];
 /** The roles a list of principals names, each by its logical id. */
 const rolesNamed = (principals: unknown): string[] =>

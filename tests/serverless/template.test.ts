@@ -50,10 +50,16 @@ const STACK = { partition: "aws", region: "us-east-1", accountId: "111111111111"
 describe("the packaged template", () => {
   it("has two STANDARD state machines, onboarding and registrar, each its file, each Lambda by its function", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
-    expect(machines.map(([id]) => id).sort()).toEqual(["OnboardingStateMachine", "RegistrarStateMachine"]);
+    expect(machines.map(([id]) => id).sort()).toEqual([
+      "OnboardingStateMachine",
+      "RegistrarStateMachine",
+      // Credential rotation.
+      "RotationStateMachine",
+    ]);
     for (const [id, file] of [
       ["OnboardingStateMachine", definition],
       ["RegistrarStateMachine", registrarDefinition],
+      ["RotationStateMachine", loadDefinition("rotation")],
     ] as const) {
       const machine = machineOf(id);
       expect(machine.Properties.StateMachineType ?? "STANDARD", id).toBe("STANDARD");
@@ -237,6 +243,22 @@ describe("the packaged template", () => {
         { Effect: "Allow", Action: ["dynamodb:Scan"], Resource: registryRead.Resource },
       ],
       HttpGetAccountLambdaFunction: [registryRead],
+      // Credential rotation: its steps record the rotation; the undo only reads; the schedule's
+      // starter scans for the active accounts.
+      ...Object.fromEntries(
+        ["RotateBegin", "RotateCreateKey", "RotatePromote", "RotateFinish"].map((fn) => [
+          `${fn}LambdaFunction`,
+          [registryReadWrite],
+        ]),
+      ),
+      RotateUndoLambdaFunction: [registryRead],
+      StartScheduledRotationsLambdaFunction: [
+        {
+          Effect: "Allow",
+          Action: ["dynamodb:Scan"],
+          Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
+        },
+      ],
     };
     const expectedIds = Object.keys(expected);
     expect(expectedIds.filter((id) => !functions.some(([name]) => name === id))).toEqual([]);
@@ -283,6 +305,11 @@ describe("the packaged template", () => {
             actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
             resource: "*",
           },
+        ]);
+      } else if (id === "StartScheduledRotationsLambdaFunction" || id === "HttpStartRotationLambdaFunction") {
+        // Credential rotation's starters start rotations only.
+        expect(registrarGrants(id), id).toEqual([
+          { actions: ["states:StartExecution"], resource: arn("RotationStateMachine") },
         ]);
       } else {
         // The starters start onboardings; none answers a token or starts the registrar.

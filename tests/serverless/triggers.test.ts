@@ -103,15 +103,19 @@ describe("the vending rules", () => {
 describe("the HTTP API", () => {
   const routes = resourcesOfType(template, "AWS::ApiGatewayV2::Route").map(([, route]) => route.Properties);
 
-  it("has exactly the onboarding routes and the plans' one", () => {
-    expect(routes.map((route) => route.RouteKey).sort()).toEqual([
-      // --- Fleet view ---
-      "GET /accounts",
-      "GET /accounts/{accountId}",
-      "GET /onboardings/{id}",
-      "POST /onboardings",
-      "POST /plans",
-    ]);
+  it("has exactly the product's routes", () => {
+    expect(routes.map((route) => route.RouteKey).sort()).toEqual(
+      [
+        "GET /onboardings/{id}",
+        "POST /onboardings",
+        "POST /plans",
+        // Fleet view.
+        "GET /accounts",
+        "GET /accounts/{accountId}",
+        // Credential rotation.
+        "POST /accounts/{accountId}/rotations",
+      ].sort(),
+    );
   });
 
   it("authorizes every route with IAM (SigV4): none is open", () => {
