@@ -27,6 +27,11 @@ export const SubmitInputSchema = StepInputSchema.extend({
     .string()
     .regex(SECRET_ARN, "must be a secret ARN (the EnsureUser step's secretArn)")
     .optional(),
+  // --- Reconcile: the cloud accounts of one page whose statuses a `look` asks for ---
+  cloudAccountIds: z
+    .array(z.number().int().positive(), { error: "must be a list of cloud account ids" })
+    .max(100, "must list at most 100 cloud accounts (one page)")
+    .optional(),
 }).refine((input) => input.kind !== "register" || input.credentialsSecretArn !== undefined, {
   path: ["credentialsSecretArn"],
   message: "is required to register (the EnsureUser step's secretArn)",
@@ -59,13 +64,14 @@ export async function submitToRegistrar(input: SubmitInput, deps: SubmitDeps): P
     return { queued: false };
   }
   const now = deps.now();
-  const { taskToken, kind, target, execution, credentialsSecretArn } = input;
+  const { taskToken, kind, target, execution, credentialsSecretArn, cloudAccountIds } = input;
   await deps.queue.submit(
     {
       kind,
       target,
       execution,
       ...(credentialsSecretArn ? { credentialsSecretArn } : {}),
+      ...(cloudAccountIds ? { cloudAccountIds } : {}),
       enqueuedAt: now,
       heartbeatAt: now,
       phase: "queued",

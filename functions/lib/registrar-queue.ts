@@ -20,7 +20,12 @@ import { TargetSchema } from "./step.ts";
  * that the token is still the one it read.
  */
 
-export const REQUEST_KINDS = ["register", "withdraw"] as const;
+export const REQUEST_KINDS = [
+  "register",
+  "withdraw",
+  // --- Reconcile (functions/lib/registrar-look.ts): a read-only look at cloud accounts' statuses ---
+  "look",
+] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 const PHASES = ["queued", "sent", "checking"] as const;
@@ -42,6 +47,8 @@ export const RequestSchema = z.object({
   /** Refusals of the key so far. */
   refusals: z.number().int().nonnegative().optional(),
   heartbeatAt: z.number().optional(),
+  // --- Reconcile: the cloud accounts a `look` asks about (one page of a reconcile) ---
+  cloudAccountIds: z.array(z.number().int().positive()).max(100).optional(),
 });
 export type Request = z.output<typeof RequestSchema>;
 

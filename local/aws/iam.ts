@@ -387,6 +387,14 @@ export const iamHandlers: Handlers<typeof iam> = {
     user.keys = user.keys.filter((k) => k.AccessKeyId !== id);
   },
 
+  // Someone deactivating the key by hand (a reconcile finds it).
+  UpdateAccessKey: (a, i) => {
+    const user = userOf(a, i.UserName);
+    const id = need(i.AccessKeyId, "accessKeyId");
+    const found = user.keys.find((k) => k.AccessKeyId === id);
+    if (!found) throw noSuchEntity(`The Access Key ${id} cannot be found.`);
+    found.Status = need(i.Status, "status") === "Inactive" ? "Inactive" : "Active";
+  },
   GetAccountPasswordPolicy: (a) => {
     if (!a.passwordPolicy) throw noSuchEntity(`The Password Policy of account ${a.id} cannot be found.`);
     return { PasswordPolicy: a.passwordPolicy };

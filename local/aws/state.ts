@@ -29,7 +29,12 @@ export type Policy = Entity & { PolicyName: string; PolicyId: string; Descriptio
   versions: PolicyVersion[];
   nextVersion: number;
 };
-export type AccessKey = { AccessKeyId: string; SecretAccessKey: string; Status: "Active"; CreateDate: Date };
+export type AccessKey = {
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  Status: "Active" | "Inactive";
+  CreateDate: Date;
+};
 export type LoginProfile = { CreateDate: Date; PasswordResetRequired: boolean; password: string };
 export type User = Entity & { UserName: string; UserId: string; attached: string[]; keys: AccessKey[] } & {
   login?: LoginProfile;
