@@ -51,8 +51,6 @@ const driftEvents = () =>
       (e) => e.DetailType === "Redis Cloud Account Drift Detected",
     ),
   );
-const kindsOf = (drift: unknown) =>
-  ((drift as { kind: string }[] | undefined) ?? []).map((d) => d.kind).sort();
 
 /** The document of the user policy's default version in the account. */
 async function defaultDocument(accountId: string): Promise<unknown> {
