@@ -17,6 +17,8 @@ const READERS = [
   "VerifyAccessKeyIamRoleLambdaExecution",
   "RegistrarTickIamRoleLambdaExecution",
   "PlanOnboardingIamRoleLambdaExecution",
+  // --- Reconcile: its plan-mode reads, as a plan's ---
+  "ReconcileAccountIamRoleLambdaExecution",
 ];
 /** The roles a list of principals names, each by its logical id. */
 const rolesNamed = (principals: unknown): string[] =>

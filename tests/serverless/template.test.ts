@@ -18,6 +18,8 @@ const definition = loadDefinition();
 const registrarDefinition = parse(readFileSync("statemachine/registrar.asl.yml", "utf8")) as {
   States: Record<string, Record<string, unknown>>;
 };
+// --- Reconcile ---
+const reconcileDefinition = loadDefinition("reconcile");
 const functions = resourcesOfType(template, "AWS::Lambda::Function");
 const IAM_STEPS = [
   "EnsureInstancePolicyLambdaFunction",
@@ -50,10 +52,15 @@ const STACK = { partition: "aws", region: "us-east-1", accountId: "111111111111"
 describe("the packaged template", () => {
   it("has two STANDARD state machines, onboarding and registrar, each its file, each Lambda by its function", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
-    expect(machines.map(([id]) => id).sort()).toEqual(["OnboardingStateMachine", "RegistrarStateMachine"]);
+    expect(machines.map(([id]) => id).sort()).toEqual([
+      "OnboardingStateMachine",
+      "ReconcileStateMachine",
+      "RegistrarStateMachine",
+    ]);
     for (const [id, file] of [
       ["OnboardingStateMachine", definition],
       ["RegistrarStateMachine", registrarDefinition],
+      ["ReconcileStateMachine", reconcileDefinition],
     ] as const) {
       const machine = machineOf(id);
       expect(machine.Properties.StateMachineType ?? "STANDARD", id).toBe("STANDARD");
@@ -232,6 +239,10 @@ describe("the packaged template", () => {
         registryReadWrite,
         registrarTable("GetItem", "PutItem", "DeleteItem", "Scan"),
       ],
+      // --- Reconcile and event storms ---
+      StartFromEventLambdaFunction: [registryRead],
+      ListReconcilePageLambdaFunction: [{ ...registryRead, Action: ["dynamodb:GetItem", "dynamodb:Scan"] }],
+      ReconcileAccountLambdaFunction: [registryReadWrite],
     };
     const expectedIds = Object.keys(expected);
     expect(expectedIds.filter((id) => !functions.some(([name]) => name === id))).toEqual([]);
