@@ -1,3 +1,4 @@
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import {
   CreatePolicyVersionCommand,
   DeleteAccessKeyCommand,
@@ -13,9 +14,11 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { USER_POLICY_NAME } from "../../functions/lib/config.ts";
 import { decodePolicyDocument, MANAGED_POLICIES, samePolicy } from "../../functions/lib/policies.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
+import { toItem } from "../../functions/lib/registry.ts";
 import {
   HOME,
   type LocalEnvironment,
+  REGISTRY_TABLE,
   registryItemOf,
   startLocalEnvironment,
 } from "../../local/environment.ts";
@@ -244,4 +247,42 @@ describe("a release that ships a changed policy document", () => {
       shipped.Statement.splice(shipped.Statement.indexOf(added), 1);
     }
   });
+});
+
+describe("a fleet larger than one execution's pages", () => {
+  it("is reconciled whole: pages of 100, one Redis read per page, a fresh execution after 5 pages", async () => {
+    // Prepare: A onboarded, and 550 more accounts the registry says are active but that hold
+    // none of the resources (drift in every one).
+    await onboard(A);
+    const onboarded = registry(A);
+    const dynamodb = env.runtime.clients.dynamodb();
+    const fleet = Array.from({ length: 550 }, (_, n) => String(600_000_000_000 + n));
+    for (const accountId of fleet) {
+      env.aws.addAccount(accountId, { roles: ["OrganizationAccountAccessRole"] });
+      await dynamodb.send(
+        new PutItemCommand({ TableName: REGISTRY_TABLE, Item: toItem({ ...onboarded, accountId }) }),
+      );
+    }
+    const redisFrom = env.redis.state.requests.length;
+
+    // Act
+    const result = await env.runWorkflow(
+      "reconcile",
+      {},
+      {
+        executionName: "nightly",
+        onEvent: () => undefined,
+      },
+    );
+
+    // Assess
+    expect(result.status, JSON.stringify(result.error)).toBe("SUCCEEDED");
+    expect(result.output).toMatchObject({ continuedIn: expect.stringContaining("nightly-from-5") });
+    for (const accountId of [A, ...fleet]) {
+      expect(registry(accountId)?.reconciledAt, accountId).toEqual(expect.any(String));
+    }
+    expect(driftEvents()).toHaveLength(550);
+    const reads = env.redis.state.requests.slice(redisFrom).map((r) => `${r.method} ${r.path}`);
+    expect(reads).toEqual(Array(6).fill("GET /v1/cloud-accounts"));
+  }, 300_000);
 });
