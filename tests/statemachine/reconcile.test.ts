@@ -266,14 +266,7 @@ describe("a fleet larger than one execution's pages", () => {
     const redisFrom = env.redis.state.requests.length;
 
     // Act
-    const result = await env.runWorkflow(
-      "reconcile",
-      {},
-      {
-        executionName: "nightly",
-        onEvent: () => undefined,
-      },
-    );
+    const result = await env.runWorkflow("reconcile", {}, { executionName: "nightly" });
 
     // Assess
     expect(result.status, JSON.stringify(result.error)).toBe("SUCCEEDED");
