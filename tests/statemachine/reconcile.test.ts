@@ -264,6 +264,7 @@ describe("a fleet larger than one execution's pages", () => {
       );
     }
     const redisFrom = env.redis.state.requests.length;
+    const iamFrom = env.aws.calls.length;
 
     // Act
     const result = await env.runWorkflow("reconcile", {}, { executionName: "nightly" });
@@ -277,5 +278,9 @@ describe("a fleet larger than one execution's pages", () => {
     expect(driftEvents()).toHaveLength(550);
     const reads = env.redis.state.requests.slice(redisFrom).map((r) => `${r.method} ${r.path}`);
     expect(reads).toEqual(Array(6).fill("GET /v1/cloud-accounts"));
+    const writes = env.aws.calls
+      .slice(iamFrom)
+      .filter((c) => c.service === "iam" && !/^(Get|List)/.test(c.command));
+    expect(writes).toEqual([]);
   }, 300_000);
 });
