@@ -152,6 +152,8 @@ interface UserState {
   ours: boolean;
   madeByThisRun: boolean;
   keys: string[];
+  /** Keys someone deactivated: Redis cannot use one, so a stored one is replaced, not kept. */
+  inactiveKeys?: string[];
   loginProfile: boolean;
   attached: string[];
   /** The user as this run found it when it adopted it (an earlier attempt of this run did). */
@@ -191,6 +193,9 @@ async function inspectUser(iam: IAMClient, rec: StepRecorder): Promise<UserState
     ours: madeByThisRun || rec.owns({ type: "User", name: USER_NAME }),
     madeByThisRun,
     keys: (keys.AccessKeyMetadata ?? []).flatMap((k) => (k.AccessKeyId ? [k.AccessKeyId] : [])),
+    inactiveKeys: (keys.AccessKeyMetadata ?? []).flatMap((k) =>
+      k.AccessKeyId && k.Status === "Inactive" ? [k.AccessKeyId] : [],
+    ),
     loginProfile: profile?.LoginProfile !== undefined,
     attached: (attached.AttachedPolicies ?? []).flatMap((p) => (p.PolicyArn ? [p.PolicyArn] : [])),
   };
@@ -368,7 +373,8 @@ type KeyPlan =
  */
 function planAccessKey(user: UserState, stored: StoredCredentials | undefined, rec: StepRecorder): KeyPlan {
   const { accessKeyId, secretAccessKey } = stored?.value ?? {};
-  if (accessKeyId && secretAccessKey && user.keys.includes(accessKeyId)) {
+  const usable = accessKeyId !== undefined && !(user.inactiveKeys ?? []).includes(accessKeyId);
+  if (accessKeyId && secretAccessKey && user.keys.includes(accessKeyId) && usable) {
     rec.markFound(`access key ${accessKeyId}`);
     return { keep: { accessKeyId, secretAccessKey } };
   }

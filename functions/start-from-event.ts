@@ -11,6 +11,7 @@ import { vendingExecutionName } from "./lib/execution-names.ts";
 import { logger, metrics } from "./lib/powertools.ts";
 import { startUnlessRunning } from "./lib/start-execution.ts";
 import { parseStartInput } from "./lib/start-input.ts";
+import { reconciledRecently, type StormGate, stormGateOf } from "./lib/storm.ts";
 import { tracer } from "./lib/tracing.ts";
 import { countStart } from "./lib/trigger-metrics.ts";
 import { atColdStart, sfnClient } from "./lib/trigger-runtime.ts";
@@ -21,10 +22,14 @@ export interface StarterDeps {
   sfn: SFNClient;
   stateMachineArn: string;
   settings: VendingSettings;
+  // --- Event storms: absent, every event starts as before ---
+  storm?: StormGate;
 }
 
 export type StartFromEventResult =
   | { outcome: "ignored"; reason: string }
+  // --- Event storms ---
+  | { outcome: "already reconciled"; accountId: string; reason: string }
   | {
       outcome: "started" | "already running" | "already handled";
       accountId: string;
@@ -56,6 +61,12 @@ export async function startFromEvent(
     countStart("vending", "ignored");
     return { outcome: "ignored", reason: decision.reason };
   }
+  // --- Event storms: an account in hand starts nothing, and costs Redis nothing ---
+  const quiet = deps.storm && (await reconciledRecently(decision.accountId, deps.storm));
+  if (quiet) {
+    countStart("vending", "reconciled");
+    return { outcome: "already reconciled", accountId: decision.accountId, reason: quiet };
+  }
   const input = inputOf(decision);
   const name = vendingExecutionName(input.accountId, reading.account.source);
   const outcome = await startUnlessRunning(deps.sfn, deps.stateMachineArn, { name, input });
@@ -82,7 +93,9 @@ export const STARTER_SETTINGS = [
 
 export function starterDeps(env: Record<string, string | undefined>): StarterDeps {
   const { stateMachineArn, ...settings } = readSettings(STARTER_SETTINGS, env);
-  return { sfn: sfnClient(), stateMachineArn, settings };
+  // --- Event storms ---
+  const storm = stormGateOf(env);
+  return { sfn: sfnClient(), stateMachineArn, settings, ...(storm ? { storm } : {}) };
 }
 
 /**

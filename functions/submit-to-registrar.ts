@@ -29,6 +29,11 @@ export const SubmitInputSchema = StepInputSchema.extend({
     .optional(),
   // Credential rotation: the cloud account a `status` request asks about.
   cloudAccountId: z.number().int().positive().optional(),
+  // --- Reconcile: the cloud accounts of one page whose statuses a `look` asks for ---
+  cloudAccountIds: z
+    .array(z.number().int().positive(), { error: "must be a list of cloud account ids" })
+    .max(100, "must list at most 100 cloud accounts (one page)")
+    .optional(),
 })
   .refine((input) => input.kind !== "register" || input.credentialsSecretArn !== undefined, {
     path: ["credentialsSecretArn"],
@@ -71,7 +76,7 @@ export async function submitToRegistrar(input: SubmitInput, deps: SubmitDeps): P
     return { queued: false };
   }
   const now = deps.now();
-  const { taskToken, kind, target, execution, credentialsSecretArn } = input;
+  const { taskToken, kind, target, execution, credentialsSecretArn, cloudAccountIds } = input;
   await deps.queue.submit(
     {
       kind,
@@ -81,6 +86,7 @@ export async function submitToRegistrar(input: SubmitInput, deps: SubmitDeps): P
       ...(input.cloudAccountId === undefined
         ? {}
         : { registration: { cloudAccountId: input.cloudAccountId } }),
+      ...(cloudAccountIds ? { cloudAccountIds } : {}),
       enqueuedAt: now,
       heartbeatAt: now,
       phase: "queued",

@@ -183,6 +183,25 @@ export async function startLocalEnvironment(
       return { ExecutionArn, Name: child.executionName, Status: "SUCCEEDED", Output: child.output };
     },
     ...dynamoIntegrations(dynamodb),
+    // --- Reconcile: its Relay starts a fresh execution of the same machine ($$.StateMachine.Id).
+    // Here the successor runs to its end before the state answers (AWS answers at once), so that
+    // a local reconcile of any fleet has ended when its first execution has.
+    "arn:aws:states:::states:startExecution": async (parameters, run) => {
+      if (!run) throw new Error("startExecution needs the run's options");
+      const { StateMachineArn, Input, Name } = parameters as {
+        StateMachineArn: string;
+        Input?: unknown;
+        Name?: string;
+      };
+      const name = StateMachineArn.slice(StateMachineArn.lastIndexOf(":") + 1) as WorkflowName;
+      const successor = await runWorkflow(name, Input ?? {}, {
+        ...run.options,
+        ...(Name === undefined ? {} : { executionName: Name }),
+        onEvent: undefined,
+      });
+      const ExecutionArn = `arn:aws:states:${HOME.region}:${HOME.accountId}:execution:${name}:${successor.executionName}`;
+      return { ExecutionArn, StartDate: new Date().toISOString() };
+    },
   };
   return {
     aws,

@@ -6,7 +6,10 @@ import { run as ensureNodeRole } from "../functions/ensure-node-role.ts";
 import { run as ensureUser } from "../functions/ensure-user.ts";
 import { run as ensureUserPolicy } from "../functions/ensure-user-policy.ts";
 import type { StepRun } from "../functions/lib/define-step.ts";
+// --- Reconcile ---
+import { run as listReconcilePage } from "../functions/list-reconcile-page.ts";
 import { run as planOnboarding } from "../functions/plan-onboarding.ts";
+import { run as reconcileAccount } from "../functions/reconcile-account.ts";
 import { run as recordFailure } from "../functions/record-failure.ts";
 import { run as recordStart } from "../functions/record-start.ts";
 import { run as recordSuccess } from "../functions/record-success.ts";
@@ -61,5 +64,8 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     rotateOldKey,
     rotateUndo,
     rotateFinish,
+    // --- Reconcile ---
+    listReconcilePage,
+    reconcileAccount,
   };
 }

@@ -217,6 +217,12 @@ export const SETTINGS = {
     "ROTATION_STATE_MACHINE_ARN",
     z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
   ),
+  // --- Reconcile and event storms ---
+  /**
+   * A vending event for an account that is active and was reconciled clean within these hours
+   * starts no onboarding (0: every event starts as before).
+   */
+  stormWindowHours: setting("STORM_WINDOW_HOURS", intBetween(0, 8_760, "must be 0 to 8760 hours"), "24"),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -20,9 +20,16 @@ import { TargetSchema } from "./step.ts";
  * that the token is still the one it read.
  */
 
-// Credential rotation: `rotate` is a register whose credentials are the secret's AWSPENDING
-// version (a PUT of the cloud account); `status` asks how Redis sees the cloud account now.
-export const REQUEST_KINDS = ["register", "withdraw", "rotate", "status"] as const;
+export const REQUEST_KINDS = [
+  "register",
+  "withdraw",
+  // Credential rotation: `rotate` is a register whose credentials are the secret's AWSPENDING
+  // version (a PUT of the cloud account); `status` asks how Redis sees the cloud account now.
+  "rotate",
+  "status",
+  // --- Reconcile (functions/lib/registrar-look.ts): a read-only look at cloud accounts' statuses ---
+  "look",
+] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 const PHASES = ["queued", "sent", "checking"] as const;
@@ -44,6 +51,8 @@ export const RequestSchema = z.object({
   /** Refusals of the key so far. */
   refusals: z.number().int().nonnegative().optional(),
   heartbeatAt: z.number().optional(),
+  // --- Reconcile: the cloud accounts a `look` asks about (one page of a reconcile) ---
+  cloudAccountIds: z.array(z.number().int().positive()).max(100).optional(),
 });
 export type Request = z.output<typeof RequestSchema>;
 

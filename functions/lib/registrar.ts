@@ -2,6 +2,8 @@ import type { StepRun } from "./define-step.ts";
 import { TRANSIENT_ERRORS, WorkflowError } from "./errors.ts";
 import { logger } from "./powertools.ts";
 import type { RedisApiKeys } from "./redis-cloud.ts";
+// --- Reconcile ---
+import { answerLook } from "./registrar-look.ts";
 import type { QueuedRequest, RegistrarQueue, RegistrarState } from "./registrar-queue.ts";
 import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
 import { answerStatus, isRegistration } from "./registrar-status.ts";
@@ -114,6 +116,10 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
   const done = new Set<string>();
   for (const request of requests.filter((r) => r.kind === "withdraw")) {
     if (await withdrawOne(request, requests, deps, done)) done.add(request.id);
+  }
+  // --- Reconcile: looks are answered from the tick's one list of cloud accounts ---
+  for (const request of requests.filter((r) => r.kind === "look")) {
+    if (await answerLook(request, deps, isTransient)) done.add(request.id);
   }
   for (const request of requests.filter((r) => isRegistration(r.kind) && r.phase !== "queued")) {
     if (done.has(request.id)) continue;
@@ -301,7 +307,7 @@ function nextPause(left: QueuedRequest[], deps: TickDeps): number {
     const overrun = at - expected;
     wakes.push(overrun < 0 ? expected : at + Math.min(MAX_OVERRUN_PAUSE_MS, Math.max(POLL_MS, overrun / 2)));
   }
-  if (left.some((r) => r.phase === "checking" || r.kind === "withdraw")) wakes.push(at);
+  if (left.some((r) => r.phase === "checking" || r.kind === "withdraw" || r.kind === "look")) wakes.push(at);
   // Queued requests wait for room at Redis, which only the head's end makes.
   const room = left.filter((r) => r.phase === "sent").length < deps.settings.maxInFlight;
   for (const r of left) if (r.phase === "queued" && room) wakes.push(r.notBefore ?? at);

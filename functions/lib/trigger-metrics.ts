@@ -10,7 +10,13 @@ import type { StartOutcome } from "./start-execution.ts";
 /** Where a start came from: an account-vending event or the HTTP API. */
 export type Origin = "vending" | "api";
 
-export type StartMetricOutcome = StartOutcome["kind"] | "ignored" | "refused" | "failed";
+export type StartMetricOutcome =
+  | StartOutcome["kind"]
+  | "ignored"
+  | "refused"
+  | "failed"
+  // --- Event storms: an account active and reconciled clean recently (functions/lib/storm.ts) ---
+  | "reconciled";
 
 const START_METRICS: Record<StartMetricOutcome, string> = {
   started: "OnboardingsStarted",
@@ -22,6 +28,8 @@ const START_METRICS: Record<StartMetricOutcome, string> = {
   refused: "OnboardingStartsRefused",
   // Step Functions or a setting failed.
   failed: "OnboardingStartsFailed",
+  // --- Event storms ---
+  reconciled: "OnboardingsAlreadyReconciled",
 };
 
 export function countStart(origin: Origin, outcome: StartMetricOutcome): void {

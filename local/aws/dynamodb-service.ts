@@ -1,4 +1,4 @@
-import type { DeleteItemInput, GetItemInput, PutItemInput } from "./dynamodb.ts";
+import type { DeleteItemInput, FakeDynamoDB, GetItemInput, PutItemInput } from "./dynamodb.ts";
 import type { AccountState } from "./state.ts";
 
 /*
@@ -14,5 +14,5 @@ export const dynamodbHandlers: Record<string, Handler | undefined> = {
   GetItem: (a, input: GetItemInput) => a.dynamodb.getItem({ TableName: input.TableName, Key: input.Key }),
   PutItem: (a, input: PutItemInput) => a.dynamodb.putItem(input),
   DeleteItem: (a, input: DeleteItemInput) => a.dynamodb.deleteItem(input),
-  Scan: (a, input: { TableName: string }) => a.dynamodb.scan(input),
+  Scan: (a, input: Parameters<FakeDynamoDB["scan"]>[0]) => a.dynamodb.scan(input),
 };

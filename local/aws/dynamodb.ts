@@ -126,11 +126,28 @@ export class FakeDynamoDB {
     });
   }
 
-  /** Every item, in one page: the fake's tables are small, so it never paginates. */
-  scan(input: { TableName: string }): { Items: Item[]; Count: number } {
+  /**
+   * Every item in one page, unless the request sets `Limit`: then pages of that many, in a stable
+   * order, each after `ExclusiveStartKey`, with `LastEvaluatedKey` while more remain.
+   */
+  scan(input: { TableName: string; Limit?: number; ExclusiveStartKey?: Item }): {
+    Items: Item[];
+    Count: number;
+    LastEvaluatedKey?: Item;
+  } {
     return this.logged("Scan", input.TableName, () => {
-      const items = [...this.table(input.TableName).items.values()].map(copy);
-      return { Items: items, Count: items.length };
+      const table = this.table(input.TableName);
+      const entries = [...table.items.entries()];
+      const after = input.ExclusiveStartKey ? keyOnly(table.schema, input.ExclusiveStartKey) : undefined;
+      const from = after === undefined ? 0 : entries.findIndex(([id]) => id === after) + 1;
+      const to = input.Limit === undefined ? entries.length : Math.min(entries.length, from + input.Limit);
+      const items = entries.slice(from, to).map(([, item]) => copy(item));
+      const last = items[items.length - 1];
+      const lastKey =
+        to < entries.length && last
+          ? Object.fromEntries(keyAttributes(table.schema).map(({ name }) => [name, last[name]]))
+          : undefined;
+      return { Items: items, Count: items.length, ...(lastKey ? { LastEvaluatedKey: lastKey as Item } : {}) };
     });
   }
 

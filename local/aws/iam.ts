@@ -396,7 +396,6 @@ export const iamHandlers: Handlers<typeof iam> = {
       throw noSuchEntity(`The Access Key ${id} cannot be found.`);
     user.keys = user.keys.filter((k) => k.AccessKeyId !== id);
   },
-
   GetAccountPasswordPolicy: (a) => {
     if (!a.passwordPolicy) throw noSuchEntity(`The Password Policy of account ${a.id} cannot be found.`);
     return { PasswordPolicy: a.passwordPolicy };

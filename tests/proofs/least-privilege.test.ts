@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
@@ -40,6 +41,7 @@ import type { Runtime, StepRun } from "../../functions/lib/define-step.ts";
 import { executionArn } from "../../functions/lib/execution-names.ts";
 import { policyArn } from "../../functions/lib/policies.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
+import { Registry } from "../../functions/lib/registry.ts";
 import { VENDING_SETTINGS } from "../../functions/lib/vending-decision.ts";
 import { createHandler } from "../../functions/start-from-event.ts";
 import { awsError, type FakeCall } from "../../local/aws/index.ts";
@@ -517,6 +519,32 @@ function recordingSfn(fn: FunctionName, answer: SfnAnswer): SFNClient {
 const running = (name: string) => runningListing(MACHINE, name);
 const nothingRunning = { executions: [] };
 
+// --- Event storms: the starter reads the account's registry item (here: none, so it starts) ---
+function recordingDynamo(fn: FunctionName): DynamoDBClient {
+  const dynamodb = new DynamoDBClient({
+    region: HOME.region,
+    credentials: { accessKeyId: "AKIALOCAL", secretAccessKey: "local" },
+  });
+  const lookups = {
+    secretArn: () => "",
+    trustPolicy: () => undefined,
+    tableArn: (accountId: string, table: string) =>
+      `arn:aws:dynamodb:${HOME.region}:${accountId}:table/${table}`,
+  };
+  const middleware =
+    (_next: unknown, context: { commandName?: string }) => async (args: { input: object }) => {
+      const command = (context.commandName ?? "").replace(/Command$/, "");
+      const input = args.input as Record<string, unknown>;
+      record(fn, [{ accountId: HOME.accountId, service: "dynamodb", command, input }], lookups);
+      return { output: { $metadata: {} }, response: {} };
+    };
+  (dynamodb.middlewareStack as unknown as { add: (m: typeof middleware, at: object) => void }).add(
+    middleware,
+    { step: "initialize", name: "recordingDynamo", priority: "high" },
+  );
+  return dynamodb;
+}
+
 async function driveTriggers() {
   const settings = readSettings(VENDING_SETTINGS, {});
   // Through the handler, as Lambda runs it: the event is parsed as in AWS.
@@ -525,6 +553,12 @@ async function driveTriggers() {
       sfn: recordingSfn("startFromEvent", answer),
       stateMachineArn: MACHINE,
       settings,
+      // --- Event storms ---
+      storm: {
+        registry: new Registry(recordingDynamo("startFromEvent"), REGISTRY_TABLE, "StartFromEvent"),
+        windowMs: 86_400_000,
+        now: () => new Date(),
+      },
     }))(event, lambdaContext(HOME.accountId, "startFromEvent"));
   const outcomes = [
     // A new account: nothing running, so it starts one.

@@ -20,6 +20,8 @@ const READERS = [
   // Credential rotation: the pending version is written and read back, the current password restored.
   "RotateCreateKeyIamRoleLambdaExecution",
   "RotateUndoIamRoleLambdaExecution",
+  // --- Reconcile: its plan-mode reads, as a plan's ---
+  "ReconcileAccountIamRoleLambdaExecution",
 ];
 /** The roles a list of principals names, each by its logical id. */
 const rolesNamed = (principals: unknown): string[] =>

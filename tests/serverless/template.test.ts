@@ -18,6 +18,8 @@ const definition = loadDefinition();
 const registrarDefinition = parse(readFileSync("statemachine/registrar.asl.yml", "utf8")) as {
   States: Record<string, Record<string, unknown>>;
 };
+// --- Reconcile ---
+const reconcileDefinition = loadDefinition("reconcile");
 const functions = resourcesOfType(template, "AWS::Lambda::Function");
 const IAM_STEPS = [
   "EnsureInstancePolicyLambdaFunction",
@@ -52,14 +54,15 @@ describe("the packaged template", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
     expect(machines.map(([id]) => id).sort()).toEqual([
       "OnboardingStateMachine",
+      "ReconcileStateMachine",
       "RegistrarStateMachine",
-      // Credential rotation.
       "RotationStateMachine",
     ]);
     for (const [id, file] of [
       ["OnboardingStateMachine", definition],
       ["RegistrarStateMachine", registrarDefinition],
       ["RotationStateMachine", loadDefinition("rotation")],
+      ["ReconcileStateMachine", reconcileDefinition],
     ] as const) {
       const machine = machineOf(id);
       expect(machine.Properties.StateMachineType ?? "STANDARD", id).toBe("STANDARD");
@@ -259,6 +262,10 @@ describe("the packaged template", () => {
           Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
         },
       ],
+      // --- Reconcile and event storms ---
+      StartFromEventLambdaFunction: [registryRead],
+      ListReconcilePageLambdaFunction: [{ ...registryRead, Action: ["dynamodb:GetItem", "dynamodb:Scan"] }],
+      ReconcileAccountLambdaFunction: [registryReadWrite],
     };
     const expectedIds = Object.keys(expected);
     expect(expectedIds.filter((id) => !functions.some(([name]) => name === id))).toEqual([]);

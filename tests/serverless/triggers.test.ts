@@ -130,11 +130,17 @@ describe("the HTTP API", () => {
 });
 
 describe("the starters' roles", () => {
-  it("let the starter start and list executions of the state machine, describe its executions, and dead-letter, nothing else", () => {
+  it("let the starter start and list executions of the state machine, describe its executions, dead-letter and read the registry, nothing else", () => {
     expect(grants(STARTER)).toEqual([
       { Effect: "Allow", Action: ["states:StartExecution", "states:ListExecutions"], Resource: MACHINE },
       { Effect: "Allow", Action: ["states:DescribeExecution"], Resource: { "Fn::Sub": EXECUTIONS } },
       { Effect: "Allow", Action: ["sqs:SendMessage"], Resource: DLQ },
+      // --- Event storms: whether the account is active and reconciled clean ---
+      {
+        Effect: "Allow",
+        Action: ["dynamodb:GetItem"],
+        Resource: { "Fn::GetAtt": ["AccountRegistryTable", "Arn"] },
+      },
     ]);
   });
 
