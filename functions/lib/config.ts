@@ -211,6 +211,13 @@ export const SETTINGS = {
     ),
     "",
   ),
+  // --- Bulk onboarding (functions/bulk-plan.ts) ---
+  /**
+   * Onboardings a bulk run keeps going at once (its Distributed Map's MaxConcurrency). Each waits
+   * its turn at the registrar, whose hand-over waits at most 36 h: 1,000 onboardings of Redis's
+   * slowest measured task (120 s) wait 33 h, hence the cap.
+   */
+  bulkConcurrency: setting("BULK_CONCURRENCY", intBetween(1, 1000, "must be 1 to 1000"), "50"),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
