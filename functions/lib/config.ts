@@ -218,6 +218,11 @@ export const SETTINGS = {
    * slowest measured task (120 s) wait 33 h, hence the cap.
    */
   bulkConcurrency: setting("BULK_CONCURRENCY", intBetween(1, 1000, "must be 1 to 1000"), "50"),
+  /** The bulk onboarding state machine the HTTP API starts. */
+  bulkStateMachineArn: setting(
+    "BULK_STATE_MACHINE_ARN",
+    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
+  ),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

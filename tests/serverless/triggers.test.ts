@@ -105,8 +105,10 @@ describe("the HTTP API", () => {
 
   it("has exactly the onboarding routes and the plans' one", () => {
     expect(routes.map((route) => route.RouteKey).sort()).toEqual([
+      "GET /onboardings/bulk/{id}",
       "GET /onboardings/{id}",
       "POST /onboardings",
+      "POST /onboardings/bulk",
       "POST /plans",
     ]);
   });
