@@ -231,6 +231,7 @@ export class BulkProgress {
   total = 0;
   done = 0;
   failed = 0;
+  private accounts: string[] = [];
   private shown = "";
 
   constructor(
@@ -242,7 +243,8 @@ export class BulkProgress {
   handle(event: EventLog): void {
     if (event.type === "StateExited" && event.state.name === "PlanBulk") {
       const plan = event.state.output as { accounts?: string[] } | undefined;
-      this.total = plan?.accounts?.length ?? 0;
+      this.accounts = plan?.accounts ?? [];
+      this.total = this.accounts.length;
       if (!this.tty) this.write(`  ${this.total} accounts to onboard\n`);
     }
     if (event.type === "MapIterationSucceeded" || event.type === "MapIterationFailed") {
@@ -251,8 +253,8 @@ export class BulkProgress {
       const ok = event.type === "MapIterationSucceeded" && output === "ok";
       if (!ok) this.failed += 1;
       if (!this.tty) {
-        const account =
-          (event as { input?: { target?: { accountId?: string } } }).input?.target?.accountId ?? "?";
+        // The item's index in the plan's list, which the Map iterates in order.
+        const account = this.accounts[(event as { index?: number }).index ?? -1] ?? "?";
         this.write(
           `  ${account} ${ok ? "onboarded" : `failed (${String(output)})`} (${this.done}/${this.total})\n`,
         );
