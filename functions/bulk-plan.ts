@@ -55,7 +55,9 @@ export async function planBulk(raw: unknown, execution: string, deps: PlanBulkDe
   const input = parseOrRefuse(BulkInputSchema, raw, STEP);
   const { config } = deps;
   if (input.roleName !== undefined && !config.allowedTargetRoleNames.includes(input.roleName)) {
-    throw invalidInput("roleName", "must be one of the deployment's TARGET_ROLE_NAMES");
+    const refused = invalidInput("roleName", "must be one of the deployment's TARGET_ROLE_NAMES");
+    refused.message = `${STEP}: ${refused.message}`;
+    throw refused;
   }
   const skipped = Object.fromEntries(SKIP_REASONS.map((reason) => [reason, 0])) as Record<SkipReason, number>;
   const skippedAccounts: BulkPlan["skippedAccounts"] = {};

@@ -184,28 +184,16 @@ describe("planBulk: refusals and failures", () => {
   });
 
   it("names Organizations' throttling Throttling, which the state retries", async () => {
-    const { aws } = organization();
-    const organizations = aws.clients(HOME).organizations();
-    organizations.middlewareStack.add(
-      () => async () => {
-        throw new TooManyRequestsException({ message: "slow down", $metadata: {} });
-      },
-      { step: "initialize", name: "throttle" },
+    const { aws, plan } = organization();
+    aws.fail(
+      (call) => call.command === "ListAccountsForParent",
+      () => new TooManyRequestsException({ message: "slow down", $metadata: { httpStatusCode: 400 } }),
     );
 
-    await expect(
-      planBulk({ organization: true }, "run-1", {
-        config: {
-          bulkConcurrency: 50,
-          allowedAccountIds: [],
-          allowedOuIds: [],
-          allowedTargetRoleNames: [],
-          registryTableName: REGISTRY_TABLE,
-        },
-        organizations: () => organizations,
-        dynamodb: () => aws.clients(HOME).dynamodb(),
-      }),
-    ).rejects.toMatchObject({ name: "Throttling", message: expect.stringContaining("ListRoots") });
+    await expect(plan({ organization: true })).rejects.toMatchObject({
+      name: "Throttling",
+      message: expect.stringContaining("ListAccountsForParent"),
+    });
   });
 });
 

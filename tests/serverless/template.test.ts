@@ -230,6 +230,8 @@ describe("the packaged template", () => {
       // reads which key the run's registration replaced. Neither writes there.
       PlanOnboardingLambdaFunction: [registryRead],
       RetireOldKeyLambdaFunction: [registryRead],
+      // A bulk run's plan skips the accounts the registry has active.
+      BulkPlanLambdaFunction: [registryRead],
       // The hand-over queues a request (never twice), reading what the run recorded.
       SubmitToRegistrarLambdaFunction: [registrarTable("GetItem", "PutItem"), registryRead],
       // The registrar records the registration before it is sent, and its cloud account once known.
@@ -283,6 +285,11 @@ describe("the packaged template", () => {
             actions: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
             resource: "*",
           },
+        ]);
+      } else if (id === "HttpBulkLambdaFunction") {
+        // The bulk route starts bulk runs only (bulk-template.test.ts).
+        expect(registrarGrants(id), id).toEqual([
+          { actions: ["states:StartExecution"], resource: arn("BulkOnboardingStateMachine") },
         ]);
       } else {
         // The starters start onboardings; none answers a token or starts the registrar.
