@@ -30,6 +30,8 @@ Options:
                           {"accountKey": "...", "userKey": "..."}, in the caller's account
   --yes                   with --live: do not ask for confirmation
   -h, --help              show this help
+  --org | --accounts <id,…> | --ou <ou-id,…>
+                          a bulk onboarding instead (npm start -- --org --help)
 
 Exit codes: 0 onboarded, 1 the onboarding failed, 2 bad usage or not confirmed.`;
 
