@@ -23,6 +23,15 @@ const FAULTY_FLEET = 100;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = fileURLToPath(new URL("results.json", import.meta.url));
 
+// --- Bulk onboarding: `npm run bench -- --only bulk` measures the backfill alone (bench/bulk.ts) ---
+const only = process.argv.indexOf("--only");
+if (only !== -1) {
+  if (process.argv[only + 1] !== "bulk") throw new Error("--only takes: bulk");
+  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+  await (await import("./bulk.ts")).benchBulk(RESULTS);
+  process.exit(0);
+}
+
 type Figure = { value: number; unit: string };
 const figure = (value: number, unit: string, digits = 0): Figure => ({
   value: Number(value.toFixed(digits)),
@@ -220,3 +229,5 @@ console.log();
 console.log(
   `node ${results.node}, ${results.machine.cores} cores (${results.machine.cpu}); bench ${results.benchWallTime.value} s; written to bench/results.json`,
 );
+// --- Bulk onboarding: the backfill through the bulk workflow, merged into results.json ---
+await (await import("./bulk.ts")).benchBulk(RESULTS);

@@ -1,4 +1,7 @@
 import { run as authorizeTarget } from "../functions/authorize-target.ts";
+// --- Bulk onboarding ---
+import { run as bulkPlan } from "../functions/bulk-plan.ts";
+import { run as bulkSummary } from "../functions/bulk-summary.ts";
 import { run as checkRegistration } from "../functions/check-registration.ts";
 import { run as ensureConsoleRole } from "../functions/ensure-console-role.ts";
 import { run as ensureInstancePolicy } from "../functions/ensure-instance-policy.ts";
@@ -67,5 +70,8 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     // --- Reconcile ---
     listReconcilePage,
     reconcileAccount,
+    // --- Bulk onboarding ---
+    bulkPlan,
+    bulkSummary,
   };
 }

@@ -9,6 +9,7 @@ import { logger } from "../functions/lib/powertools.ts";
 import { type OnboardingInput, validateInput } from "../functions/validate-input.ts";
 import { type CliOptions, LOCAL_TARGET, parseCli, USAGE, UsageError } from "./cli/args.ts";
 import { type Backend, liveBackend, localBackend, type StartLocal } from "./cli/backends.ts";
+import { bulkMain, isBulkCommand } from "./cli/bulk.ts";
 import { type FailableState, failableState, failingAt } from "./cli/fail-at.ts";
 import { formatLine, Progress } from "./cli/progress.ts";
 import { type RotateCommand, rotateCommand } from "./cli/rotate.ts";
@@ -24,6 +25,8 @@ export interface Io {
   /** Asks a question on the terminal; absent when stdin is not one. */
   ask?: ((question: string) => Promise<string>) | undefined;
   env: Record<string, string | undefined>;
+  /** stdout is a terminal: a bulk run rewrites one progress line in place. */
+  isTTY?: boolean;
 }
 
 export interface Hooks {
@@ -41,6 +44,11 @@ interface Plan {
 }
 
 export async function main(argv: string[], io: Io, hooks: Hooks = {}): Promise<number> {
+  // --- Bulk onboarding: --org, --accounts, --ou (local/cli/bulk.ts) ---
+  if (isBulkCommand(argv)) {
+    logger.setLogLevel("SILENT");
+    return bulkMain(argv, { ...io, isTTY: io.isTTY ?? false }, hooks);
+  }
   let plan: Plan;
   try {
     const options = parseCli(argv);
@@ -233,6 +241,7 @@ function processIo(): Io {
         }
       : undefined,
     env: process.env,
+    isTTY: process.stdout.isTTY === true,
   };
 }
 

@@ -4,6 +4,7 @@ import { ExecutionError, StateMachine, type StateMachineDefinition } from "aws-l
 import { parse } from "yaml";
 import type { Runtime, StepRun } from "../functions/lib/define-step.ts";
 import { describeAwsFailure } from "../functions/lib/errors.ts";
+import { localDistributedMaps } from "./distributed-map.ts";
 
 /**
  * The workflows serverless.yml deploys, each `${file(statemachine/<name>.asl.yml)}`. Every one runs
@@ -154,7 +155,8 @@ export async function runWorkflow(
 ): Promise<WorkflowResult> {
   const { runtime } = options;
   const executionName = options.executionName ?? randomUUID();
-  const def = resolveDefinition(runtime.accountId, runtime.region, name);
+  // A Distributed Map runs through the local stand-in (local/distributed-map.ts).
+  const def = localDistributedMaps(resolveDefinition(runtime.accountId, runtime.region, name));
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const { state, fn, lambda } of taskStates(def)) {
     if (!lambda) {

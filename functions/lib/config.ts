@@ -223,6 +223,18 @@ export const SETTINGS = {
    * starts no onboarding (0: every event starts as before).
    */
   stormWindowHours: setting("STORM_WINDOW_HOURS", intBetween(0, 8_760, "must be 0 to 8760 hours"), "24"),
+  // --- Bulk onboarding (functions/bulk-plan.ts) ---
+  /**
+   * Onboardings a bulk run keeps going at once (its Distributed Map's MaxConcurrency). Each waits
+   * its turn at the registrar, whose hand-over waits at most 36 h: 1,000 onboardings of Redis's
+   * slowest measured task (120 s) wait 33 h, hence the cap.
+   */
+  bulkConcurrency: setting("BULK_CONCURRENCY", intBetween(1, 1000, "must be 1 to 1000"), "50"),
+  /** The bulk onboarding state machine the HTTP API starts. */
+  bulkStateMachineArn: setting(
+    "BULK_STATE_MACHINE_ARN",
+    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
+  ),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -6,7 +6,11 @@ import { STSClient } from "@aws-sdk/client-sts";
 import type { ClientFactory, Home } from "../../functions/lib/aws.ts";
 import { dynamodbHandlers } from "./dynamodb-service.ts";
 import { createRole, iamHandlers } from "./iam.ts";
-import { type OrganizationAccount, organizationsHandlers } from "./organizations.ts";
+import {
+  type OrganizationAccount,
+  organizationListHandlers,
+  organizationsHandlers,
+} from "./organizations.ts";
 import { secretsHandlers } from "./secrets.ts";
 import { type AccountSnapshot, snapshotOf } from "./snapshot.ts";
 import type { AccountState, Caller, Request, Role, Service } from "./state.ts";
@@ -63,7 +67,7 @@ const HANDLERS: Record<Service, Record<string, Handler | undefined>> = {
   sts: stsHandlers,
   secretsmanager: secretsHandlers,
   dynamodb: dynamodbHandlers,
-  organizations: organizationsHandlers,
+  organizations: { ...organizationsHandlers, ...organizationListHandlers },
 };
 const serviceOf = (client: object): Service =>
   client instanceof IAMClient
@@ -143,6 +147,15 @@ export class FakeAws {
   /** Puts the account in the organization, under `parentId` (an OU or the root), ACTIVE unless told. */
   addOrganizationAccount(id: string, parentId: string, state: OrganizationAccount["state"] = "ACTIVE"): void {
     this.organization.set(id, { parentId, state });
+  }
+
+  // --- Bulk onboarding: the organization's OU tree, which the listing walks ---
+  /** The organization's OUs, by id: each one's parent (the root or another OU). */
+  readonly organizationalUnits = new Map<string, string>();
+
+  /** Adds an OU under `parentId` (the root, `r-…`, or another OU). */
+  addOrganizationalUnit(id: string, parentId: string): void {
+    this.organizationalUnits.set(id, parentId);
   }
 
   findAccount(id: string): AccountState | undefined {

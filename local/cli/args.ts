@@ -33,6 +33,8 @@ Options:
                           workflow, statemachine/rotation.asl.yml); locally the account is
                           onboarded first in the same process, then rotated
   -h, --help              show this help
+  --org | --accounts <id,…> | --ou <ou-id,…>
+                          a bulk onboarding instead (npm start -- --org --help)
 
 Exit codes: 0 onboarded, 1 the onboarding failed, 2 bad usage or not confirmed.
 

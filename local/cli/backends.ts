@@ -28,7 +28,14 @@ import {
 } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "../registrar.ts";
-import { runOnboarding, runWorkflow, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
+import { syncChildStandIn } from "../sync-child.ts";
+import {
+  runOnboarding,
+  runWorkflow,
+  type WorkflowName,
+  type WorkflowOptions,
+  type WorkflowResult,
+} from "../workflow.ts";
 import { UsageError } from "./args.ts";
 import { localFleet } from "./status.ts";
 
@@ -56,6 +63,15 @@ export interface Backend {
   close(): Promise<void>;
   // Credential rotation (`--rotate`): the rotation workflow with the same wiring.
   rotate?: Backend["run"];
+  // --- Bulk onboarding (local/cli/bulk.ts) ---
+  /** Any workflow with the same wiring (the bulk onboarding and the onboardings it starts). */
+  runWorkflow?: (
+    name: WorkflowName,
+    input: unknown,
+    options: Partial<WorkflowOptions>,
+  ) => Promise<WorkflowResult>;
+  /** Executions waiting on the registrar's answer. */
+  waitingAtRedis?: () => number;
 }
 
 /**
@@ -164,6 +180,25 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
     // --- Fleet view ---
     fleet: () => scanWholeFleet(clients.dynamodb(), registry.table),
     close: async () => {},
+    // --- Bulk onboarding: each account's onboarding runs here as the Map's child ---
+    runWorkflow: (name, input, options) =>
+      runWorkflow(name, input, {
+        runtime,
+        runs,
+        ...pause,
+        ...options,
+        services: {
+          ...dynamoIntegrations(localLockTable()),
+          [WAIT_FOR_TOKEN]: async (parameters, run) => {
+            if (!run) throw new Error(`${WAIT_FOR_TOKEN} needs the run's code`);
+            return registrar.invokeAndWait(parameters as never, run.invoke);
+          },
+          "arn:aws:states:::states:startExecution.sync:2": syncChildStandIn(home),
+          ...wiring.services,
+          ...options.services,
+        },
+      }),
+    waitingAtRedis: () => registrar.waiting,
   };
 }
 

@@ -52,7 +52,9 @@ const STACK = { partition: "aws", region: "us-east-1", accountId: "111111111111"
 describe("the packaged template", () => {
   it("has two STANDARD state machines, onboarding and registrar, each its file, each Lambda by its function", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
+    // The bulk onboarding's machine is checked in bulk-template.test.ts.
     expect(machines.map(([id]) => id).sort()).toEqual([
+      "BulkOnboardingStateMachine",
       "OnboardingStateMachine",
       "ReconcileStateMachine",
       "RegistrarStateMachine",
@@ -234,6 +236,8 @@ describe("the packaged template", () => {
       // reads which key the run's registration replaced. Neither writes there.
       PlanOnboardingLambdaFunction: [registryRead],
       RetireOldKeyLambdaFunction: [registryRead],
+      // A bulk run's plan skips the accounts the registry has active.
+      BulkPlanLambdaFunction: [registryRead],
       // The hand-over queues a request (never twice), reading what the run recorded.
       SubmitToRegistrarLambdaFunction: [registrarTable("GetItem", "PutItem"), registryRead],
       // The registrar records the registration before it is sent, and its cloud account once known.
@@ -317,6 +321,11 @@ describe("the packaged template", () => {
         // Credential rotation's starters start rotations only.
         expect(registrarGrants(id), id).toEqual([
           { actions: ["states:StartExecution"], resource: arn("RotationStateMachine") },
+        ]);
+      } else if (id === "HttpBulkLambdaFunction") {
+        // The bulk route starts bulk runs only (bulk-template.test.ts).
+        expect(registrarGrants(id), id).toEqual([
+          { actions: ["states:StartExecution"], resource: arn("BulkOnboardingStateMachine") },
         ]);
       } else {
         // The starters start onboardings; none answers a token or starts the registrar.

@@ -109,6 +109,9 @@ describe("the HTTP API", () => {
         "GET /onboardings/{id}",
         "POST /onboardings",
         "POST /plans",
+        // Bulk onboarding.
+        "GET /onboardings/bulk/{id}",
+        "POST /onboardings/bulk",
         // Fleet view.
         "GET /accounts",
         "GET /accounts/{accountId}",

@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { SETTINGS } from "../../functions/lib/config.ts";
+import { loadDefinition } from "../../local/workflow.ts";
+
+/*
+ * A bulk run's end is bounded: its TimeoutSeconds covers a 10,000-account backfill at the
+ * registrar's pace (Redis works one task at a time, so the backfill takes N x a task), plus every
+ * retry of its own states; and the Map's concurrency never makes an onboarding wait at the
+ * registrar longer than its hand-over's own timeout.
+ */
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  BackoffRate?: number;
+  MaxAttempts?: number;
+  MaxDelaySeconds?: number;
+}
+interface State {
+  Type: string;
+  TimeoutSeconds?: number;
+  Retry?: Retrier[];
+  Parameters?: { Payload?: { kind?: string } };
+}
+
+const bulk = loadDefinition("bulk-onboarding") as unknown as {
+  TimeoutSeconds: number;
+  States: Record<string, State>;
+};
+const onboarding = loadDefinition("onboarding") as unknown as { States: Record<string, State> };
+
+/** The largest backfill a bulk run lists (Step Functions' Distributed Map runs 10,000 at once). */
+const ACCOUNTS = 10_000;
+/** Redis's slowest task of the benchmark's fleets (bench/results.json): 120 s. */
+const SLOWEST_TASK_SECONDS = 120;
+/** Step Functions' longest Standard execution: one year. */
+const ONE_YEAR = 365 * 24 * 3600;
+
+const retryPauses = (retrier: Retrier): number => {
+  let total = 0;
+  for (let k = 0; k < (retrier.MaxAttempts ?? 3); k++) {
+    const pause = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** k;
+    total += Math.min(pause, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+  }
+  return total;
+};
+
+/** A Task state at its worst: every attempt to its timeout, every retry's pause. */
+const worstOf = (state: State): number => {
+  const attempts = 1 + (state.Retry ?? []).reduce((sum, r) => sum + (r.MaxAttempts ?? 3), 0);
+  const pauses = (state.Retry ?? []).reduce((sum, r) => sum + retryPauses(r), 0);
+  return attempts * (state.TimeoutSeconds ?? 0) + pauses;
+};
+
+describe("the bulk onboarding's time bounds", () => {
+  it("gives every top-level Task state a timeout and bounded retries", () => {
+    for (const [name, state] of Object.entries(bulk.States).filter(([, s]) => s.Type === "Task")) {
+      expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+      for (const retrier of state.Retry ?? []) expect(retrier.MaxAttempts ?? 3, name).toBeLessThanOrEqual(6);
+    }
+  });
+
+  it("covers a 10,000-account backfill at Redis's slowest task, its own states' worst case on top, within Step Functions' year", () => {
+    const backfill = ACCOUNTS * SLOWEST_TASK_SECONDS;
+    const ownStates = Object.values(bulk.States)
+      .filter((s) => s.Type === "Task")
+      .reduce((sum, s) => sum + worstOf(s), 0);
+
+    expect(bulk.TimeoutSeconds).toBeGreaterThanOrEqual(backfill + ownStates);
+    // With a margin for the registrar's pauses between tasks (the benchmark's 0.1 to 1 %).
+    expect(bulk.TimeoutSeconds).toBeGreaterThanOrEqual(backfill * 1.2);
+    expect(bulk.TimeoutSeconds).toBeLessThanOrEqual(ONE_YEAR);
+  });
+
+  it("waits for each onboarding longer than the onboarding itself may run, so that the child ends first", () => {
+    const map = bulk.States.OnboardEach as unknown as { ItemProcessor: { States: Record<string, State> } };
+    const start = map.ItemProcessor.States.StartOnboarding as State;
+    const child = loadDefinition("onboarding") as unknown as { TimeoutSeconds: number };
+
+    expect(start.TimeoutSeconds).toBeGreaterThan(child.TimeoutSeconds);
+    expect(start.TimeoutSeconds).toBeLessThan(bulk.TimeoutSeconds);
+  });
+
+  it("caps the Map's concurrency so that no onboarding waits at the registrar longer than its hand-over allows", () => {
+    const register = Object.values(onboarding.States).find((s) => s.Parameters?.Payload?.kind === "register");
+    const handOver = register?.TimeoutSeconds ?? 0;
+    // The n-th onboarding of a batch waits for the n - 1 before it, one Redis task each.
+    const cap = SETTINGS.bulkConcurrency.schema.safeParse("1000");
+    const over = SETTINGS.bulkConcurrency.schema.safeParse("1001");
+
+    expect(cap.success).toBe(true);
+    expect(over.success).toBe(false);
+    expect(1000 * SLOWEST_TASK_SECONDS).toBeLessThanOrEqual(handOver);
+  });
+});
