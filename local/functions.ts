@@ -6,6 +6,14 @@ import { run as ensureNodeRole } from "../functions/ensure-node-role.ts";
 import { run as ensureUser } from "../functions/ensure-user.ts";
 import { run as ensureUserPolicy } from "../functions/ensure-user-policy.ts";
 import type { StepRun } from "../functions/lib/define-step.ts";
+// --- Offboarding ---
+import { run as offboardAtRedis } from "../functions/offboard-at-redis.ts";
+import { run as offboardBegin } from "../functions/offboard-begin.ts";
+import { run as offboardFailure } from "../functions/offboard-failure.ts";
+import { run as offboardFinish } from "../functions/offboard-finish.ts";
+import { run as offboardIam } from "../functions/offboard-iam.ts";
+import { run as offboardSecret } from "../functions/offboard-secret.ts";
+import { run as offboardStart } from "../functions/offboard-start.ts";
 import { run as planOnboarding } from "../functions/plan-onboarding.ts";
 import { run as recordFailure } from "../functions/record-failure.ts";
 import { run as recordStart } from "../functions/record-start.ts";
@@ -45,5 +53,13 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     recordSuccess,
     rollback,
     recordFailure,
+    // --- Offboarding ---
+    offboardStart,
+    offboardAtRedis,
+    offboardBegin,
+    offboardIam,
+    offboardSecret,
+    offboardFinish,
+    offboardFailure,
   };
 }

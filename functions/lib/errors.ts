@@ -45,6 +45,9 @@ export const PERMANENT_ERRORS = [
   // The account's registry item does not read as the registry writes it; the message names the field.
   "RegistryInvalid",
   "UnexpectedError",
+  // --- Offboarding ---
+  // A Redis Cloud subscription still uses the cloud account: offboarding changes nothing.
+  "CloudAccountInUse",
 ] as const;
 
 export type TransientErrorName = (typeof TRANSIENT_ERRORS)[number];

@@ -20,7 +20,12 @@ import { TargetSchema } from "./step.ts";
  * that the token is still the one it read.
  */
 
-export const REQUEST_KINDS = ["register", "withdraw"] as const;
+export const REQUEST_KINDS = [
+  "register",
+  "withdraw",
+  // --- Offboarding ---
+  "offboard",
+] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 const PHASES = ["queued", "sent", "checking"] as const;

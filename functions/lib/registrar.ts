@@ -1,7 +1,10 @@
+// --- Offboarding ---
+import type { OffboardAtRedisResult } from "../offboard-at-redis.ts";
 import type { StepRun } from "./define-step.ts";
 import { TRANSIENT_ERRORS, WorkflowError } from "./errors.ts";
 import { logger } from "./powertools.ts";
 import type { RedisApiKeys } from "./redis-cloud.ts";
+import { offboardOne } from "./registrar-offboard.ts";
 import type { QueuedRequest, RegistrarQueue, RegistrarState } from "./registrar-queue.ts";
 import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
 import type { Registration } from "./registration.ts";
@@ -47,6 +50,9 @@ export interface RegistrarWork {
   register(request: QueuedRequest, redis: TickRedis): Promise<Registration>;
   check(request: QueuedRequest, redis: TickRedis): Promise<Registration & { status: string }>;
   withdraw(request: QueuedRequest, redis: TickRedis): Promise<unknown>;
+  // --- Offboarding ---
+  /** One look at an offboarding's delete (see functions/offboard-at-redis.ts). */
+  offboard?(request: QueuedRequest, redis: TickRedis): Promise<OffboardAtRedisResult>;
 }
 
 /** Step Functions' task-token calls. A token whose execution is gone answers false. */
@@ -63,7 +69,13 @@ export interface TaskTokens {
 export interface RegistrarHooks {
   tokens: TaskTokens;
   start: (name: string) => Promise<void>;
-  work?: { register: StepRun<unknown>; check: StepRun<unknown>; withdraw: StepRun<unknown> };
+  work?: {
+    register: StepRun<unknown>;
+    check: StepRun<unknown>;
+    withdraw: StepRun<unknown>;
+    // --- Offboarding ---
+    offboard?: StepRun<unknown>;
+  };
   /** Where Redis is, and its API keys (or the secret holding them; default: the setting's). */
   redis: { baseUrl: string; fetch?: typeof fetch; keys?: RedisApiKeys; apiKeysSecret?: string };
   /** The queue, when not the deployment's table (a run against live AWS keeps its own in memory). */
@@ -117,6 +129,10 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
   for (const request of requests.filter((r) => r.kind === "register" && r.phase !== "queued")) {
     if (done.has(request.id)) continue;
     if (await followOne(request, deps)) done.add(request.id);
+  }
+  // --- Offboarding ---
+  for (const request of requests.filter((r) => r.kind === "offboard")) {
+    if (await offboardOne(request, deps, isTransient)) done.add(request.id);
   }
   counts.finished = done.size;
   counts.sent = await sendNew(requests, done, deps);
