@@ -132,7 +132,8 @@ export function addSubscription(
   redis: { state: LocalRedisCloudState },
   cloudAccountId: number,
 ): MockSubscription {
-  const subscriptions = (redis.state.subscriptions ??= []);
+  redis.state.subscriptions ??= [];
+  const subscriptions = redis.state.subscriptions;
   const id = 1200 + subscriptions.length + 1;
   const subscription = { id, name: `subscription-${id}`, cloudAccountId };
   subscriptions.push(subscription);
