@@ -9,6 +9,8 @@ import { type OnboardingInput, validateInput } from "../functions/validate-input
 import { type CliOptions, LOCAL_TARGET, parseCli, USAGE, UsageError } from "./cli/args.ts";
 import { type Backend, liveBackend, localBackend, type StartLocal } from "./cli/backends.ts";
 import { type FailableState, failableState, failingAt } from "./cli/fail-at.ts";
+// --- Offboarding ---
+import { offboardFromCli } from "./cli/offboard.ts";
 import { formatLine, Progress } from "./cli/progress.ts";
 import { formatSummary, summarize } from "./cli/summary.ts";
 import { HOME, startLocalEnvironment } from "./environment.ts";
@@ -72,6 +74,8 @@ export async function main(argv: string[], io: Io, hooks: Hooks = {}): Promise<n
       io.stderr("Not confirmed: nothing was done.\n");
       return 2;
     }
+    // --- Offboarding ---
+    if (options.offboard) return await offboardFromCli(plan, backend, io, progress, onboard);
     return await onboard(plan, backend, io, progress);
   } catch (error) {
     io.stderr(`the run stopped: ${describe(error)}\n`);
@@ -180,6 +184,13 @@ function eventsFile(path: string): (event: EventLog) => void {
 
 async function confirmed(plan: Plan, backend: Backend, io: Io): Promise<boolean> {
   const account = plan.input.accountId ?? backend.home.accountId;
+  // --- Offboarding ---
+  if (plan.options.offboard) {
+    const sure = await io.ask?.(
+      `This will delete account ${account}'s cloud account at Redis Cloud and the IAM resources the product made there. Continue? [y/N] `,
+    );
+    return /^y(es)?$/i.test(sure?.trim() ?? "");
+  }
   const answer = await io.ask?.(
     `This will create IAM resources in account ${account} and register it with Redis Cloud. Continue? [y/N] `,
   );

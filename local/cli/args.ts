@@ -29,6 +29,10 @@ Options:
   --api-keys-secret <id>  with --live: the Secrets Manager secret holding
                           {"accountKey": "...", "userKey": "..."}, in the caller's account
   --yes                   with --live: do not ask for confirmation
+  --offboard              offboard the account (statemachine/offboarding.asl.yml): its cloud
+                          account deleted at Redis, what the product made in it removed, its
+                          secret scheduled for deletion. Locally the in-memory world starts
+                          empty, so the account is onboarded first, in the same process
   -h, --help              show this help
 
 Exit codes: 0 onboarded, 1 the onboarding failed, 2 bad usage or not confirmed.`;
@@ -47,6 +51,8 @@ export interface CliOptions {
   plan: boolean;
   adopt: boolean;
   apiKeysSecret?: string;
+  // --- Offboarding ---
+  offboard: boolean;
 }
 
 /** Bad usage: the message names the option; the process exits 2. */
@@ -67,6 +73,8 @@ const OPTIONS = {
   "api-keys-secret": { type: "string" },
   yes: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  // --- Offboarding ---
+  offboard: { type: "boolean" },
 } as const;
 
 /**
@@ -86,6 +94,10 @@ export function parseCli(argv: string[]): CliOptions {
   for (const [option, value] of Object.entries(values)) {
     if (value === "") throw new UsageError(`option --${option} needs a value`);
   }
+  // --- Offboarding ---
+  if (values.offboard && (values.plan || values.adopt || values["fail-at"] !== undefined)) {
+    throw new UsageError("option --offboard takes no --plan, --adopt or --fail-at");
+  }
   if (values["api-keys-secret"] !== undefined && !values.live) {
     throw new UsageError("option --api-keys-secret is only for --live runs");
   }
@@ -102,6 +114,8 @@ export function parseCli(argv: string[]): CliOptions {
     adopt: values.adopt ?? false,
     events: values.events,
     apiKeysSecret: values["api-keys-secret"],
+    // --- Offboarding ---
+    offboard: values.offboard ?? false,
   };
 }
 

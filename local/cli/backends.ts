@@ -26,7 +26,14 @@ import {
 } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "../registrar.ts";
-import { runOnboarding, type WorkflowOptions, type WorkflowResult } from "../workflow.ts";
+// --- Offboarding ---
+import {
+  runOnboarding,
+  runWorkflow,
+  type WorkflowName,
+  type WorkflowOptions,
+  type WorkflowResult,
+} from "../workflow.ts";
 import { UsageError } from "./args.ts";
 
 type Services = NonNullable<WorkflowOptions["services"]>;
@@ -48,6 +55,13 @@ export interface Backend {
   /** The account's registry item, for the summary. */
   registry?: (accountId: string) => Promise<RegistryItem | undefined>;
   close(): Promise<void>;
+  // --- Offboarding ---
+  /** Any workflow of statemachine/ with the same wiring (the offboarding, after an onboarding). */
+  runWorkflow?(
+    name: WorkflowName,
+    input: unknown,
+    options: Pick<WorkflowOptions, "runs" | "services" | "onEvent" | "executionName">,
+  ): Promise<WorkflowResult>;
 }
 
 /**
@@ -73,6 +87,9 @@ export async function localBackend(account: string, start: StartLocal): Promise<
     snapshot: () => env.aws.snapshot(),
     registry: async (accountId) => registryItemOf(env.dynamodb, accountId),
     close: () => env.close(),
+    // --- Offboarding ---
+    runWorkflow: (name, input, options) =>
+      env.runWorkflow(name, input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
   };
 }
 
@@ -150,6 +167,8 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
     registry: (accountId) =>
       new Registry(clients.dynamodb(), registry.table, "Summary").get(accountId).catch(() => undefined),
     close: async () => {},
+    // --- Offboarding ---
+    runWorkflow: (name, input, options) => runWorkflow(name, input, { runtime, ...pause, ...options }),
   };
 }
 
