@@ -6,6 +6,7 @@ import {
   startLocalEnvironment,
 } from "../../local/environment.ts";
 import { addSubscription } from "../../local/redis-cloud/server.ts";
+import { expectInvariant, expectOffboarded } from "../support/offboarding.ts";
 
 const TARGET = "222222222222";
 let env: LocalEnvironment;
@@ -113,5 +114,48 @@ describe("the offboarding workflow, run locally from statemachine/offboarding.as
     expect(result.status).toBe("FAILED");
     expect(result.error?.Error).toBe("InvalidInput");
     expect(result.error?.Cause).toContain("accountId");
+  });
+
+  /** Each step's function, crashing once after its work is done (its answer lost). */
+  const STEPS = [
+    "offboardStart",
+    "offboardAtRedis",
+    "offboardBegin",
+    "offboardIam",
+    "offboardSecret",
+    "offboardFinish",
+  ];
+
+  it.each(STEPS)("finishes on a re-run after %s crashed with its work done", async (fn) => {
+    const cloudAccountId = await onboard();
+    let crashed = false;
+    const real = env.runs[fn];
+    if (!real) throw new Error(`no function ${fn}`);
+    const runs = {
+      ...env.runs,
+      [fn]: async (event: unknown, runtime: Parameters<typeof real>[1]) => {
+        const result = await real(event, runtime);
+        // The registrar's code answers many times (one look per tick): the one that says done crashes.
+        const done = fn !== "offboardAtRedis" || (result as { done?: boolean }).done === true;
+        if (!crashed && done) {
+          crashed = true;
+          const error = new Error(`${fn} crashed after its work`);
+          error.name = "UnexpectedError";
+          throw error;
+        }
+        return result;
+      },
+    };
+
+    const first = await env.runWorkflow("offboarding", { accountId: TARGET }, { runs });
+    expect(crashed).toBe(true);
+    expect(first.status).toBe("FAILED");
+    expectInvariant(env, cloudAccountId, expect);
+
+    const again = await env.runWorkflow("offboarding", { accountId: TARGET });
+
+    expect(again.error).toBeUndefined();
+    expect(again.status).toBe("SUCCEEDED");
+    expectOffboarded(env, cloudAccountId, expect);
   });
 });
