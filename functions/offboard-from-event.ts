@@ -36,7 +36,7 @@ const RemoveAccount = z.object({
   detail: z.object({
     eventName: z.literal("RemoveAccountFromOrganization"),
     // A refused call names the account too: it removed nothing.
-    errorCode: z.undefined(),
+    errorCode: z.never().optional(),
     requestParameters: z.object({ accountId: ACCOUNT_ID }),
   }),
 });

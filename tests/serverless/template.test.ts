@@ -50,10 +50,17 @@ const STACK = { partition: "aws", region: "us-east-1", accountId: "111111111111"
 describe("the packaged template", () => {
   it("has two STANDARD state machines, onboarding and registrar, each its file, each Lambda by its function", () => {
     const machines = resourcesOfType(template, "AWS::StepFunctions::StateMachine");
-    expect(machines.map(([id]) => id).sort()).toEqual(["OnboardingStateMachine", "RegistrarStateMachine"]);
+    expect(machines.map(([id]) => id).sort()).toEqual([
+      // --- Offboarding ---
+      "OffboardingStateMachine",
+      "OnboardingStateMachine",
+      "RegistrarStateMachine",
+    ]);
     for (const [id, file] of [
       ["OnboardingStateMachine", definition],
       ["RegistrarStateMachine", registrarDefinition],
+      // --- Offboarding ---
+      ["OffboardingStateMachine", loadDefinition("offboarding")],
     ] as const) {
       const machine = machineOf(id);
       expect(machine.Properties.StateMachineType ?? "STANDARD", id).toBe("STANDARD");
@@ -232,6 +239,15 @@ describe("the packaged template", () => {
         registryReadWrite,
         registrarTable("GetItem", "PutItem", "DeleteItem", "Scan"),
       ],
+      // --- Offboarding ---
+      // Its first step only reads; the others write the item as the onboarding's do.
+      OffboardStartLambdaFunction: [registryRead],
+      ...Object.fromEntries(
+        ["Begin", "Iam", "Secret", "Finish", "Failure"].map((s) => [
+          `Offboard${s}LambdaFunction`,
+          [registryReadWrite],
+        ]),
+      ),
     };
     const expectedIds = Object.keys(expected);
     expect(expectedIds.filter((id) => !functions.some(([name]) => name === id))).toEqual([]);
@@ -255,7 +271,11 @@ describe("the packaged template", () => {
       partition: "aws",
       region: "us-east-1",
       accountId: "111111111111",
-      refs: { OnboardingStateMachine: arn("OnboardingStateMachine") },
+      refs: {
+        OnboardingStateMachine: arn("OnboardingStateMachine"),
+        // --- Offboarding ---
+        OffboardingStateMachine: arn("OffboardingStateMachine"),
+      },
       attributes: {},
     };
     const registrarGrants = (id: string) =>
@@ -283,7 +303,9 @@ describe("the packaged template", () => {
         // The starters start onboardings; none answers a token or starts the registrar.
         for (const grant of registrarGrants(id)) {
           expect(grant.actions, id).toEqual(["states:StartExecution", "states:ListExecutions"]);
-          expect(grant.resource, id).toBe(arn("OnboardingStateMachine"));
+          // --- Offboarding --- the offboarding's starters start the offboarding.
+          const machine = /Offboard/.test(id) ? "OffboardingStateMachine" : "OnboardingStateMachine";
+          expect(grant.resource, id).toBe(arn(machine));
         }
       }
     }
