@@ -24,6 +24,8 @@ import { TickMeter } from "./lib/registrar-metrics.ts";
 import { DynamoRegistrarQueue, type QueuedRequest, type RegistrarQueue } from "./lib/registrar-queue.ts";
 import { budgetedFetch, RequestBudget, TickRedis } from "./lib/registrar-redis.ts";
 import { sfnClient } from "./lib/trigger-runtime.ts";
+// --- Offboarding ---
+import { run as offboardAtRedis } from "./offboard-at-redis.ts";
 import { run as registerCloudAccount } from "./register-cloud-account.ts";
 import { run as withdrawRegistration } from "./withdraw-registration.ts";
 
@@ -154,7 +156,10 @@ const TICK_SETTINGS = [
 ] as const;
 
 /** The steps' code, run with a runtime whose Redis client is the tick's. */
-function workOf(runtime: Runtime, runs: Record<keyof RegistrarWork, StepRun<unknown>>): RegistrarWork {
+function workOf(
+  runtime: Runtime,
+  runs: Record<Exclude<keyof RegistrarWork, "offboard">, StepRun<unknown>> & { offboard?: StepRun<unknown> },
+): RegistrarWork {
   const withRedis = (redis: TickRedis): Runtime => ({ ...runtime, redis: async () => redis });
   const input = (request: QueuedRequest) => ({
     target: request.target,
@@ -168,6 +173,13 @@ function workOf(runtime: Runtime, runs: Record<keyof RegistrarWork, StepRun<unkn
     register: async (request, redis) => (await runs.register(input(request), withRedis(redis))) as never,
     check: async (request, redis) => (await runs.check(input(request), withRedis(redis))) as never,
     withdraw: (request, redis) => runs.withdraw(input(request), withRedis(redis)),
+    // --- Offboarding ---
+    ...(runs.offboard
+      ? {
+          offboard: async (request, redis) =>
+            (await runs.offboard?.(input(request), withRedis(redis))) as never,
+        }
+      : {}),
   };
 }
 
@@ -187,6 +199,8 @@ async function tickDeps({ runtime }: StepContext<TickInput, TickSettings>): Prom
     register: registerCloudAccount,
     check: checkRegistration,
     withdraw: withdrawRegistration,
+    // --- Offboarding ---
+    offboard: offboardAtRedis,
   };
   return {
     queue:

@@ -322,7 +322,7 @@ async function taggedByThisRun(
  * Newest first, and dependents before what they depend on (IAM refuses to delete a user with
  * keys or a policy still attached): keys and profiles before users and roles, policies last.
  */
-const UNDO_RANK: Record<Change["type"], number> = {
+export const UNDO_RANK: Record<Change["type"], number> = {
   SecretTag: 0,
   SecretPolicy: 0,
   SecretValue: 1,
@@ -362,13 +362,17 @@ function dedupe(changes: Change[]): Change[] {
   });
 }
 
-function describe(change: Change): string {
+export function describe(change: Change): string {
   const { type, ...rest } = change;
   return `${type} ${Object.values(rest).join(" ")}`;
 }
 
 /** Undo one change; an entity already gone counts as undone. */
-async function undo(change: Change, deps: RollbackDeps, rec: StepRecorder): Promise<void> {
+export async function undo(
+  change: Change,
+  deps: Pick<RollbackDeps, "iam" | "secrets">,
+  rec: StepRecorder,
+): Promise<void> {
   const { iam } = deps;
   const gone = <T>(op: string, resource: string, send: () => Promise<T>) => rec.delete(op, resource, send);
   switch (change.type) {

@@ -11,6 +11,14 @@ import { run as ensureUserPolicy } from "../functions/ensure-user-policy.ts";
 import type { StepRun } from "../functions/lib/define-step.ts";
 // --- Reconcile ---
 import { run as listReconcilePage } from "../functions/list-reconcile-page.ts";
+// --- Offboarding ---
+import { run as offboardAtRedis } from "../functions/offboard-at-redis.ts";
+import { run as offboardBegin } from "../functions/offboard-begin.ts";
+import { run as offboardFailure } from "../functions/offboard-failure.ts";
+import { run as offboardFinish } from "../functions/offboard-finish.ts";
+import { run as offboardIam } from "../functions/offboard-iam.ts";
+import { run as offboardSecret } from "../functions/offboard-secret.ts";
+import { run as offboardStart } from "../functions/offboard-start.ts";
 import { run as planOnboarding } from "../functions/plan-onboarding.ts";
 import { run as reconcileAccount } from "../functions/reconcile-account.ts";
 import { run as recordFailure } from "../functions/record-failure.ts";
@@ -73,5 +81,13 @@ export function stepRuns(): Record<string, StepRun<unknown>> {
     // --- Bulk onboarding ---
     bulkPlan,
     bulkSummary,
+    // --- Offboarding ---
+    offboardStart,
+    offboardAtRedis,
+    offboardBegin,
+    offboardIam,
+    offboardSecret,
+    offboardFinish,
+    offboardFailure,
   };
 }

@@ -58,7 +58,13 @@ export class LocalRegistrar {
       get work() {
         const { registerCloudAccount, checkRegistration, withdrawRegistration } = registrar.runs;
         if (!registerCloudAccount || !checkRegistration || !withdrawRegistration) return undefined;
-        return { register: registerCloudAccount, check: checkRegistration, withdraw: withdrawRegistration };
+        return {
+          register: registerCloudAccount,
+          check: checkRegistration,
+          withdraw: withdrawRegistration,
+          // --- Offboarding ---
+          ...(registrar.runs.offboardAtRedis ? { offboard: registrar.runs.offboardAtRedis } : {}),
+        };
       },
       redis: this.options.redis,
       ...(this.options.queue ? { queue: this.options.queue } : {}),

@@ -11,6 +11,8 @@ import { type CliOptions, LOCAL_TARGET, parseCli, USAGE, UsageError } from "./cl
 import { type Backend, liveBackend, localBackend, type StartLocal } from "./cli/backends.ts";
 import { bulkMain, isBulkCommand } from "./cli/bulk.ts";
 import { type FailableState, failableState, failingAt } from "./cli/fail-at.ts";
+// --- Offboarding ---
+import { offboardFromCli } from "./cli/offboard.ts";
 import { formatLine, Progress } from "./cli/progress.ts";
 import { type RotateCommand, rotateCommand } from "./cli/rotate.ts";
 import { fleetOutput, showFleet, statusOnly } from "./cli/status.ts";
@@ -95,6 +97,8 @@ export async function main(argv: string[], io: Io, hooks: Hooks = {}): Promise<n
     }
     // Credential rotation: --rotate runs the rotation workflow (local/cli/rotate.ts).
     if (options.rotate) return await rotateCommand(rotationOf(plan), backend, io, progress);
+    // --- Offboarding ---
+    if (options.offboard) return await offboardFromCli(plan, backend, io, progress, onboard);
     return await onboard(plan, backend, io, progress);
   } catch (error) {
     io.stderr(`the run stopped: ${describe(error)}\n`);
@@ -207,6 +211,13 @@ function eventsFile(path: string): (event: EventLog) => void {
 
 async function confirmed(plan: Plan, backend: Backend, io: Io): Promise<boolean> {
   const account = plan.input.accountId ?? backend.home.accountId;
+  // --- Offboarding ---
+  if (plan.options.offboard) {
+    const sure = await io.ask?.(
+      `This will delete account ${account}'s cloud account at Redis Cloud and the IAM resources the product made there. Continue? [y/N] `,
+    );
+    return /^y(es)?$/i.test(sure?.trim() ?? "");
+  }
   const answer = await io.ask?.(
     `This will create IAM resources in account ${account} and register it with Redis Cloud. Continue? [y/N] `,
   );

@@ -235,6 +235,18 @@ export const SETTINGS = {
     "BULK_STATE_MACHINE_ARN",
     z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
   ),
+  // --- Offboarding ---
+  /** Days Secrets Manager keeps an offboarded account's credentials secret before deleting it. */
+  secretRecoveryDays: setting(
+    "SECRET_RECOVERY_DAYS",
+    intBetween(7, 30, "must be 7 to 30 (Secrets Manager's recovery window)"),
+    "7",
+  ),
+  /** The offboarding state machine, which the offboarding starters start. */
+  offboardingStateMachineArn: setting(
+    "OFFBOARDING_STATE_MACHINE_ARN",
+    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
+  ),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;
@@ -254,6 +266,8 @@ const SHARED = [
   // Empty by default (every account): local runs pass AuthorizeTarget without Organizations.
   "allowedAccountIds",
   "allowedOuIds",
+  // --- Offboarding ---
+  "secretRecoveryDays",
 ] as const satisfies readonly SettingName[];
 export type Config = SettingsOf<(typeof SHARED)[number]>;
 

@@ -47,6 +47,9 @@ export const PERMANENT_ERRORS = [
   "UnexpectedError",
   // Credential rotation: the account has no active onboarding (registry item, key, secret) to rotate.
   "NotOnboarded",
+  // --- Offboarding ---
+  // A Redis Cloud subscription still uses the cloud account: offboarding changes nothing.
+  "CloudAccountInUse",
 ] as const;
 
 export type TransientErrorName = (typeof TRANSIENT_ERRORS)[number];

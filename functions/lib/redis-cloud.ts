@@ -148,6 +148,12 @@ export class RedisCloud {
     return requireTask("DELETE", path, await this.request("DELETE", path));
   }
 
+  // --- Offboarding ---
+  /** The account's subscriptions, each with the cloud account ids its cloud details name. */
+  async listSubscriptions(): Promise<{ id: number; cloudAccountIds: number[] }[]> {
+    return parseSubscriptions(await this.request("GET", "/subscriptions"));
+  }
+
   /**
    * One call. The keys and the body go only into the request: an error names the method, the path,
    * the status and the API's error type and description, with any secret it might echo masked.
@@ -283,4 +289,21 @@ function requireTask(method: string, path: string, body: unknown): RedisTask {
   const task = parseTask(body);
   if (!task) throw malformed(method, path, "no task id");
   return task;
+}
+
+// --- Offboarding ---
+/** GET /v1/subscriptions: `subscriptions[].cloudDetails[].cloudAccountId`; anything else ignored. */
+function parseSubscriptions(body: unknown): { id: number; cloudAccountIds: number[] }[] {
+  const list = (body as { subscriptions?: unknown } | undefined)?.subscriptions;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((entry) => {
+    const sub = entry as { id?: unknown; cloudDetails?: unknown };
+    if (typeof sub.id !== "number") return [];
+    const details = Array.isArray(sub.cloudDetails) ? sub.cloudDetails : [];
+    const cloudAccountIds = details.flatMap((d) => {
+      const id = (d as { cloudAccountId?: unknown }).cloudAccountId;
+      return typeof id === "number" ? [id] : [];
+    });
+    return [{ id: sub.id, cloudAccountIds }];
+  });
 }

@@ -29,6 +29,8 @@ export const REQUEST_KINDS = [
   "status",
   // --- Reconcile (functions/lib/registrar-look.ts): a read-only look at cloud accounts' statuses ---
   "look",
+  // --- Offboarding ---
+  "offboard",
 ] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 

@@ -1,9 +1,12 @@
+// --- Offboarding ---
+import type { OffboardAtRedisResult } from "../offboard-at-redis.ts";
 import type { StepRun } from "./define-step.ts";
 import { TRANSIENT_ERRORS, WorkflowError } from "./errors.ts";
 import { logger } from "./powertools.ts";
 import type { RedisApiKeys } from "./redis-cloud.ts";
 // --- Reconcile ---
 import { answerLook } from "./registrar-look.ts";
+import { offboardOne } from "./registrar-offboard.ts";
 import type { QueuedRequest, RegistrarQueue, RegistrarState } from "./registrar-queue.ts";
 import { BudgetSpent, type TickRedis } from "./registrar-redis.ts";
 import { answerStatus, isRegistration } from "./registrar-status.ts";
@@ -50,6 +53,9 @@ export interface RegistrarWork {
   register(request: QueuedRequest, redis: TickRedis): Promise<Registration>;
   check(request: QueuedRequest, redis: TickRedis): Promise<Registration & { status: string }>;
   withdraw(request: QueuedRequest, redis: TickRedis): Promise<unknown>;
+  // --- Offboarding ---
+  /** One look at an offboarding's delete (see functions/offboard-at-redis.ts). */
+  offboard?(request: QueuedRequest, redis: TickRedis): Promise<OffboardAtRedisResult>;
 }
 
 /** Step Functions' task-token calls. A token whose execution is gone answers false. */
@@ -66,7 +72,13 @@ export interface TaskTokens {
 export interface RegistrarHooks {
   tokens: TaskTokens;
   start: (name: string) => Promise<void>;
-  work?: { register: StepRun<unknown>; check: StepRun<unknown>; withdraw: StepRun<unknown> };
+  work?: {
+    register: StepRun<unknown>;
+    check: StepRun<unknown>;
+    withdraw: StepRun<unknown>;
+    // --- Offboarding ---
+    offboard?: StepRun<unknown>;
+  };
   /** Where Redis is, and its API keys (or the secret holding them; default: the setting's). */
   redis: { baseUrl: string; fetch?: typeof fetch; keys?: RedisApiKeys; apiKeysSecret?: string };
   /** The queue, when not the deployment's table (a run against live AWS keeps its own in memory). */
@@ -128,6 +140,10 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
   // Credential rotation: a status request is answered from this tick's one look at the accounts.
   for (const request of requests.filter((r) => r.kind === "status")) {
     if (await answerStatus(request, deps)) done.add(request.id);
+  }
+  // --- Offboarding ---
+  for (const request of requests.filter((r) => r.kind === "offboard")) {
+    if (await offboardOne(request, deps, isTransient)) done.add(request.id);
   }
   counts.finished = done.size;
   counts.sent = await sendNew(requests, done, deps);

@@ -17,7 +17,14 @@ import { ACCOUNT_ID, type Change, ChangeSchema } from "./step.ts";
  * No secret is ever written here: access key ids and ARNs only.
  */
 
-export const REGISTRY_STATUSES = ["onboarding", "active", "failed"] as const;
+export const REGISTRY_STATUSES = [
+  "onboarding",
+  "active",
+  "failed",
+  // --- Offboarding ---
+  "offboarding",
+  "offboarded",
+] as const;
 export type RegistryStatus = (typeof REGISTRY_STATUSES)[number];
 
 /**
@@ -98,6 +105,9 @@ export const RegistryItemSchema = z.looseObject({
   registration: RegistrationRecordSchema.optional(),
   /** sha256 of each shipped document the product applied, by resource (policy ARN, role name). */
   documentHashes: z.record(z.string(), z.string()).optional(),
+  // --- Offboarding ---
+  /** What the last offboarding removed, kept (found, not the product's) and gave back. */
+  offboarding: z.looseObject({}).optional(),
 });
 export type RegistryItem = z.output<typeof RegistryItemSchema>;
 
@@ -319,6 +329,57 @@ export class Registry implements ChangeRecorder {
       const same = JSON.stringify(rotation) === JSON.stringify(previous.data);
       if (same && (accessKeyId === undefined || accessKeyId === item.accessKeyId)) return undefined;
       return { ...item, ...(accessKeyId ? { accessKeyId } : {}), rotation, updatedAt: at };
+    });
+  }
+
+  // --- Offboarding ---
+
+  /** An offboarding starts: status offboarding, this execution the last; the records stay. */
+  async beginOffboarding(accountId: string, run: { execution: string; startedBy?: string | undefined }) {
+    return this.update(accountId, (item, at) => {
+      if (!item) return undefined;
+      if (item.lastExecution === run.execution && item.lastOutcome === "running") return undefined;
+      const { lastError: _previous, startedBy: _by, ...kept } = item;
+      return {
+        ...kept,
+        status: "offboarding",
+        lastExecution: run.execution,
+        lastOutcome: "running",
+        ...(run.startedBy ? { startedBy: run.startedBy } : {}),
+        startedAt: at,
+        updatedAt: at,
+      };
+    });
+  }
+
+  /** Entries of any run, removed or given back by this offboarding: no longer the product's. */
+  async forgetEntries(accountId: string, execution: string, entries: readonly RegistryEntry[]) {
+    await this.update(accountId, (current, at) => {
+      const item = runOf(current, accountId, execution);
+      const gone = (e: RegistryEntry) => entries.some((x) => sameEntry(e, x.execution, x.change));
+      const kept = item.resources.filter((e) => !gone(e));
+      if (kept.length === item.resources.length) return undefined;
+      return { ...item, resources: kept, updatedAt: at };
+    });
+  }
+
+  /** The end of an offboarding: nothing held at Redis any more, and what it did. */
+  async finishOffboarding(accountId: string, execution: string, record: Record<string, unknown>) {
+    return this.update(accountId, (current, at) => {
+      if (current?.lastExecution === execution && current.status === "offboarded") return undefined;
+      const item = runOf(current, accountId, execution);
+      const { lastError: _none, cloudAccountId: _id, accessKeyId: _key, ...held } = item;
+      const { secretArn: _secret, registration: _registration, ...rest } = held;
+      const offboarding = { ...record, execution, at };
+      return { ...rest, status: "offboarded", lastOutcome: "succeeded", offboarding, updatedAt: at };
+    });
+  }
+
+  /** A failed offboarding: the status stays offboarding, for a re-run to finish it. */
+  async failOffboarding(accountId: string, execution: string, error: string) {
+    return this.update(accountId, (current, at) => {
+      if (current?.lastExecution !== execution || current.lastOutcome !== "running") return undefined;
+      return { ...current, lastOutcome: "failed", lastError: error, updatedAt: at };
     });
   }
 

@@ -32,6 +32,10 @@ Options:
   --rotate                rotate the account's access key and console password (the rotation
                           workflow, statemachine/rotation.asl.yml); locally the account is
                           onboarded first in the same process, then rotated
+  --offboard              offboard the account (statemachine/offboarding.asl.yml): its cloud
+                          account deleted at Redis, what the product made in it removed, its
+                          secret scheduled for deletion. Locally the in-memory world starts
+                          empty, so the account is onboarded first, in the same process
   -h, --help              show this help
   --org | --accounts <id,…> | --ou <ou-id,…>
                           a bulk onboarding instead (npm start -- --org --help)
@@ -65,6 +69,8 @@ export interface CliOptions {
   registryTable?: string;
   /** Credential rotation: run the rotation workflow instead of the onboarding. */
   rotate: boolean;
+  // --- Offboarding ---
+  offboard: boolean;
 }
 
 /** Bad usage: the message names the option; the process exits 2. */
@@ -89,6 +95,8 @@ const OPTIONS = {
   status: { type: "boolean" },
   "registry-table": { type: "string" },
   rotate: { type: "boolean" },
+  // --- Offboarding ---
+  offboard: { type: "boolean" },
 } as const;
 
 /**
@@ -107,6 +115,10 @@ export function parseCli(argv: string[]): CliOptions {
   }
   for (const [option, value] of Object.entries(values)) {
     if (value === "") throw new UsageError(`option --${option} needs a value`);
+  }
+  // --- Offboarding ---
+  if (values.offboard && (values.plan || values.adopt || values["fail-at"] !== undefined)) {
+    throw new UsageError("option --offboard takes no --plan, --adopt or --fail-at");
   }
   if (values["api-keys-secret"] !== undefined && !values.live) {
     throw new UsageError("option --api-keys-secret is only for --live runs");
@@ -138,6 +150,8 @@ export function parseCli(argv: string[]): CliOptions {
     status: values.status ?? false,
     registryTable: values["registry-table"],
     rotate: values.rotate ?? false,
+    // --- Offboarding ---
+    offboard: values.offboard ?? false,
   };
 }
 

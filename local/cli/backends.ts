@@ -100,6 +100,9 @@ export async function localBackend(account: string, start: StartLocal): Promise<
     fleet: async () => localFleet(env.dynamodb),
     close: () => env.close(),
     rotate: (input, options) => env.runWorkflow("rotation", input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
+    // --- Offboarding ---
+    runWorkflow: (name, input, options) =>
+      env.runWorkflow(name, input, { ...options, pauseMs: LOCAL_PAUSE_MS }),
   };
 }
 

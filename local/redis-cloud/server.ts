@@ -115,6 +115,29 @@ export interface LocalRedisCloudState {
   /** Unfinished tasks in arrival order: only the first is processed. */
   queue: string[];
   requests: RecordedRequest[];
+  // --- Offboarding ---
+  /** Subscriptions, each on one cloud account (`addSubscription`); none unless a test adds them. */
+  subscriptions?: MockSubscription[];
+}
+
+// --- Offboarding ---
+export interface MockSubscription {
+  id: number;
+  name: string;
+  cloudAccountId: number;
+}
+
+/** A subscription deployed on a cloud account: Redis refuses to lose that account under it. */
+export function addSubscription(
+  redis: { state: LocalRedisCloudState },
+  cloudAccountId: number,
+): MockSubscription {
+  redis.state.subscriptions ??= [];
+  const subscriptions = redis.state.subscriptions;
+  const id = 1200 + subscriptions.length + 1;
+  const subscription = { id, name: `subscription-${id}`, cloudAccountId };
+  subscriptions.push(subscription);
+  return subscription;
 }
 
 export interface LocalRedisCloud {
@@ -443,6 +466,8 @@ class Api {
       return notAllowed();
     }
     if (path === "/v1/tasks") return method === "GET" ? this.listTasks(now) : notAllowed();
+    // --- Offboarding ---
+    if (path === "/v1/subscriptions") return method === "GET" ? this.listSubscriptions() : notAllowed();
     const task = /^\/v1\/tasks\/([^/]+)$/.exec(path);
     if (task && method === "GET") return this.getTask(decodeURIComponent(task[1] ?? ""), now);
     return { status: 404, body: apiError(404, "NOT_FOUND", `No such resource: ${method} ${path}`) };
@@ -550,8 +575,28 @@ class Api {
     return this.state.options.failAccounts ? "active-error" : "active";
   }
 
+  // --- Offboarding ---
+  /** The spec's AccountSubscriptions: each subscription's cloud details name its cloud account. */
+  private listSubscriptions(): Reply {
+    const subscriptions = (this.state.subscriptions ?? []).map((s) => ({
+      id: s.id,
+      name: s.name,
+      status: "active",
+      cloudDetails: [{ provider: "AWS", cloudAccountId: s.cloudAccountId, links: [] }],
+      links: [],
+    }));
+    return { status: 200, body: { accountId: 40131, subscriptions, links: [selfLink("/v1/subscriptions")] } };
+  }
+
   private deleteAccount(id: number, now: number): Reply {
     if (!this.state.accounts.has(id)) return accountNotFound(id);
+    // --- Offboarding ---
+    if ((this.state.subscriptions ?? []).some((s) => s.cloudAccountId === id)) {
+      return {
+        status: 409,
+        body: apiError(409, "CLOUD_ACCOUNT_IN_USE", `Cloud account ${id} is used by a subscription`),
+      };
+    }
     const task = this.newTask("cloudAccountDeleteRequest", { cloudAccountId: id }, now);
     return { status: 200, body: taskView(task) };
   }

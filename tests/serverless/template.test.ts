@@ -55,6 +55,7 @@ describe("the packaged template", () => {
     // The bulk onboarding's machine is checked in bulk-template.test.ts.
     expect(machines.map(([id]) => id).sort()).toEqual([
       "BulkOnboardingStateMachine",
+      "OffboardingStateMachine",
       "OnboardingStateMachine",
       "ReconcileStateMachine",
       "RegistrarStateMachine",
@@ -65,6 +66,8 @@ describe("the packaged template", () => {
       ["RegistrarStateMachine", registrarDefinition],
       ["RotationStateMachine", loadDefinition("rotation")],
       ["ReconcileStateMachine", reconcileDefinition],
+      // --- Offboarding ---
+      ["OffboardingStateMachine", loadDefinition("offboarding")],
     ] as const) {
       const machine = machineOf(id);
       expect(machine.Properties.StateMachineType ?? "STANDARD", id).toBe("STANDARD");
@@ -270,6 +273,15 @@ describe("the packaged template", () => {
       StartFromEventLambdaFunction: [registryRead],
       ListReconcilePageLambdaFunction: [{ ...registryRead, Action: ["dynamodb:GetItem", "dynamodb:Scan"] }],
       ReconcileAccountLambdaFunction: [registryReadWrite],
+      // --- Offboarding ---
+      // Its first step only reads; the others write the item as the onboarding's do.
+      OffboardStartLambdaFunction: [registryRead],
+      ...Object.fromEntries(
+        ["Begin", "Iam", "Secret", "Finish", "Failure"].map((s) => [
+          `Offboard${s}LambdaFunction`,
+          [registryReadWrite],
+        ]),
+      ),
     };
     const expectedIds = Object.keys(expected);
     expect(expectedIds.filter((id) => !functions.some(([name]) => name === id))).toEqual([]);
@@ -293,7 +305,11 @@ describe("the packaged template", () => {
       partition: "aws",
       region: "us-east-1",
       accountId: "111111111111",
-      refs: { OnboardingStateMachine: arn("OnboardingStateMachine") },
+      refs: {
+        OnboardingStateMachine: arn("OnboardingStateMachine"),
+        // --- Offboarding ---
+        OffboardingStateMachine: arn("OffboardingStateMachine"),
+      },
       attributes: {},
     };
     const registrarGrants = (id: string) =>
@@ -331,7 +347,9 @@ describe("the packaged template", () => {
         // The starters start onboardings; none answers a token or starts the registrar.
         for (const grant of registrarGrants(id)) {
           expect(grant.actions, id).toEqual(["states:StartExecution", "states:ListExecutions"]);
-          expect(grant.resource, id).toBe(arn("OnboardingStateMachine"));
+          // --- Offboarding --- the offboarding's starters start the offboarding.
+          const machine = /Offboard/.test(id) ? "OffboardingStateMachine" : "OnboardingStateMachine";
+          expect(grant.resource, id).toBe(arn(machine));
         }
       }
     }

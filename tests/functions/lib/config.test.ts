@@ -24,6 +24,8 @@ describe("loadConfig", () => {
       allowedTargetRoleNames: ["OrganizationAccountAccessRole", "AWSControlTowerExecution"],
       allowedAccountIds: [],
       allowedOuIds: [],
+      // --- Offboarding ---
+      secretRecoveryDays: 7,
     });
   });
 
@@ -65,6 +67,8 @@ describe("loadConfig", () => {
       allowedTargetRoleNames: ["Onboarder", "BreakGlass"],
       allowedAccountIds: [],
       allowedOuIds: [],
+      // --- Offboarding ---
+      secretRecoveryDays: 7,
     });
   });
 
