@@ -63,7 +63,9 @@ export async function offboardFromCli(
     progress(
       `The in-memory AWS and local Redis start empty: onboarding account ${account} first, in this process.\n`,
     );
-    const onboarded = await onboard(plan as never, backend, io as never, progress);
+    // With --json stdout holds one document, the offboarding's: the onboarding's goes with the progress.
+    const onboardIo = plan.options.json ? { ...io, stdout: progress } : io;
+    const onboarded = await onboard(plan as never, backend, onboardIo as never, progress);
     if (onboarded !== 0) return onboarded;
     progress("\n");
   }
