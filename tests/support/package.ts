@@ -20,6 +20,7 @@ export async function packageService(dir: string): Promise<void> {
       "--package",
       dir,
     ],
-    { env, timeout: 120_000 },
+    // About 50 functions bundled one by one: a minute on a quiet 2-core machine, several on a busy one.
+    { env, timeout: 600_000 },
   );
 }
