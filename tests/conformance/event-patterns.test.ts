@@ -39,7 +39,10 @@ function fixtures(): [string, Record<string, unknown>][] {
   );
 }
 
-/** Lifecycle events that succeeded start an onboarding; failures and other events start nothing. */
+/**
+ * Lifecycle events that succeeded start an onboarding (or, an account closed or removed, an
+ * offboarding); failures and other events start nothing.
+ */
 const starts = (fixture: string) => !/-failed\.json$|register-organizational-unit/.test(fixture);
 
 describe.skipIf(!motoUrl)(`the vending rules under EventBridge${motoUrl ? "" : ` (${MOTO_MISSING})`}`, () => {
@@ -97,9 +100,9 @@ describe.skipIf(!motoUrl)(`the vending rules under EventBridge${motoUrl ? "" : `
     );
   });
 
-  it("reads the project's seven fixtures and the three rules", () => {
-    expect(fixtures().length).toBeGreaterThanOrEqual(7);
-    expect(rules).toHaveLength(3);
+  it("reads the project's eleven fixtures and the five rules (three vending, two offboarding)", () => {
+    expect(fixtures().length).toBeGreaterThanOrEqual(11);
+    expect(rules).toHaveLength(5);
   });
 
   it.each(fixtures())("%s: the matcher and EventBridge pick the same rules", async (fixture, event) => {
