@@ -1,6 +1,12 @@
+import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { awsError, type FakeCall, type Service } from "../../local/aws/index.ts";
-import type { LocalEnvironment } from "../../local/environment.ts";
+import {
+  type LocalEnvironment,
+  type LocalEnvironmentOptions,
+  startLocalEnvironment,
+} from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
+import { TARGET } from "./support.ts";
 
 /*
  * The harness the workflows' fault matrices share: the faults each AWS service is failed with, the
@@ -164,3 +170,17 @@ export function report(kind: string, outcomes: Outcome[]): Outcome[] {
   for (const o of failed) console.log(`  did not hold: ${o.site} [${o.fault}]: ${o.why}`);
   return failed;
 }
+
+/** A fresh environment with the matrices' target, cold like a new Lambda container: the API keys are read again. */
+export function coldEnvironment(registrar?: LocalEnvironmentOptions["registrar"]): Promise<LocalEnvironment> {
+  forgetRedisApiKeys();
+  return startLocalEnvironment({
+    targets: [TARGET],
+    aws: { keyPropagationMs: 0 },
+    ...(registrar ? { registrar } : {}),
+  });
+}
+
+/** A secret's ARN by its name: the same from one environment to the next (ARNs end in a random suffix). */
+export const secretName = (value: string): string =>
+  value.replace(/^arn:aws:secretsmanager:[^:]+:\d{12}:secret:(.+)-[a-z0-9]{6}$/, "$1");

@@ -8,11 +8,11 @@ import {
   type LocalEnvironment,
   type LocalEnvironmentOptions,
   registryItemOf,
-  startLocalEnvironment,
 } from "../../local/environment.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
 import {
   type AwsSite,
+  coldEnvironment,
   injectAws,
   type Outcome,
   occurrences,
@@ -21,6 +21,7 @@ import {
   type RedisSite,
   redisFaultsOnce,
   report,
+  secretName,
   signature,
   TRANSIENT,
 } from "./fault-matrix.ts";
@@ -50,7 +51,7 @@ function resourceOf(call: FakeCall): string {
   const named = [input.UserName, input.RoleArn, input.SecretId, input.Name, input.TableName].find(
     (value): value is string => typeof value === "string",
   );
-  return (named ?? "").replace(/^arn:aws:secretsmanager:[^:]+:\d{12}:secret:(.+)-[a-z0-9]{6}$/, "$1");
+  return secretName(named ?? "");
 }
 
 /** The registrar's own calls (its queue, the API keys): its loop outlives any one request. */
@@ -64,12 +65,7 @@ afterEach(async () => {
 
 /** A fresh environment with the account onboarded: faults are injected after this. */
 async function onboarded(registrar?: LocalEnvironmentOptions["registrar"]): Promise<LocalEnvironment> {
-  forgetRedisApiKeys();
-  env = await startLocalEnvironment({
-    targets: [TARGET],
-    aws: { keyPropagationMs: 0 },
-    ...(registrar ? { registrar } : {}),
-  });
+  env = await coldEnvironment(registrar);
   const result = await env.run({ accountId: TARGET });
   if (result.status !== "SUCCEEDED") throw new Error(`onboarding failed: ${JSON.stringify(result.error)}`);
   return env;

@@ -1,19 +1,18 @@
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PERMANENT_ERRORS, TRANSIENT_ERRORS, WorkflowError } from "../../functions/lib/errors.ts";
-import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { awsError, type FakeCall } from "../../local/aws/index.ts";
 import {
   API_KEYS_SECRET,
   HOME,
   type LocalEnvironment,
   type LocalEnvironmentOptions,
-  startLocalEnvironment,
 } from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
 import {
   type AwsSite as AwsCallSite,
+  coldEnvironment,
   injectAws,
   type Outcome,
   occurrences,
@@ -22,6 +21,7 @@ import {
   type RedisSite as RedisCallSite,
   redisFaultsOnce,
   report,
+  secretName,
   signature,
   TRANSIENT,
 } from "./fault-matrix.ts";
@@ -67,7 +67,7 @@ function resourceOf(call: FakeCall): string {
   const named = [input.RoleName, input.PolicyArn, input.UserName, input.InstanceProfileName, input.RoleArn]
     .concat(input.SecretId, input.Name, input.TableName)
     .find((value): value is string => typeof value === "string");
-  return (named ?? "").replace(/^arn:aws:secretsmanager:[^:]+:\d{12}:secret:(.+)-[a-z0-9]{6}$/, "$1");
+  return secretName(named ?? "");
 }
 
 let env: LocalEnvironment | undefined;
@@ -78,12 +78,7 @@ afterEach(async () => {
 
 /** A fresh environment, cold like a new Lambda container: the API keys are read again. */
 async function freshEnvironment(registrar?: LocalEnvironmentOptions["registrar"]): Promise<LocalEnvironment> {
-  forgetRedisApiKeys();
-  env = await startLocalEnvironment({
-    targets: [TARGET],
-    aws: { keyPropagationMs: 0 },
-    ...(registrar ? { registrar } : {}),
-  });
+  env = await coldEnvironment(registrar);
   return env;
 }
 
