@@ -1,15 +1,10 @@
 import { createHash } from "node:crypto";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
   type SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import middy from "@middy/core";
-import httpErrorHandler from "@middy/http-error-handler";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { BulkInputSchema } from "./lib/bulk-input.ts";
@@ -19,16 +14,15 @@ import {
   type ApiAnswer,
   ApiProblem,
   bodyLimit,
-  correlateRequest,
-  INTERNAL_ERROR,
+  callerArn,
   json,
-  problemsAsJson,
+  measuredRoute,
+  urlOnSameStage,
 } from "./lib/http.ts";
 import { describeIssue } from "./lib/input.ts";
 import { STARTED_BY_ARN } from "./lib/onboarding-input.ts";
-import { logger, metrics } from "./lib/powertools.ts";
+import { logger } from "./lib/powertools.ts";
 import { isAwsError } from "./lib/start-execution.ts";
-import { tracer } from "./lib/tracing.ts";
 import { countStart } from "./lib/trigger-metrics.ts";
 import { atColdStart, sfnClient } from "./lib/trigger-runtime.ts";
 
@@ -121,11 +115,8 @@ export function bulkRequestDeps(env: Record<string, string | undefined>) {
 }
 
 /** Where a caller reads a bulk run's status, on the same API and stage it called. */
-function bulkStatusUrl(event: APIGatewayProxyEventV2, id: string): string {
-  const { domainName, stage } = event.requestContext;
-  const base = stage && stage !== "$default" ? `/${stage}` : "";
-  return `https://${domainName}${base}/onboardings/bulk/${encodeURIComponent(id)}`;
-}
+const bulkStatusUrl = (event: APIGatewayProxyEventV2, id: string): string =>
+  urlOnSameStage(event, "onboardings/bulk", id);
 
 /** The POST's JSON body (a GET has none, so no body parser runs for both routes). */
 function jsonBody(event: APIGatewayProxyEventV2): unknown {
@@ -142,20 +133,12 @@ function jsonBody(event: APIGatewayProxyEventV2): unknown {
 /** One function behind both bulk routes; the GET has no body, which the parser then leaves alone. */
 export function createHandler(load: () => Pick<BulkRequestDeps, "sfn" | "stateMachineArn">) {
   const deps = atColdStart(load);
-  return middy<APIGatewayProxyEventV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .use(captureLambdaHandler(tracer))
-    .use(correlateRequest())
-    .use(httpHeaderNormalizer())
-    .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
-    .use(problemsAsJson((outcome) => countStart("api", outcome)))
+  return measuredRoute(httpHeaderNormalizer(), (outcome) => countStart("api", outcome))
     .use(bodyLimit(MAX_BULK_BODY_BYTES))
     .handler(async (event) => {
       if (event.routeKey.startsWith("GET "))
         return json(await getBulkRequest(event.pathParameters?.id, deps()));
-      const context = event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } };
-      const caller = context.authorizer?.iam?.userArn;
+      const caller = callerArn(event);
       const answer = await startBulkRequest(jsonBody(event), {
         ...deps(),
         now: () => new Date(),

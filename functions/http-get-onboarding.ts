@@ -1,24 +1,9 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import type { SFNClient } from "@aws-sdk/client-sfn";
-import middy from "@middy/core";
-import httpErrorHandler from "@middy/http-error-handler";
 import httpEventNormalizer from "@middy/http-event-normalizer";
-import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { readSettings } from "./lib/config.ts";
 import { ExecutionNameSchema } from "./lib/execution-names.ts";
-import {
-  type ApiAnswer,
-  ApiProblem,
-  correlateRequest,
-  INTERNAL_ERROR,
-  json,
-  problemsAsJson,
-} from "./lib/http.ts";
+import { type ApiAnswer, ApiProblem, json, measuredRoute } from "./lib/http.ts";
 import { describeOnboarding } from "./lib/onboarding-status.ts";
-import { logger, metrics } from "./lib/powertools.ts";
-import { tracer } from "./lib/tracing.ts";
 import { countStatusRead } from "./lib/trigger-metrics.ts";
 import { atColdStart, sfnClient } from "./lib/trigger-runtime.ts";
 
@@ -55,22 +40,14 @@ export function getRequestDeps(env: Record<string, string | undefined>): GetRequ
 /** The Lambda handler around `getOnboardingRequest`, with its dependencies loaded on first use. */
 export function createHandler(load: () => GetRequestDeps) {
   const deps = atColdStart(load);
-  return (
-    middy<APIGatewayProxyEventV2>()
-      .use(injectLambdaContext(logger, { resetKeys: true }))
-      .use(logMetrics(metrics))
-      .use(captureLambdaHandler(tracer))
-      .use(correlateRequest())
-      .use(httpEventNormalizer())
-      .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
-      // A 404 is a refusal too, but its own outcome: an id mistyped, or of another stage.
-      .use(problemsAsJson((outcome, status) => countStatusRead(status === 404 ? "notFound" : outcome)))
-      .handler(async (event) => {
-        const answer = await getOnboardingRequest(event.pathParameters?.id, deps());
-        countStatusRead("answered");
-        return json(answer);
-      })
-  );
+  // A 404 is a refusal too, but its own outcome: an id mistyped, or of another stage.
+  return measuredRoute(httpEventNormalizer(), (outcome, status) =>
+    countStatusRead(status === 404 ? "notFound" : outcome),
+  ).handler(async (event) => {
+    const answer = await getOnboardingRequest(event.pathParameters?.id, deps());
+    countStatusRead("answered");
+    return json(answer);
+  });
 }
 
 export const handler = createHandler(() => getRequestDeps(process.env));

@@ -8,10 +8,13 @@ import { executionName } from "./lib/execution-names.ts";
 import {
   type ApiAnswer,
   ApiProblem,
+  accountIdParameter,
+  callerArn,
   correlateRequest,
   INTERNAL_ERROR,
   json,
   problemsAsJson,
+  urlOnSameStage,
 } from "./lib/http.ts";
 import { STARTED_BY_ARN } from "./lib/onboarding-input.ts";
 import { logger } from "./lib/powertools.ts";
@@ -32,10 +35,8 @@ export interface OffboardRequestDeps {
   caller?: string | undefined;
 }
 
-export async function offboardRequest(accountId: unknown, deps: OffboardRequestDeps): Promise<ApiAnswer> {
-  if (typeof accountId !== "string" || !/^\d{12}$/.test(accountId)) {
-    throw new ApiProblem(400, "accountId: must be a 12-digit account id");
-  }
+export async function offboardRequest(parameter: unknown, deps: OffboardRequestDeps): Promise<ApiAnswer> {
+  const accountId = accountIdParameter(parameter);
   const caller = deps.caller !== undefined && STARTED_BY_ARN.test(deps.caller) ? deps.caller : undefined;
   const input = { accountId, ...(caller ? { startedBy: caller } : {}) };
   const name = offboardExecutionName(accountId, "api", deps.now());
@@ -59,11 +60,8 @@ export async function offboardRequest(accountId: unknown, deps: OffboardRequestD
 }
 
 /** Where the offboarding's status is read, on the same API and stage. */
-export function offboardingStatusUrl(event: APIGatewayProxyEventV2, id: string): string {
-  const { domainName, stage } = event.requestContext;
-  const base = stage && stage !== "$default" ? `/${stage}` : "";
-  return `https://${domainName}${base}/offboardings/${encodeURIComponent(id)}`;
-}
+export const offboardingStatusUrl = (event: APIGatewayProxyEventV2, id: string): string =>
+  urlOnSameStage(event, "offboardings", id);
 
 export function createHandler(load: () => Pick<OffboardRequestDeps, "sfn" | "stateMachineArn">) {
   const deps = atColdStart(load);
@@ -73,13 +71,11 @@ export function createHandler(load: () => Pick<OffboardRequestDeps, "sfn" | "sta
     .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
     .use(problemsAsJson(() => {}))
     .handler(async (event) => {
-      const context = event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } };
-      const arn = context.authorizer?.iam?.userArn;
       const answer = await offboardRequest(event.pathParameters?.accountId, {
         ...deps(),
         now: () => new Date(),
         statusUrl: (id) => offboardingStatusUrl(event, id),
-        caller: typeof arn === "string" ? arn : undefined,
+        caller: callerArn(event),
       });
       logger.info("offboarding requested", { statusCode: answer.statusCode, id: answer.body.id });
       return json(answer);

@@ -1,10 +1,5 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import type { SFNClient } from "@aws-sdk/client-sfn";
 import { StartExecutionCommand } from "@aws-sdk/client-sfn";
-import middy from "@middy/core";
-import httpErrorHandler from "@middy/http-error-handler";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import httpJsonBodyParser from "@middy/http-json-body-parser";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
@@ -14,14 +9,13 @@ import {
   type ApiAnswer,
   ApiProblem,
   bodyLimit,
-  correlateRequest,
-  INTERNAL_ERROR,
+  callerArn,
   json,
-  problemsAsJson,
+  measuredRoute,
   statusUrl,
 } from "./lib/http.ts";
 import { STARTED_BY_ARN, type StartInput } from "./lib/onboarding-input.ts";
-import { logger, metrics } from "./lib/powertools.ts";
+import { logger } from "./lib/powertools.ts";
 import {
   isAwsError,
   MAX_ATTEMPTS,
@@ -30,7 +24,6 @@ import {
   startUnlessRunning,
 } from "./lib/start-execution.ts";
 import { parseStartInput } from "./lib/start-input.ts";
-import { tracer } from "./lib/tracing.ts";
 import { countStart } from "./lib/trigger-metrics.ts";
 import { atColdStart, sfnClient } from "./lib/trigger-runtime.ts";
 
@@ -187,14 +180,7 @@ type ParsedEvent = Omit<APIGatewayProxyEventV2, "body"> & { body?: unknown };
 /** The Lambda handler around `startOnboardingRequest`, with its dependencies loaded on first use. */
 export function createHandler(load: () => StartHandlerDeps) {
   const deps = atColdStart(load);
-  return middy<APIGatewayProxyEventV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .use(captureLambdaHandler(tracer))
-    .use(correlateRequest())
-    .use(httpHeaderNormalizer())
-    .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
-    .use(problemsAsJson((outcome) => countStart("api", outcome)))
+  return measuredRoute(httpHeaderNormalizer(), (outcome) => countStart("api", outcome))
     .use(bodyLimit(MAX_BODY_BYTES))
     .use(httpJsonBodyParser())
     .handler(async (event) => {
@@ -214,13 +200,6 @@ export function createHandler(load: () => StartHandlerDeps) {
       });
       return json(answer);
     });
-}
-
-/** The route's IAM authorizer names the signer; the event's type does not know the IAM variant. */
-function callerArn(event: APIGatewayProxyEventV2): string | undefined {
-  const context = event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } };
-  const arn = context.authorizer?.iam?.userArn;
-  return typeof arn === "string" ? arn : undefined;
 }
 
 export const handler = createHandler(() => startHandlerDeps(process.env));

@@ -7,7 +7,8 @@ import { readSettings } from "./lib/config.ts";
 import { executionName } from "./lib/execution-names.ts";
 import {
   type ApiAnswer,
-  ApiProblem,
+  accountIdParameter,
+  callerArn,
   correlateRequest,
   INTERNAL_ERROR,
   json,
@@ -15,7 +16,6 @@ import {
 } from "./lib/http.ts";
 import { logger } from "./lib/powertools.ts";
 import { rotationExecutionName, startRotation } from "./lib/rotation-start.ts";
-import { ACCOUNT_ID } from "./lib/step.ts";
 import { atColdStart, sfnClient } from "./lib/trigger-runtime.ts";
 
 export interface RotationRequestDeps {
@@ -32,10 +32,8 @@ export interface RotationRequestDeps {
  * rotation it started (200). Whether the account is onboarded is the rotation's first question
  * (NotOnboarded), asked under the account's lock.
  */
-export async function startRotationRequest(accountId: string | undefined, deps: RotationRequestDeps) {
-  if (accountId === undefined || !ACCOUNT_ID.test(accountId)) {
-    throw new ApiProblem(400, "accountId: must be a 12-digit account id");
-  }
+export async function startRotationRequest(parameter: string | undefined, deps: RotationRequestDeps) {
+  const accountId = accountIdParameter(parameter);
   const name = rotationExecutionName(accountId, "api", deps.now());
   const outcome = await startRotation(deps.sfn, deps.stateMachineArn, {
     accountId,
@@ -62,8 +60,7 @@ const deps = atColdStart(() => ({
 
 export const handler = middy(async (event: APIGatewayProxyEventV2) => {
   const { sfn, rotationStateMachineArn } = deps();
-  const caller = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
-    ?.userArn;
+  const caller = callerArn(event);
   const answer = await startRotationRequest(event.pathParameters?.accountId, {
     sfn,
     stateMachineArn: rotationStateMachineArn,

@@ -17,13 +17,13 @@ import {
   startLocalRedisCloud,
 } from "./redis-cloud/server.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "./registrar.ts";
+import { syncChildStandIn } from "./sync-child.ts";
 import {
   runOnboarding,
   runWorkflow,
   type WorkflowName,
   type WorkflowOptions,
   type WorkflowResult,
-  workflowOfRef,
 } from "./workflow.ts";
 
 export const HOME: Home = { partition: "aws", region: "us-east-1", accountId: "111111111111" };
@@ -161,27 +161,9 @@ export async function startLocalEnvironment(
       return registrar.invokeAndWait(parameters as never, run.invoke);
     },
     // Step Functions' own integration: the child (named by its Ref) runs here to its end, as the
-    // parent runs, and fails the state as States.TaskFailed with the child's error in the cause.
-    "arn:aws:states:::states:startExecution.sync:2": async (parameters, run) => {
-      if (!run) throw new Error("startExecution.sync:2 needs the run's options");
-      const { StateMachineArn, Input, Name } = parameters as {
-        StateMachineArn: string;
-        Input?: unknown;
-        Name?: string;
-      };
-      const child = await runWorkflow(workflowOfRef(StateMachineArn), Input ?? {}, {
-        ...run.options,
-        ...(Name === undefined ? {} : { executionName: Name }),
-        onEvent: undefined,
-      });
-      const ExecutionArn = `arn:aws:states:${HOME.region}:${HOME.accountId}:execution:${StateMachineArn}:${child.executionName}`;
-      if (child.status === "FAILED") {
-        const failure = new Error(JSON.stringify({ ExecutionArn, Status: "FAILED", ...child.error }));
-        failure.name = "States.TaskFailed";
-        throw failure;
-      }
-      return { ExecutionArn, Name: child.executionName, Status: "SUCCEEDED", Output: child.output };
-    },
+    // parent runs, and fails the state as States.TaskFailed with the child's error in the cause
+    // (the same stand-in as the CLI's live backend).
+    "arn:aws:states:::states:startExecution.sync:2": syncChildStandIn(HOME),
     ...dynamoIntegrations(dynamodb),
     // --- Reconcile: its Relay starts a fresh execution of the same machine ($$.StateMachine.Id).
     // Here the successor runs to its end before the state answers (AWS answers at once), so that

@@ -1,10 +1,10 @@
 import { runWorkflow, type ServiceContext, workflowOfRef } from "./workflow.ts";
 
 /**
- * Step Functions' `startExecution.sync:2` outside the local environment (a --live bulk run): the
- * child, named by its Ref, runs in this process to its end with the parent's wiring, and its
- * failure fails the state as States.TaskFailed with the child's error in the cause, as in AWS and
- * as the local environment's own stand-in does.
+ * Step Functions' `startExecution.sync:2`, for the local environment and for a --live bulk run
+ * alike: the child, named by its Ref, runs in this process to its end with the parent's wiring,
+ * and its failure fails the state as States.TaskFailed with the child's error in the cause, as in
+ * AWS.
  */
 export function syncChildStandIn(home: { region: string; accountId: string }) {
   return async (parameters: unknown, run?: ServiceContext) => {

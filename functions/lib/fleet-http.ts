@@ -1,15 +1,10 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import middy from "@middy/core";
-import httpErrorHandler from "@middy/http-error-handler";
 import httpEventNormalizer from "@middy/http-event-normalizer";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { readSettings } from "./config.ts";
-import { type ApiAnswer, correlateRequest, INTERNAL_ERROR, json, problemsAsJson } from "./http.ts";
-import { logger, metrics } from "./powertools.ts";
+import { type ApiAnswer, json, measuredRoute } from "./http.ts";
+import { metrics } from "./powertools.ts";
 import { tracer } from "./tracing.ts";
 import { atColdStart } from "./trigger-runtime.ts";
 
@@ -43,17 +38,11 @@ export function fleetHandler(
   load: () => FleetReadDeps,
 ) {
   const deps = atColdStart(load);
-  return middy<APIGatewayProxyEventV2>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .use(captureLambdaHandler(tracer))
-    .use(correlateRequest())
-    .use(httpEventNormalizer())
-    .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
-    .use(problemsAsJson((outcome) => countFleetRead(route, outcome)))
-    .handler(async (event) => {
+  return measuredRoute(httpEventNormalizer(), (outcome) => countFleetRead(route, outcome)).handler(
+    async (event) => {
       const result = await answer(event, deps());
       countFleetRead(route, "answered");
       return json(result);
-    });
+    },
+  );
 }

@@ -1,11 +1,17 @@
-import type middy from "@middy/core";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import middy from "@middy/core";
+import httpErrorHandler from "@middy/http-error-handler";
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from "aws-lambda";
 import { errorLogFields } from "./errors.ts";
-import { logger } from "./powertools.ts";
+import { logger, metrics } from "./powertools.ts";
+import { tracer } from "./tracing.ts";
 
 /*
- * The HTTP API's plumbing, shared by its two handlers: refusals as `{message}` JSON, the body
- * limit, JSON answers, the request id in every log line and where a status is read.
+ * The HTTP API's plumbing, shared by its handlers: refusals as `{message}` JSON, the body limit,
+ * JSON answers, the request id in every log line, where a status is read, the caller, the account
+ * id of the path, and the middleware of a measured route.
  */
 
 /** A refusal the caller may read: http-error-handler answers it with its status and message. */
@@ -37,6 +43,7 @@ export const json = (answer: ApiAnswer): APIGatewayProxyResultV2 => ({
 export const INTERNAL_ERROR = JSON.stringify({ message: "internal error" });
 
 type HttpMiddleware = middy.MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyResultV2>;
+type HttpRoute = middy.MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyResultV2>;
 type HttpError = Error & { statusCode?: number; expose?: boolean };
 
 /** A 4xx the caller may read (ours, or middy's own 415 and 422); anything else is a failure. */
@@ -91,9 +98,47 @@ export function bodyLimit(limit: number): HttpMiddleware {
   };
 }
 
-/** Where a caller reads an onboarding's status, on the same API and stage it called. */
-export function statusUrl(event: APIGatewayProxyEventV2, id: string): string {
+/** Where a caller reads `id` under `collection` (e.g. `offboardings`), on the same API and stage it called. */
+export function urlOnSameStage(event: APIGatewayProxyEventV2, collection: string, id: string): string {
   const { domainName, stage } = event.requestContext;
   const base = stage && stage !== "$default" ? `/${stage}` : "";
-  return `https://${domainName}${base}/onboardings/${encodeURIComponent(id)}`;
+  return `https://${domainName}${base}/${collection}/${encodeURIComponent(id)}`;
+}
+
+/** Where a caller reads an onboarding's status, on the same API and stage it called. */
+export const statusUrl = (event: APIGatewayProxyEventV2, id: string): string =>
+  urlOnSameStage(event, "onboardings", id);
+
+/** The route's IAM authorizer names the signer; the event's type does not know the IAM variant. */
+export function callerArn(event: APIGatewayProxyEventV2): string | undefined {
+  const context = event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } };
+  const arn = context.authorizer?.iam?.userArn;
+  return typeof arn === "string" ? arn : undefined;
+}
+
+/** The `{accountId}` path parameter, or a 400 naming it. */
+export function accountIdParameter(accountId: unknown): string {
+  if (typeof accountId !== "string" || !/^\d{12}$/.test(accountId)) {
+    throw new ApiProblem(400, "accountId: must be a 12-digit account id");
+  }
+  return accountId;
+}
+
+/**
+ * The middleware every measured route runs, in order: the Lambda context and request id in the
+ * logs, metrics flushed, traced, headers (or the whole event) normalized, refusals as `{message}`
+ * JSON and failures as INTERNAL_ERROR, `count` told which. The route adds its own and its handler.
+ */
+export function measuredRoute(
+  normalizer: Parameters<HttpRoute["use"]>[0],
+  count: (outcome: "refused" | "failed", statusCode: number) => void,
+) {
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(captureLambdaHandler(tracer))
+    .use(correlateRequest())
+    .use(normalizer)
+    .use(httpErrorHandler({ logger: false, fallbackMessage: INTERNAL_ERROR }))
+    .use(problemsAsJson(count));
 }

@@ -1,27 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { type LocalEnvironment, registryItemOf, startLocalEnvironment } from "../../local/environment.ts";
-import { type Io, main } from "../../local/start.ts";
+import { main } from "../../local/start.ts";
+import { captureIo } from "../support/cli-io.ts";
 
 /** `npm start -- --offboard`, through the command's own entry point, against the local environment. */
 
 const TARGET = "222222222222";
 
-function capture() {
-  const out = { stdout: "", stderr: "" };
-  const io: Io = {
-    stdout: (text) => {
-      out.stdout += text;
-    },
-    stderr: (text) => {
-      out.stderr += text;
-    },
-    env: {},
-  };
-  return { io, out };
-}
-
 async function offboard(argv: string[]) {
-  const { io, out } = capture();
+  const { io, out } = captureIo();
   let env: LocalEnvironment | undefined;
   const code = await main(["--offboard", ...argv], io, {
     startLocal: async (options) => {

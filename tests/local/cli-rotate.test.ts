@@ -1,26 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
-import { type Io, main } from "../../local/start.ts";
+import { main } from "../../local/start.ts";
+import { captureIo } from "../support/cli-io.ts";
 
 /** `npm start -- --rotate`, through the command's own entry point, against the local environment. */
 
-function capture() {
-  const out = { stdout: "", stderr: "" };
-  const io: Io = {
-    stdout: (text) => {
-      out.stdout += text;
-    },
-    stderr: (text) => {
-      out.stderr += text;
-    },
-    env: {},
-  };
-  return { io, out };
-}
-
 describe("--rotate, locally", () => {
   it("onboards the local target, then rotates it in the same process, with progress and a summary", async () => {
-    const { io, out } = capture();
+    const { io, out } = captureIo();
     let env: LocalEnvironment | undefined;
     const code = await main(["--rotate"], io, {
       startLocal: async (options) => {
@@ -41,7 +28,7 @@ describe("--rotate, locally", () => {
   });
 
   it("--json prints the rotation's summary as one document", async () => {
-    const { io, out } = capture();
+    const { io, out } = captureIo();
     expect(await main(["--rotate", "--json"], io)).toBe(0);
     const summary = JSON.parse(out.stdout) as {
       status: string;
@@ -53,7 +40,7 @@ describe("--rotate, locally", () => {
   });
 
   it("refuses options a rotation has no use for", async () => {
-    const { io, out } = capture();
+    const { io, out } = captureIo();
     expect(await main(["--rotate", "--plan"], io)).toBe(2);
     expect(out.stderr).toContain("--rotate");
   });

@@ -3,8 +3,9 @@ import { awsError } from "../../local/aws/index.ts";
 import { failableState, failableStates, failingAt } from "../../local/cli/fail-at.ts";
 import { formatSummary, summarize } from "../../local/cli/summary.ts";
 import { type LocalEnvironment, startLocalEnvironment } from "../../local/environment.ts";
-import { type Io, main } from "../../local/start.ts";
+import { main } from "../../local/start.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
+import { captureIo } from "../support/cli-io.ts";
 
 const TARGET = "222222222222";
 let env: LocalEnvironment | undefined;
@@ -82,23 +83,9 @@ describe("the summary", () => {
   });
 });
 
-function capture(env: Record<string, string | undefined>) {
-  const out = { stdout: "", stderr: "" };
-  const io: Io = {
-    stdout: (text) => {
-      out.stdout += text;
-    },
-    stderr: (text) => {
-      out.stderr += text;
-    },
-    env,
-  };
-  return { io, out };
-}
-
 describe("npm start", () => {
   it("says after a local run that it was local, and what to do next", async () => {
-    const { io, out } = capture({});
+    const { io, out } = captureIo({});
 
     expect(await main([], io)).toBe(0);
 
@@ -114,7 +101,7 @@ describe("npm start", () => {
     for (const name of ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]) delete process.env[name];
     process.env.AWS_CONFIG_FILE = "/nonexistent/config";
     process.env.AWS_SHARED_CREDENTIALS_FILE = "/nonexistent/credentials";
-    const { io, out } = capture({
+    const { io, out } = captureIo({
       REDIS_CLOUD_ACCOUNT_KEY: "a".repeat(20),
       REDIS_CLOUD_USER_KEY: "b".repeat(20),
     });

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { FakeCall } from "../../local/aws/index.ts";
-import { awsError } from "../../local/aws/index.ts";
 import { type LocalEnvironment, REGISTRAR_TABLE, startLocalEnvironment } from "../../local/environment.ts";
 import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import { expectInvariant, expectOffboarded, TARGET } from "../support/offboarding.ts";
+import { occurrences, PERMANENT, TRANSIENT } from "./fault-matrix.ts";
 
 /*
  * The offboarding's fault matrix: every AWS call and every Redis request a clean offboarding
@@ -14,21 +14,12 @@ import { expectInvariant, expectOffboarded, TARGET } from "../support/offboardin
 
 type Service = FakeCall["service"];
 
-const TRANSIENT: Record<Service, () => Error> = {
-  iam: () => awsError("iam", "Throttling", "Rate exceeded"),
-  sts: () => awsError("sts", "Throttling", "Rate exceeded"),
-  secretsmanager: () => awsError("secretsmanager", "ThrottlingException", "Rate exceeded"),
-  dynamodb: () => awsError("dynamodb", "ProvisionedThroughputExceededException", "Rate exceeded"),
-  organizations: () => awsError("organizations", "TooManyRequestsException", "Rate exceeded"),
-};
-
-const PERMANENT: Record<Service, () => Error> = {
-  iam: () => awsError("iam", "AccessDenied", "explicit deny in a service control policy"),
-  sts: () => awsError("sts", "AccessDenied", "not authorized to perform this action"),
-  secretsmanager: () => awsError("secretsmanager", "AccessDeniedException", "explicit deny"),
-  dynamodb: () => awsError("dynamodb", "AccessDeniedException", "explicit deny"),
-  organizations: () => awsError("organizations", "AccessDeniedException", "explicit deny"),
-};
+/** Each service's first transient error, its throttling: one transient case a site. */
+function THROTTLED(service: Service): () => Error {
+  const first = TRANSIENT[service][0];
+  if (!first) throw new Error(`no transient error for ${service}`);
+  return first.make;
+}
 
 interface Site {
   kind: "aws" | "redis";
@@ -72,12 +63,7 @@ async function sites(): Promise<Site[]> {
   const redisFrom = clean.redis.state.requests.length;
   const result = await clean.runWorkflow("offboarding", { accountId: TARGET });
   if (result.status !== "SUCCEEDED") throw new Error("the clean offboarding failed");
-  const seen = new Map<string, number>();
-  const numbered = (key: string) => {
-    const nth = (seen.get(key) ?? 0) + 1;
-    seen.set(key, nth);
-    return nth;
-  };
+  const numbered = occurrences();
   const found: Site[] = [
     ...clean.aws.calls.slice(awsFrom).map((call) => ({
       kind: "aws" as const,
@@ -109,7 +95,7 @@ function inject(world: LocalEnvironment, site: Site, permanent: boolean) {
     return now;
   };
   if (site.kind === "aws" && site.service) {
-    const make = (permanent ? PERMANENT : TRANSIENT)[site.service];
+    const make = permanent ? PERMANENT[site.service] : THROTTLED(site.service);
     world.aws.fail((call) => hit(awsKey(call)), make);
   } else {
     world.redis.state.options.fault = (request) =>

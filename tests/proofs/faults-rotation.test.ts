@@ -2,16 +2,29 @@ import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PERMANENT_ERRORS, TRANSIENT_ERRORS } from "../../functions/lib/errors.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
-import { awsError, type FakeCall, type Service } from "../../local/aws/index.ts";
+import type { FakeCall } from "../../local/aws/index.ts";
 import {
   API_KEYS_SECRET,
   type LocalEnvironment,
   type LocalEnvironmentOptions,
   registryItemOf,
-  startLocalEnvironment,
 } from "../../local/environment.ts";
-import type { RecordedRequest } from "../../local/redis-cloud/server.ts";
 import type { WorkflowResult } from "../../local/workflow.ts";
+import {
+  type AwsSite,
+  coldEnvironment,
+  injectAws,
+  type Outcome,
+  occurrences,
+  outcome,
+  PERMANENT,
+  type RedisSite,
+  redisFaultsOnce,
+  report,
+  secretName,
+  signature,
+  TRANSIENT,
+} from "./fault-matrix.ts";
 import { redisEndpoint, TARGET } from "./support.ts";
 
 /*
@@ -26,18 +39,6 @@ import { redisEndpoint, TARGET } from "./support.ts";
 const NAMED_ERRORS: readonly string[] = [...TRANSIENT_ERRORS, ...PERMANENT_ERRORS];
 const ROTATE = { accountId: TARGET, rotate: true };
 
-interface AwsSite {
-  kind: "aws";
-  service: Service;
-  command: string;
-  resource: string;
-  nth: number;
-}
-interface RedisSite {
-  kind: "redis";
-  endpoint: string;
-  nth: number;
-}
 type Site = AwsSite | RedisSite;
 
 const label = (site: Site) =>
@@ -50,10 +51,8 @@ function resourceOf(call: FakeCall): string {
   const named = [input.UserName, input.RoleArn, input.SecretId, input.Name, input.TableName].find(
     (value): value is string => typeof value === "string",
   );
-  return (named ?? "").replace(/^arn:aws:secretsmanager:[^:]+:\d{12}:secret:(.+)-[a-z0-9]{6}$/, "$1");
+  return secretName(named ?? "");
 }
-const signature = (call: Pick<FakeCall, "service" | "command">, resource: string) =>
-  `${call.service} ${call.command} ${resource}`;
 
 /** The registrar's own calls (its queue, the API keys): its loop outlives any one request. */
 const REGISTRAR_OWN = /^(dynamodb \w+ RegistrarTable|secretsmanager GetSecretValue redis-cloud\/api-keys)$/;
@@ -66,12 +65,7 @@ afterEach(async () => {
 
 /** A fresh environment with the account onboarded: faults are injected after this. */
 async function onboarded(registrar?: LocalEnvironmentOptions["registrar"]): Promise<LocalEnvironment> {
-  forgetRedisApiKeys();
-  env = await startLocalEnvironment({
-    targets: [TARGET],
-    aws: { keyPropagationMs: 0 },
-    ...(registrar ? { registrar } : {}),
-  });
+  env = await coldEnvironment(registrar);
   const result = await env.run({ accountId: TARGET });
   if (result.status !== "SUCCEEDED") throw new Error(`onboarding failed: ${JSON.stringify(result.error)}`);
   return env;
@@ -86,11 +80,7 @@ beforeAll(async () => {
   const result = await e.runWorkflow("rotation", ROTATE);
   if (result.status !== "SUCCEEDED")
     throw new Error(`the clean rotation failed: ${JSON.stringify(result.error)}`);
-  const counts = new Map<string, number>();
-  const nth = (key: string) => {
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-    return counts.get(key) ?? 0;
-  };
+  const nth = occurrences();
   for (const call of e.aws.calls.slice(firstCall)) {
     const resource = resourceOf(call);
     sites.push({
@@ -108,74 +98,6 @@ beforeAll(async () => {
   await e.close();
   env = undefined;
 }, 120_000);
-
-function injectAws(e: LocalEnvironment, site: AwsSite, make: () => Error, onward: boolean): () => boolean {
-  let seen = 0;
-  let fired = false;
-  e.aws.fail(
-    (call) => {
-      if (signature(call, resourceOf(call)) !== signature(site, site.resource)) return false;
-      seen += 1;
-      const hit = onward ? seen >= site.nth : seen === site.nth;
-      if (hit) fired = true;
-      return hit;
-    },
-    make,
-    onward ? Number.POSITIVE_INFINITY : 1,
-  );
-  return () => fired;
-}
-
-function serverError(service: Service, name: string): Error {
-  const error = awsError(service, name, "We encountered an internal error. Please try again.", "server");
-  error.$metadata = { httpStatusCode: 500 };
-  return error;
-}
-
-const TRANSIENT: Record<Service, { name: string; make: () => Error }[]> = {
-  iam: [
-    { name: "Throttling", make: () => awsError("iam", "Throttling", "Rate exceeded") },
-    { name: "ServiceFailure 500", make: () => serverError("iam", "ServiceFailure") },
-  ],
-  sts: [
-    { name: "Throttling", make: () => awsError("sts", "Throttling", "Rate exceeded") },
-    { name: "InternalFailure 500", make: () => serverError("sts", "InternalFailure") },
-  ],
-  secretsmanager: [
-    {
-      name: "ThrottlingException",
-      make: () => awsError("secretsmanager", "ThrottlingException", "Rate exceeded"),
-    },
-    { name: "InternalServiceError 500", make: () => serverError("secretsmanager", "InternalServiceError") },
-  ],
-  dynamodb: [
-    {
-      name: "ProvisionedThroughputExceededException",
-      make: () => awsError("dynamodb", "ProvisionedThroughputExceededException", "Rate exceeded"),
-    },
-    { name: "InternalServerError 500", make: () => serverError("dynamodb", "InternalServerError") },
-  ],
-  organizations: [],
-};
-
-const PERMANENT: Record<Service, () => Error> = {
-  iam: () => awsError("iam", "AccessDenied", "explicit deny in a service control policy"),
-  sts: () => awsError("sts", "AccessDenied", "not authorized to perform this action"),
-  secretsmanager: () => awsError("secretsmanager", "AccessDeniedException", "explicit deny"),
-  dynamodb: () => awsError("dynamodb", "AccessDeniedException", "explicit deny"),
-  organizations: () => awsError("organizations", "AccessDeniedException", "explicit deny"),
-};
-
-function redisFaultsOnce(e: LocalEnvironment, site: RedisSite, fault: { status: number } | "reset" | "lost") {
-  let seen = 0;
-  let fired = false;
-  e.redis.state.options.fault = (request: RecordedRequest) => {
-    if (fired || redisEndpoint(request) !== site.endpoint || ++seen !== site.nth) return undefined;
-    fired = true;
-    return fault;
-  };
-  return () => fired;
-}
 
 const keysOf = (e: LocalEnvironment) => e.aws.account(TARGET).users.get("redislabs-user")?.keys ?? [];
 
@@ -209,28 +131,6 @@ async function rotate(e: LocalEnvironment): Promise<WorkflowResult | "did not en
   }
 }
 
-interface Row {
-  site: string;
-  fault: string;
-  why?: string;
-}
-
-async function row(site: Site, fault: string, check: () => void): Promise<Row> {
-  try {
-    check();
-    return { site: label(site), fault };
-  } catch (error) {
-    return { site: label(site), fault, why: (error as Error).message.split("\n").slice(0, 4).join(" ") };
-  }
-}
-
-function report(kind: string, rows: Row[]): Row[] {
-  const failed = rows.filter((r) => r.why !== undefined);
-  console.log(`${kind}: matrix size ${rows.length}, held ${rows.length - failed.length}`);
-  for (const r of failed) console.log(`  did not hold: ${r.site} [${r.fault}]: ${r.why}`);
-  return failed;
-}
-
 describe("the clean rotation the matrix is built from", () => {
   it("calls IAM, STS, Secrets Manager, DynamoDB and Redis's PUT and two lists", () => {
     const services = new Set(sites.flatMap((s) => (s.kind === "aws" ? [s.service] : [])));
@@ -244,7 +144,7 @@ describe("the clean rotation the matrix is built from", () => {
 
 describe("a transient fault of any call of the rotation, once", () => {
   it("still rotates: Redis on the new key, the only key, active", async () => {
-    const rows: Row[] = [];
+    const rows: Outcome[] = [];
     for (const site of sites) {
       const faults =
         site.kind === "aws"
@@ -257,11 +157,16 @@ describe("a transient fault of any call of the rotation, once", () => {
         const e = await onboarded();
         const injected =
           site.kind === "aws" && "aws" in fault
-            ? injectAws(e, site, fault.aws, false)
-            : redisFaultsOnce(e, site as RedisSite, (fault as { redis: { status: number } | "reset" }).redis);
+            ? injectAws(e, site, resourceOf, fault.aws, false)
+            : redisFaultsOnce(
+                e,
+                (request) => redisEndpoint(request) === (site as RedisSite).endpoint,
+                site.nth,
+                (fault as { redis: { status: number } | "reset" }).redis,
+              );
         const result = await rotate(e);
         rows.push(
-          await row(site, fault.name, () => {
+          await outcome(label(site), fault.name, () => {
             expect(injected(), "the fault was injected").toBe(true);
             expect(result === "did not end" ? result : result.status).toBe("SUCCEEDED");
             expect(keysOf(e).map((k) => k.AccessKeyId)).toEqual([
@@ -328,7 +233,7 @@ const REDIS_PERMANENT: Record<string, RedisPermanent[]> = {
 
 describe("a permanent fault of any call of the rotation", () => {
   it("fails the rotation by a stable name, and the invariant holds", async () => {
-    const rows: Row[] = [];
+    const rows: Outcome[] = [];
     const permanent = sites.filter((site) =>
       site.kind === "aws" ? !REGISTRAR_OWN.test(signature(site, site.resource)) : site.nth === 1,
     );
@@ -337,11 +242,11 @@ describe("a permanent fault of any call of the rotation", () => {
       for (const redis of redisCases) {
         const e = await onboarded(redis?.registrar);
         let injected: () => boolean = () => true;
-        if (site.kind === "aws") injected = injectAws(e, site, PERMANENT[site.service], true);
+        if (site.kind === "aws") injected = injectAws(e, site, resourceOf, PERMANENT[site.service], true);
         else await redis?.arrange(e);
         const result = await rotate(e);
         rows.push(
-          await row(site, redis?.fault ?? "refused from then on", () => {
+          await outcome(label(site), redis?.fault ?? "refused from then on", () => {
             expect(injected(), "the fault was injected").toBe(true);
             if (result === "did not end") throw new Error("the rotation did not end");
             if (result.status === "FAILED") expect(NAMED_ERRORS).toContain(result.error?.Error);

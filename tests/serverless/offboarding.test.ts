@@ -1,19 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
-  functionRoleId,
-  isRuntimeStatement,
+  actionsOf,
+  functionGrants,
   packagedTemplate,
   resourcesOfType,
-  roleStatements,
   type Template,
 } from "../support/template.ts";
 
 /* The offboarding as `serverless package --stage test` writes it: machine, route, rules, roles. */
 
 const template: Template = packagedTemplate();
-const grants = (fn: string) =>
-  roleStatements(template, functionRoleId(template, fn)).filter((s) => !isRuntimeStatement(s));
-const actionsOf = (s: Record<string, unknown>) => [s.Action].flat().map(String);
+const grants = (fn: string) => functionGrants(template, fn);
 
 describe("the offboarding, as packaged", () => {
   it("is a STANDARD state machine logging errors only, without the states' data, to its own log group", () => {

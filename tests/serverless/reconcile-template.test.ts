@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { functionRoleId, packagedTemplate, roleStatements, type Template } from "../support/template.ts";
+import {
+  actionsOf,
+  functionRoleId,
+  packagedTemplate,
+  roleStatements,
+  type Template,
+} from "../support/template.ts";
 
 /*
  * The scheduled reconcile as deployed: a schedule of EventBridge Scheduler whose expression and
@@ -13,7 +19,6 @@ const resource = (id: string) => {
   if (!found) throw new Error(`no resource ${id}`);
   return found;
 };
-const actionsOf = (statement: Record<string, unknown>) => [statement.Action].flat() as string[];
 const allActions = (statements: Record<string, unknown>[]) => statements.flatMap(actionsOf).sort();
 const inlineStatements = (roleId: string) =>
   (

@@ -1,23 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { resolveIntrinsics } from "../support/cfn.ts";
 import {
+  actionsOf,
   functionRoleId,
   packagedTemplate,
   type Resource,
   roleStatements,
+  TEST_STACK,
   type Template,
 } from "../support/template.ts";
 
 /* Credential rotation in the packaged template: its machine, its schedule, its HTTP route. */
 
 const template: Template = packagedTemplate();
-const STACK = { partition: "aws", region: "us-east-1", accountId: "111111111111", refs: {}, attributes: {} };
 const resource = (id: string): Resource => {
   const found = template.Resources[id];
   if (!found) throw new Error(`no resource ${id}`);
   return found;
 };
-const actionsOf = (statement: Record<string, unknown>) => [statement.Action].flat() as string[];
 
 describe("the rotation in the packaged template", () => {
   it("is a STANDARD state machine with its own log group, no state data in its logs", () => {
@@ -70,7 +70,7 @@ describe("the rotation in the packaged template", () => {
     const starter = resource("StartScheduledRotationsLambdaFunction").Properties.Environment as {
       Variables: Record<string, unknown>;
     };
-    expect(resolveIntrinsics(starter.Variables.ROTATION_STATE_MACHINE_ARN, STACK)).toBe(
+    expect(resolveIntrinsics(starter.Variables.ROTATION_STATE_MACHINE_ARN, TEST_STACK)).toBe(
       "arn:aws:states:us-east-1:111111111111:stateMachine:redis-cloud-byoc-test-rotation",
     );
   });

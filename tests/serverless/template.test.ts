@@ -4,12 +4,14 @@ import { parse } from "yaml";
 import { loadDefinition } from "../../local/workflow.ts";
 import { resolveIntrinsics } from "../support/cfn.ts";
 import {
+  actionsOf,
   functionRoleId,
   isRuntimeStatement,
   packagedTemplate,
   type Resource,
   resourcesOfType,
   roleStatements,
+  TEST_STACK,
   type Template,
 } from "../support/template.ts";
 
@@ -29,7 +31,6 @@ const IAM_STEPS = [
   "EnsureConsoleRoleLambdaFunction",
 ];
 
-const actionsOf = (statement: Record<string, unknown>) => [statement.Action].flat() as string[];
 const text = (value: unknown) => JSON.stringify(value);
 /** A function's logical id from its serverless.yml name. */
 const logicalId = (fn: string) => `${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`;
@@ -45,9 +46,6 @@ const machineStatements = (id: string) => roleStatements(template, roleOf(machin
 /** Step Functions' log delivery and X-Ray, which take no resource-level permission. */
 const isDeliveryStatement = (statement: Record<string, unknown>) =>
   statement.Resource === "*" && actionsOf(statement).every((a) => /^(logs|xray):/.test(a));
-
-/** The stack's pseudo parameters, to resolve the template's intrinsic functions. */
-const STACK = { partition: "aws", region: "us-east-1", accountId: "111111111111", refs: {}, attributes: {} };
 
 describe("the packaged template", () => {
   it("has two STANDARD state machines, onboarding and registrar, each its file, each Lambda by its function", () => {
@@ -126,7 +124,7 @@ describe("the packaged template", () => {
       { Effect: "Allow", Action: "states:StartExecution", Resource: expect.anything() },
     ]);
     // Its own ARN, named so (a Ref from its role to itself would be a circular dependency).
-    expect(resolveIntrinsics(service[1]?.Resource, STACK)).toBe(
+    expect(resolveIntrinsics(service[1]?.Resource, TEST_STACK)).toBe(
       `arn:aws:states:us-east-1:111111111111:stateMachine:${String(machine.Properties.StateMachineName)}`,
     );
     expect(text(template.Resources[roleId])).not.toContain('RegistrarStateMachine"');
@@ -160,7 +158,7 @@ describe("the packaged template", () => {
         actionsOf(s).includes("sts:AssumeRole"),
       );
       expect(assume).toHaveLength(1);
-      expect(resolveIntrinsics(assume[0]?.Resource, STACK)).toEqual([
+      expect(resolveIntrinsics(assume[0]?.Resource, TEST_STACK)).toEqual([
         "arn:aws:iam::*:role/OrganizationAccountAccessRole",
         "arn:aws:iam::*:role/AWSControlTowerExecution",
       ]);
@@ -302,9 +300,7 @@ describe("the packaged template", () => {
     const arn = (name: string) =>
       `arn:aws:states:us-east-1:111111111111:stateMachine:${String(machineOf(name).Properties.StateMachineName)}`;
     const stack = {
-      partition: "aws",
-      region: "us-east-1",
-      accountId: "111111111111",
+      ...TEST_STACK,
       refs: {
         OnboardingStateMachine: arn("OnboardingStateMachine"),
         // --- Offboarding ---

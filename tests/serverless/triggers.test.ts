@@ -1,11 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
-  functionRoleId,
-  isRuntimeStatement,
+  functionGrants,
   packagedTemplate,
   type Resource,
   resourcesOfType,
-  roleStatements,
   type Template,
 } from "../support/template.ts";
 
@@ -31,8 +29,7 @@ const rules = resourcesOfType(template, "AWS::Events::Rule")
 const targetsOf = (rule: Resource) => rule.Properties.Targets as Record<string, unknown>[];
 
 /** A role's statements other than its own log writing and tracing. */
-const grants = (fn: string) =>
-  roleStatements(template, functionRoleId(template, fn)).filter((s) => !isRuntimeStatement(s));
+const grants = (fn: string) => functionGrants(template, fn);
 
 /** A function's environment variables. */
 const environmentOf = (fn: string): Record<string, unknown> => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SETTINGS } from "../../functions/lib/config.ts";
-import { loadDefinition } from "../../local/workflow.ts";
+import { loadMachine, type State, worstSeconds } from "../support/time-bounds.ts";
 
 /*
  * A bulk run's end is bounded: its TimeoutSeconds covers a 10,000-account backfill at the
@@ -9,25 +9,8 @@ import { loadDefinition } from "../../local/workflow.ts";
  * registrar longer than its hand-over's own timeout.
  */
 
-interface Retrier {
-  ErrorEquals: string[];
-  IntervalSeconds?: number;
-  BackoffRate?: number;
-  MaxAttempts?: number;
-  MaxDelaySeconds?: number;
-}
-interface State {
-  Type: string;
-  TimeoutSeconds?: number;
-  Retry?: Retrier[];
-  Parameters?: { Payload?: { kind?: string } };
-}
-
-const bulk = loadDefinition("bulk-onboarding") as unknown as {
-  TimeoutSeconds: number;
-  States: Record<string, State>;
-};
-const onboarding = loadDefinition("onboarding") as unknown as { States: Record<string, State> };
+const bulk = loadMachine("bulk-onboarding");
+const onboarding = loadMachine("onboarding");
 
 /** The largest backfill a bulk run lists (Step Functions' Distributed Map runs 10,000 at once). */
 const ACCOUNTS = 10_000;
@@ -35,22 +18,6 @@ const ACCOUNTS = 10_000;
 const SLOWEST_TASK_SECONDS = 120;
 /** Step Functions' longest Standard execution: one year. */
 const ONE_YEAR = 365 * 24 * 3600;
-
-const retryPauses = (retrier: Retrier): number => {
-  let total = 0;
-  for (let k = 0; k < (retrier.MaxAttempts ?? 3); k++) {
-    const pause = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** k;
-    total += Math.min(pause, retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
-  }
-  return total;
-};
-
-/** A Task state at its worst: every attempt to its timeout, every retry's pause. */
-const worstOf = (state: State): number => {
-  const attempts = 1 + (state.Retry ?? []).reduce((sum, r) => sum + (r.MaxAttempts ?? 3), 0);
-  const pauses = (state.Retry ?? []).reduce((sum, r) => sum + retryPauses(r), 0);
-  return attempts * (state.TimeoutSeconds ?? 0) + pauses;
-};
 
 describe("the bulk onboarding's time bounds", () => {
   it("gives every top-level Task state a timeout and bounded retries", () => {
@@ -64,7 +31,7 @@ describe("the bulk onboarding's time bounds", () => {
     const backfill = ACCOUNTS * SLOWEST_TASK_SECONDS;
     const ownStates = Object.values(bulk.States)
       .filter((s) => s.Type === "Task")
-      .reduce((sum, s) => sum + worstOf(s), 0);
+      .reduce((sum, s) => sum + worstSeconds(s), 0);
 
     expect(bulk.TimeoutSeconds).toBeGreaterThanOrEqual(backfill + ownStates);
     // With a margin for the registrar's pauses between tasks (the benchmark's 0.1 to 1 %).
@@ -75,7 +42,7 @@ describe("the bulk onboarding's time bounds", () => {
   it("waits for each onboarding longer than the onboarding itself may run, so that the child ends first", () => {
     const map = bulk.States.OnboardEach as unknown as { ItemProcessor: { States: Record<string, State> } };
     const start = map.ItemProcessor.States.StartOnboarding as State;
-    const child = loadDefinition("onboarding") as unknown as { TimeoutSeconds: number };
+    const child = onboarding;
 
     expect(start.TimeoutSeconds).toBeGreaterThan(child.TimeoutSeconds);
     expect(start.TimeoutSeconds).toBeLessThan(bulk.TimeoutSeconds);

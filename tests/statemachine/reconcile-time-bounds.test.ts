@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { TRANSIENT_ERRORS } from "../../functions/lib/errors.ts";
 import { PAGE_SIZE, PAGES_PER_EXECUTION } from "../../functions/list-reconcile-page.ts";
-import { loadDefinition } from "../../local/workflow.ts";
+import { loadMachine, type State, worstSeconds as worst } from "../support/time-bounds.ts";
 
 /*
  * The reconcile's time bounds: every Task bounded, and one execution's worst case (its pages, each
@@ -10,54 +9,9 @@ import { loadDefinition } from "../../local/workflow.ts";
  * events because an execution reads at most PAGES_PER_EXECUTION pages, then relays.
  */
 
-interface Retrier {
-  ErrorEquals: string[];
-  IntervalSeconds?: number;
-  BackoffRate?: number;
-  MaxAttempts?: number;
-  MaxDelaySeconds?: number;
-}
-interface State {
-  Type: string;
-  TimeoutSeconds?: number;
-  HeartbeatSeconds?: number;
-  Retry?: Retrier[];
-  MaxConcurrency?: number;
-  ItemProcessor?: { States: Record<string, State> };
-}
-
-const definition = loadDefinition("reconcile") as unknown as {
-  TimeoutSeconds: number;
-  States: Record<string, State>;
-};
+const definition = loadMachine("reconcile");
 const states = definition.States;
 const items = (states.Accounts as State).ItemProcessor?.States ?? {};
-/** The hand-over function's own timeout (serverless.yml). */
-const HAND_OVER_SECONDS = 20;
-
-const retryPauses = (r: Retrier): number => {
-  let total = 0;
-  for (let k = 0; k < (r.MaxAttempts ?? 3); k++) {
-    total += Math.min((r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** k, r.MaxDelaySeconds ?? Infinity);
-  }
-  return total;
-};
-/** An attempt of a task-token wait that failed at its invocation ended within the invocation. */
-const invocationOnly = (state: State, r: Retrier) =>
-  state.HeartbeatSeconds !== undefined &&
-  r.ErrorEquals.every(
-    (name) => name.startsWith("Lambda.") || (TRANSIENT_ERRORS as readonly string[]).includes(name),
-  );
-function worst(state: State | undefined): number {
-  if (state?.Type !== "Task") return 0;
-  const timeout = state.TimeoutSeconds ?? Number.POSITIVE_INFINITY;
-  const retriers = state.Retry ?? [];
-  const attempts = retriers.reduce(
-    (sum, r) => sum + (r.MaxAttempts ?? 3) * (invocationOnly(state, r) ? HAND_OVER_SECONDS : timeout),
-    timeout,
-  );
-  return attempts + retriers.reduce((sum, r) => sum + retryPauses(r), 0);
-}
 
 describe("the reconcile's time bounds", () => {
   it("gives every Task, in the page loop and in the accounts' Map, a TimeoutSeconds", () => {

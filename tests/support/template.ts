@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inject } from "vitest";
+import type { Stack } from "./cfn.ts";
 
 export interface Resource {
   Type: string;
@@ -50,3 +51,20 @@ export function functionRoleId(template: Template, functionId: string): string {
     | undefined;
   return role?.["Fn::GetAtt"]?.[0] ?? "";
 }
+
+/** The test stage's pseudo parameters, to resolve the template's intrinsic functions; spread it to add refs. */
+export const TEST_STACK: Stack = {
+  partition: "aws",
+  region: "us-east-1",
+  accountId: "111111111111",
+  refs: {},
+  attributes: {},
+};
+
+/** A statement's actions, one or many. */
+export const actionsOf = (statement: Record<string, unknown>): string[] =>
+  [statement.Action].flat().map(String);
+
+/** A function's role's statements other than its own log writing and tracing. */
+export const functionGrants = (template: Template, functionId: string): Record<string, unknown>[] =>
+  roleStatements(template, functionRoleId(template, functionId)).filter((s) => !isRuntimeStatement(s));
