@@ -38,6 +38,7 @@ import {
   USER_POLICY_NAME,
 } from "../../functions/lib/config.ts";
 import type { Runtime, StepRun } from "../../functions/lib/define-step.ts";
+import { WorkflowError } from "../../functions/lib/errors.ts";
 import { executionArn } from "../../functions/lib/execution-names.ts";
 import { policyArn } from "../../functions/lib/policies.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
@@ -54,7 +55,7 @@ import {
   REGISTRY_TABLE,
   startLocalEnvironment,
 } from "../../local/environment.ts";
-import type { WorkflowResult } from "../../local/workflow.ts";
+import type { WorkflowName, WorkflowResult } from "../../local/workflow.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
 import ctUpdate from "../fixtures/events/controltower-update-managed-account.json" with { type: "json" };
 import orgCreate from "../fixtures/events/organizations-create-account-result.json" with { type: "json" };
@@ -138,6 +139,24 @@ const FUNCTIONS = [
   // --- Fleet view ---
   "httpListAccounts",
   "httpGetAccount",
+  // --- The workflows after the onboarding: their steps, run through their state machines ---
+  "rotateValidate",
+  "rotateBegin",
+  "rotateCreateKey",
+  "rotatePromote",
+  "rotateOldKey",
+  "rotateUndo",
+  "rotateFinish",
+  "listReconcilePage",
+  "reconcileAccount",
+  "bulkPlan",
+  "bulkSummary",
+  "offboardStart",
+  "offboardBegin",
+  "offboardIam",
+  "offboardSecret",
+  "offboardFinish",
+  "offboardFailure",
 ] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
 /** The code registrarTick runs: the registration's, the check's and the withdrawal's. */
@@ -381,6 +400,50 @@ async function run(
       `run of ${JSON.stringify(input)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(result.error ?? got)}`,
     );
   }
+}
+
+/** Runs another workflow with the recorded code, `runs` in place of some; it must end as intended. */
+async function runOther(
+  session: Session,
+  workflow: WorkflowName,
+  input: unknown,
+  ends: "SUCCEEDED" | { failsWith: string },
+  runs: Record<string, StepRun<unknown>> = session.runs,
+  executionName?: string,
+) {
+  const result = await session.env.runWorkflow(workflow, input, {
+    runs,
+    ...(executionName === undefined ? {} : { executionName }),
+  });
+  const expected =
+    ends === "SUCCEEDED" ? { status: "SUCCEEDED" } : { status: "FAILED", error: ends.failsWith };
+  const got = { status: result.status, ...(result.error ? { error: result.error.Error } : {}) };
+  if (JSON.stringify(got) !== JSON.stringify(expected)) {
+    throw new Error(
+      `${workflow} of ${JSON.stringify(input)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(result.error ?? got)}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * The recorded code with `fn` failing for good (after doing its work, recorded, when `after`),
+ * for events of `action` only when given: drives a workflow's failure and undo paths.
+ */
+function failingStep(
+  session: Session,
+  fn: string,
+  options: { after?: boolean; action?: string } = {},
+): Record<string, StepRun<unknown>> {
+  const real = session.runs[fn];
+  if (!real) throw new Error(`no step ${fn}`);
+  const wrapped: StepRun<unknown> = async (event, runtime) => {
+    const action = (event as { action?: string }).action;
+    if (options.action !== undefined && action !== options.action) return real(event, runtime);
+    if (options.after) await real(event, runtime);
+    throw new WorkflowError("AccessDenied", `${fn}: refused for the proof`);
+  };
+  return { ...session.runs, [fn]: wrapped };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -648,6 +711,112 @@ async function driveFleetReads(session: Session) {
   await read("httpGetAccount", () => getAccountRequest(TARGET, deps));
 }
 
+// --- The workflows after the onboarding: rotation, reconcile, bulk onboarding, offboarding ---
+async function driveLaterWorkflows() {
+  // Rotation in the home account (IAM with the function's own role): a success, a failure before
+  // the switch (the undo deletes the new key and moves the labels back), failures after it.
+  await withSession([], async (session) => {
+    await run(session, {}, "SUCCEEDED");
+    const rotate = { accountId: HOME.accountId, rotate: true };
+    await runOther(session, "rotation", rotate, "SUCCEEDED");
+    await runOther(
+      session,
+      "rotation",
+      rotate,
+      { failsWith: "AccessDenied" },
+      failingStep(session, "verifyAccessKey"),
+    );
+    await runOther(
+      session,
+      "rotation",
+      rotate,
+      { failsWith: "AccessDenied" },
+      failingStep(session, "rotatePromote", { after: true }),
+    );
+    await runOther(
+      session,
+      "rotation",
+      rotate,
+      { failsWith: "AccessDenied" },
+      failingStep(session, "rotateOldKey", { action: "delete" }),
+    );
+    await runOther(session, "rotation", rotate, "SUCCEEDED");
+    // Reconcile: pages of the registry, the account planned (reads only).
+    await runOther(session, "reconcile", {}, "SUCCEEDED");
+    // Offboarding: everything the product made goes; a second one finds nothing.
+    await runOther(session, "offboarding", { accountId: HOME.accountId }, "SUCCEEDED");
+    await runOther(session, "offboarding", { accountId: HOME.accountId }, "SUCCEEDED");
+  });
+  // In target accounts, through either role name: the steps assume the role. The second account
+  // was onboarded by Control Tower's event (the execution's name says so): its reconcile and its
+  // offboarding assume Control Tower's role.
+  await withSession([TARGET, SECOND_TARGET], async (session) => {
+    const targets = [
+      { accountId: TARGET },
+      { accountId: SECOND_TARGET, roleName: "AWSControlTowerExecution" },
+    ];
+    await run(session, targets[0], "SUCCEEDED");
+    await runOther(
+      session,
+      "onboarding",
+      targets[1],
+      "SUCCEEDED",
+      session.runs,
+      `${SECOND_TARGET}-vending-controltower`,
+    );
+    // The whole registry page by page, then accounts named (each read by its item),
+    // before a rotation records the account as its own.
+    await runOther(session, "reconcile", {}, "SUCCEEDED");
+    await runOther(session, "reconcile", { accountIds: [TARGET, SECOND_TARGET] }, "SUCCEEDED");
+    for (const input of targets) {
+      await runOther(session, "rotation", { ...input, rotate: true }, "SUCCEEDED");
+      await runOther(
+        session,
+        "rotation",
+        { ...input, rotate: true },
+        { failsWith: "AccessDenied" },
+        failingStep(session, "verifyAccessKey"),
+      );
+    }
+    await runOther(
+      session,
+      "offboarding",
+      { accountId: TARGET },
+      { failsWith: "AccessDenied" },
+      failingStep(session, "offboardSecret"),
+    );
+    for (const input of targets) await runOther(session, "offboarding", input, "SUCCEEDED");
+  });
+  // The secret's readers changed by hand: the rotation puts its resource policy back.
+  await withSession([], async (session) => {
+    await run(session, {}, "SUCCEEDED");
+    const name = `${loadConfig({}).secretNamePrefix}${HOME.accountId}`;
+    await session.env.runtime.clients
+      .secrets()
+      .send(new PutResourcePolicyCommand({ SecretId: name, ResourcePolicy: FOREIGN_SECRET_POLICY }));
+    await runOther(session, "rotation", { accountId: HOME.accountId, rotate: true }, "SUCCEEDED");
+  });
+  // Offboarding what the onboarding adopted: each resource gets back what it had before (the
+  // policies' default versions, the roles' trust and policies, the profile's role, the user's
+  // policy) and is left; what the product made goes.
+  await withSession([], async (session) => {
+    await foreignWorld(session.env, FOREIGN_SECRET_POLICY);
+    const iam = session.env.runtime.clients.iam();
+    for (const PolicyName of [INSTANCE_POLICY_NAME, USER_POLICY_NAME])
+      await iam.send(new CreatePolicyCommand({ PolicyName, PolicyDocument: FOREIGN_POLICY }));
+    await run(session, { adopt: true }, "SUCCEEDED");
+    await runOther(session, "offboarding", { accountId: HOME.accountId }, "SUCCEEDED");
+  });
+  // Bulk onboarding of an OU's accounts: the plan lists the organization and reads the registry.
+  await withSession([TARGET, SECOND_TARGET], async (session) => {
+    session.env.aws.addOrganizationalUnit(ALLOWED_OU, "r-abcd");
+    session.env.aws.addOrganizationAccount(TARGET, ALLOWED_OU);
+    session.env.aws.addOrganizationAccount(SECOND_TARGET, ALLOWED_OU);
+    await run(session, { accountId: TARGET }, "SUCCEEDED");
+    await runOther(session, "bulk-onboarding", { ouIds: [ALLOWED_OU] }, "SUCCEEDED");
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the template grants each function
 // ---------------------------------------------------------------------------------------------
@@ -883,6 +1052,7 @@ describe("least privilege of every function, from the packaged template", () => 
       await driveFleetReads(session);
     });
     await driveTriggers();
+    await driveLaterWorkflows();
   });
 
   it.each(FUNCTIONS)("%s: every call it makes is allowed by its role", async (fn) => {
