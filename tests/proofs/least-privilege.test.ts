@@ -24,10 +24,13 @@ import {
 import { ExecutionAlreadyExists, SFNClient } from "@aws-sdk/client-sfn";
 import type { STSClient } from "@aws-sdk/client-sts";
 import { beforeAll, describe, expect, it } from "vitest";
+import { getBulkRequest, startBulkRequest } from "../../functions/http-bulk.ts";
 import { getAccountRequest } from "../../functions/http-get-account.ts";
 import { getOnboardingRequest } from "../../functions/http-get-onboarding.ts";
 import { listAccountsRequest } from "../../functions/http-list-accounts.ts";
+import { offboardRequest } from "../../functions/http-offboard.ts";
 import { startOnboardingRequest } from "../../functions/http-start-onboarding.ts";
+import { startRotationRequest } from "../../functions/http-start-rotation.ts";
 import {
   CONSOLE_ROLE_NAME,
   INSTANCE_POLICY_NAME,
@@ -44,7 +47,9 @@ import { policyArn } from "../../functions/lib/policies.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { Registry } from "../../functions/lib/registry.ts";
 import { VENDING_SETTINGS } from "../../functions/lib/vending-decision.ts";
+import { createHandler as offboardFromEventHandler } from "../../functions/offboard-from-event.ts";
 import { createHandler } from "../../functions/start-from-event.ts";
+import { scheduledRotationsStep } from "../../functions/start-scheduled-rotations.ts";
 import { awsError, type FakeCall } from "../../local/aws/index.ts";
 import { key } from "../../local/aws/state.ts";
 import { failableState, failingAt } from "../../local/cli/fail-at.ts";
@@ -58,6 +63,7 @@ import {
 import type { WorkflowName, WorkflowResult } from "../../local/workflow.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
 import ctUpdate from "../fixtures/events/controltower-update-managed-account.json" with { type: "json" };
+import orgClose from "../fixtures/events/organizations-close-account-result.json" with { type: "json" };
 import orgCreate from "../fixtures/events/organizations-create-account-result.json" with { type: "json" };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { resolveIntrinsics, type Stack } from "../support/cfn.ts";
@@ -88,6 +94,9 @@ const MACHINE = STATE_MACHINE_ARN;
 /** The registrar state machine as the test stage names it (serverless.yml: <service>-<stage>-registrar). */
 const REGISTRAR_MACHINE = MACHINE.replace(/-onboarding$/, "-registrar");
 const DEAD_LETTER_QUEUE = "arn:aws:sqs:us-east-1:111111111111:redis-cloud-byoc-test-vending-dlq";
+/** The later workflows' state machines, as the test stage names them (<service>-<stage>-<name>). */
+const machineOf = (name: string) => MACHINE.replace(/-onboarding$/, `-${name}`);
+const OFFBOARDING_DLQ = "arn:aws:sqs:us-east-1:111111111111:redis-cloud-byoc-test-offboarding-dlq";
 const STACK: Stack = {
   partition: HOME.partition,
   region: HOME.region,
@@ -97,9 +106,11 @@ const STACK: Stack = {
     VendingEventsDeadLetterQueue: DEAD_LETTER_QUEUE,
     AccountRegistryTable: REGISTRY_TABLE,
     RegistrarTable: REGISTRAR_TABLE,
+    OffboardingStateMachine: machineOf("offboarding"),
   },
   attributes: {
     "VendingEventsDeadLetterQueue.Arn": DEAD_LETTER_QUEUE,
+    "OffboardingEventsDeadLetterQueue.Arn": OFFBOARDING_DLQ,
     // Locally the tables are named by their logical ids: the deployed names' ARNs, as the calls name them.
     "AccountRegistryTable.Arn": `arn:aws:dynamodb:${HOME.region}:${HOME.accountId}:table/${REGISTRY_TABLE}`,
     "RegistrarTable.Arn": `arn:aws:dynamodb:${HOME.region}:${HOME.accountId}:table/${REGISTRAR_TABLE}`,
@@ -157,6 +168,13 @@ const FUNCTIONS = [
   "offboardSecret",
   "offboardFinish",
   "offboardFailure",
+  // Their starters and routes, through their cores.
+  "startScheduledRotations",
+  "httpStartRotation",
+  "httpBulk",
+  "offboardFromEvent",
+  "httpOffboard",
+  "httpGetOffboarding",
 ] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
 /** The code registrarTick runs: the registration's, the check's and the withdrawal's. */
@@ -817,6 +835,121 @@ async function driveLaterWorkflows() {
   });
 }
 
+/** The later workflows' starters and routes: a first start, and a repeat whose name is taken. */
+async function driveLaterTriggers() {
+  const taken = () => {
+    throw new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} });
+  };
+  /** Starts the first time, finds the name taken the second (and describes that execution). */
+  const startsThenTaken = (machine: string): SfnAnswer => {
+    const seen = new Set<string>();
+    return (command, input) => {
+      if (command === "ListExecutions") return nothingRunning;
+      if (command === "DescribeExecution")
+        return { executionArn: String(input.executionArn), stateMachineArn: machine, status: "SUCCEEDED" };
+      const name = String(input.name);
+      if (seen.has(name)) return taken();
+      seen.add(name);
+      return { executionArn: executionArn(machine, name), startDate: new Date() };
+    };
+  };
+  const at = () => new Date("2026-11-21T19:56:53Z");
+
+  // The schedule's starter: the registry's active accounts (a Scan), one rotation each, twice.
+  const rotation = machineOf("rotation");
+  await withSession([], async (session) => {
+    await run(session, {}, "SUCCEEDED");
+    const sfn = recordingSfn("startScheduledRotations", startsThenTaken(rotation));
+    const { run: starts } = scheduledRotationsStep(() => sfn);
+    const runtime: Runtime = {
+      ...session.env.runtime,
+      // A trigger's setting, not a step's: the local runtime has none.
+      config: { ...session.env.runtime.config, rotationStateMachineArn: rotation } as Runtime["config"],
+    };
+    for (let i = 0; i < 2; i++) {
+      const from = session.env.aws.calls.length;
+      const self: Invocation = { fn: "startScheduledRotations", calls: [] };
+      await invocation.run(self, () => starts({}, runtime));
+      const own = session.env.aws.calls.slice(from).filter((call) => madeBy.get(call) === self);
+      if (own.length === 0) throw new Error("startScheduledRotations read no registry");
+      record("startScheduledRotations", own, lookupsOf(session));
+    }
+  });
+
+  const rotationSfn = recordingSfn("httpStartRotation", startsThenTaken(rotation));
+  for (const status of [202, 200]) {
+    const answer = await startRotationRequest(TARGET, {
+      sfn: rotationSfn,
+      stateMachineArn: rotation,
+      now: at,
+    });
+    expect(answer.statusCode).toBe(status);
+  }
+
+  const bulk = machineOf("bulk-onboarding");
+  const bulkSfn = recordingSfn("httpBulk", startsThenTaken(bulk));
+  const bulkDeps = {
+    sfn: bulkSfn,
+    stateMachineArn: bulk,
+    now: at,
+    statusUrl: (id: string) => `https://api.example.com/onboardings/bulk/${id}`,
+  };
+  for (const status of [202, 200]) {
+    const answer = await startBulkRequest({ ouIds: [ALLOWED_OU] }, bulkDeps);
+    expect(answer.statusCode).toBe(status);
+  }
+  const bulkStatus = await getBulkRequest("bulk-20261121T1956Z-0123456789abcdef", bulkDeps);
+  expect(bulkStatus.body.status).toBe("SUCCEEDED");
+
+  const offboarding = machineOf("offboarding");
+  const fromEvent = offboardFromEventHandler(() => ({
+    sfn: recordingSfn("offboardFromEvent", startsThenTaken(offboarding)),
+    stateMachineArn: offboarding,
+  }));
+  const closed = [orgClose, orgClose].map((event) =>
+    fromEvent(event, lambdaContext(HOME.accountId, "offboardFromEvent")),
+  );
+  expect((await Promise.all(closed)).map((result) => result.outcome)).toEqual(["started", "taken"]);
+
+  const offboardSfn = recordingSfn("httpOffboard", startsThenTaken(offboarding));
+  const offboardDeps = {
+    sfn: offboardSfn,
+    stateMachineArn: offboarding,
+    now: at,
+    statusUrl: (id: string) => `https://api.example.com/offboardings/${id}`,
+  };
+  for (const status of [202, 200]) {
+    const answer = await offboardRequest(TARGET, offboardDeps);
+    expect(answer.statusCode).toBe(status);
+  }
+
+  // GET /offboardings/{id}: the onboarding's status route on the offboarding's executions.
+  const id = `${TARGET}-api-20261121T1956Z`;
+  const described = await getOnboardingRequest(id, {
+    sfn: recordingSfn("httpGetOffboarding", (command) =>
+      command === "DescribeExecution"
+        ? {
+            executionArn: executionArn(offboarding, id),
+            stateMachineArn: offboarding,
+            status: "RUNNING",
+            startDate: new Date(),
+          }
+        : {
+            events: [
+              {
+                id: 3,
+                type: "TaskStateEntered",
+                timestamp: new Date(),
+                stateEnteredEventDetails: { name: "RemoveIamResources" },
+              },
+            ],
+          },
+    ),
+    stateMachineArn: offboarding,
+  });
+  expect(described.body).toMatchObject({ status: "RUNNING" });
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the template grants each function
 // ---------------------------------------------------------------------------------------------
@@ -1053,6 +1186,7 @@ describe("least privilege of every function, from the packaged template", () => 
     });
     await driveTriggers();
     await driveLaterWorkflows();
+    await driveLaterTriggers();
   });
 
   it.each(FUNCTIONS)("%s: every call it makes is allowed by its role", async (fn) => {
