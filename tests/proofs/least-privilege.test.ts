@@ -177,8 +177,13 @@ const FUNCTIONS = [
   "httpGetOffboarding",
 ] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
-/** The code registrarTick runs: the registration's, the check's and the withdrawal's. */
-const REGISTRAR_WORK = ["registerCloudAccount", "checkRegistration", "withdrawRegistration"];
+/** The code registrarTick runs: the registration's, the check's, the withdrawal's and the offboarding's. */
+const REGISTRAR_WORK = [
+  "registerCloudAccount",
+  "checkRegistration",
+  "withdrawRegistration",
+  "offboardAtRedis",
+];
 const isProven = (fn: string): fn is FunctionName => (FUNCTIONS as readonly string[]).includes(fn);
 
 // ---------------------------------------------------------------------------------------------
