@@ -24,10 +24,13 @@ import {
 import { ExecutionAlreadyExists, SFNClient } from "@aws-sdk/client-sfn";
 import type { STSClient } from "@aws-sdk/client-sts";
 import { beforeAll, describe, expect, it } from "vitest";
+import { getBulkRequest, startBulkRequest } from "../../functions/http-bulk.ts";
 import { getAccountRequest } from "../../functions/http-get-account.ts";
 import { getOnboardingRequest } from "../../functions/http-get-onboarding.ts";
 import { listAccountsRequest } from "../../functions/http-list-accounts.ts";
+import { offboardRequest } from "../../functions/http-offboard.ts";
 import { startOnboardingRequest } from "../../functions/http-start-onboarding.ts";
+import { startRotationRequest } from "../../functions/http-start-rotation.ts";
 import {
   CONSOLE_ROLE_NAME,
   INSTANCE_POLICY_NAME,
@@ -38,12 +41,15 @@ import {
   USER_POLICY_NAME,
 } from "../../functions/lib/config.ts";
 import type { Runtime, StepRun } from "../../functions/lib/define-step.ts";
+import { WorkflowError } from "../../functions/lib/errors.ts";
 import { executionArn } from "../../functions/lib/execution-names.ts";
 import { policyArn } from "../../functions/lib/policies.ts";
 import { forgetRedisApiKeys } from "../../functions/lib/redis-api-keys.ts";
 import { Registry } from "../../functions/lib/registry.ts";
 import { VENDING_SETTINGS } from "../../functions/lib/vending-decision.ts";
+import { createHandler as offboardFromEventHandler } from "../../functions/offboard-from-event.ts";
 import { createHandler } from "../../functions/start-from-event.ts";
+import { scheduledRotationsStep } from "../../functions/start-scheduled-rotations.ts";
 import { awsError, type FakeCall } from "../../local/aws/index.ts";
 import { key } from "../../local/aws/state.ts";
 import { failableState, failingAt } from "../../local/cli/fail-at.ts";
@@ -54,9 +60,10 @@ import {
   REGISTRY_TABLE,
   startLocalEnvironment,
 } from "../../local/environment.ts";
-import type { WorkflowResult } from "../../local/workflow.ts";
+import type { WorkflowName, WorkflowResult } from "../../local/workflow.ts";
 import ctCreate from "../fixtures/events/controltower-create-managed-account.json" with { type: "json" };
 import ctUpdate from "../fixtures/events/controltower-update-managed-account.json" with { type: "json" };
+import orgClose from "../fixtures/events/organizations-close-account-result.json" with { type: "json" };
 import orgCreate from "../fixtures/events/organizations-create-account-result.json" with { type: "json" };
 import { lambdaContext, STATE_MACHINE_ARN } from "../support/aws.ts";
 import { resolveIntrinsics, type Stack } from "../support/cfn.ts";
@@ -87,6 +94,9 @@ const MACHINE = STATE_MACHINE_ARN;
 /** The registrar state machine as the test stage names it (serverless.yml: <service>-<stage>-registrar). */
 const REGISTRAR_MACHINE = MACHINE.replace(/-onboarding$/, "-registrar");
 const DEAD_LETTER_QUEUE = "arn:aws:sqs:us-east-1:111111111111:redis-cloud-byoc-test-vending-dlq";
+/** The later workflows' state machines, as the test stage names them (<service>-<stage>-<name>). */
+const machineOf = (name: string) => MACHINE.replace(/-onboarding$/, `-${name}`);
+const OFFBOARDING_DLQ = "arn:aws:sqs:us-east-1:111111111111:redis-cloud-byoc-test-offboarding-dlq";
 const STACK: Stack = {
   partition: HOME.partition,
   region: HOME.region,
@@ -96,9 +106,11 @@ const STACK: Stack = {
     VendingEventsDeadLetterQueue: DEAD_LETTER_QUEUE,
     AccountRegistryTable: REGISTRY_TABLE,
     RegistrarTable: REGISTRAR_TABLE,
+    OffboardingStateMachine: machineOf("offboarding"),
   },
   attributes: {
     "VendingEventsDeadLetterQueue.Arn": DEAD_LETTER_QUEUE,
+    "OffboardingEventsDeadLetterQueue.Arn": OFFBOARDING_DLQ,
     // Locally the tables are named by their logical ids: the deployed names' ARNs, as the calls name them.
     "AccountRegistryTable.Arn": `arn:aws:dynamodb:${HOME.region}:${HOME.accountId}:table/${REGISTRY_TABLE}`,
     "RegistrarTable.Arn": `arn:aws:dynamodb:${HOME.region}:${HOME.accountId}:table/${REGISTRAR_TABLE}`,
@@ -138,10 +150,40 @@ const FUNCTIONS = [
   // --- Fleet view ---
   "httpListAccounts",
   "httpGetAccount",
+  // --- The workflows after the onboarding: their steps, run through their state machines ---
+  "rotateValidate",
+  "rotateBegin",
+  "rotateCreateKey",
+  "rotatePromote",
+  "rotateOldKey",
+  "rotateUndo",
+  "rotateFinish",
+  "listReconcilePage",
+  "reconcileAccount",
+  "bulkPlan",
+  "bulkSummary",
+  "offboardStart",
+  "offboardBegin",
+  "offboardIam",
+  "offboardSecret",
+  "offboardFinish",
+  "offboardFailure",
+  // Their starters and routes, through their cores.
+  "startScheduledRotations",
+  "httpStartRotation",
+  "httpBulk",
+  "offboardFromEvent",
+  "httpOffboard",
+  "httpGetOffboarding",
 ] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
-/** The code registrarTick runs: the registration's, the check's and the withdrawal's. */
-const REGISTRAR_WORK = ["registerCloudAccount", "checkRegistration", "withdrawRegistration"];
+/** The code registrarTick runs: the registration's, the check's, the withdrawal's and the offboarding's. */
+const REGISTRAR_WORK = [
+  "registerCloudAccount",
+  "checkRegistration",
+  "withdrawRegistration",
+  "offboardAtRedis",
+];
 const isProven = (fn: string): fn is FunctionName => (FUNCTIONS as readonly string[]).includes(fn);
 
 // ---------------------------------------------------------------------------------------------
@@ -381,6 +423,50 @@ async function run(
       `run of ${JSON.stringify(input)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(result.error ?? got)}`,
     );
   }
+}
+
+/** Runs another workflow with the recorded code, `runs` in place of some; it must end as intended. */
+async function runOther(
+  session: Session,
+  workflow: WorkflowName,
+  input: unknown,
+  ends: "SUCCEEDED" | { failsWith: string },
+  runs: Record<string, StepRun<unknown>> = session.runs,
+  executionName?: string,
+) {
+  const result = await session.env.runWorkflow(workflow, input, {
+    runs,
+    ...(executionName === undefined ? {} : { executionName }),
+  });
+  const expected =
+    ends === "SUCCEEDED" ? { status: "SUCCEEDED" } : { status: "FAILED", error: ends.failsWith };
+  const got = { status: result.status, ...(result.error ? { error: result.error.Error } : {}) };
+  if (JSON.stringify(got) !== JSON.stringify(expected)) {
+    throw new Error(
+      `${workflow} of ${JSON.stringify(input)}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(result.error ?? got)}`,
+    );
+  }
+  return result;
+}
+
+/**
+ * The recorded code with `fn` failing for good (after doing its work, recorded, when `after`),
+ * for events of `action` only when given: drives a workflow's failure and undo paths.
+ */
+function failingStep(
+  session: Session,
+  fn: string,
+  options: { after?: boolean; action?: string } = {},
+): Record<string, StepRun<unknown>> {
+  const real = session.runs[fn];
+  if (!real) throw new Error(`no step ${fn}`);
+  const wrapped: StepRun<unknown> = async (event, runtime) => {
+    const action = (event as { action?: string }).action;
+    if (options.action !== undefined && action !== options.action) return real(event, runtime);
+    if (options.after) await real(event, runtime);
+    throw new WorkflowError("AccessDenied", `${fn}: refused for the proof`);
+  };
+  return { ...session.runs, [fn]: wrapped };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -648,6 +734,227 @@ async function driveFleetReads(session: Session) {
   await read("httpGetAccount", () => getAccountRequest(TARGET, deps));
 }
 
+// --- The workflows after the onboarding: rotation, reconcile, bulk onboarding, offboarding ---
+async function driveLaterWorkflows() {
+  // Rotation in the home account (IAM with the function's own role): a success, a failure before
+  // the switch (the undo deletes the new key and moves the labels back), failures after it.
+  await withSession([], async (session) => {
+    await run(session, {}, "SUCCEEDED");
+    const rotate = { accountId: HOME.accountId, rotate: true };
+    await runOther(session, "rotation", rotate, "SUCCEEDED");
+    await runOther(
+      session,
+      "rotation",
+      rotate,
+      { failsWith: "AccessDenied" },
+      failingStep(session, "verifyAccessKey"),
+    );
+    await runOther(
+      session,
+      "rotation",
+      rotate,
+      { failsWith: "AccessDenied" },
+      failingStep(session, "rotatePromote", { after: true }),
+    );
+    await runOther(
+      session,
+      "rotation",
+      rotate,
+      { failsWith: "AccessDenied" },
+      failingStep(session, "rotateOldKey", { action: "delete" }),
+    );
+    await runOther(session, "rotation", rotate, "SUCCEEDED");
+    // Reconcile: pages of the registry, the account planned (reads only).
+    await runOther(session, "reconcile", {}, "SUCCEEDED");
+    // Offboarding: everything the product made goes; a second one finds nothing.
+    await runOther(session, "offboarding", { accountId: HOME.accountId }, "SUCCEEDED");
+    await runOther(session, "offboarding", { accountId: HOME.accountId }, "SUCCEEDED");
+  });
+  // In target accounts, through either role name: the steps assume the role. The second account
+  // was onboarded by Control Tower's event (the execution's name says so): its reconcile and its
+  // offboarding assume Control Tower's role.
+  await withSession([TARGET, SECOND_TARGET], async (session) => {
+    const targets = [
+      { accountId: TARGET },
+      { accountId: SECOND_TARGET, roleName: "AWSControlTowerExecution" },
+    ];
+    await run(session, targets[0], "SUCCEEDED");
+    await runOther(
+      session,
+      "onboarding",
+      targets[1],
+      "SUCCEEDED",
+      session.runs,
+      `${SECOND_TARGET}-vending-controltower`,
+    );
+    // The whole registry page by page, then accounts named (each read by its item),
+    // before a rotation records the account as its own.
+    await runOther(session, "reconcile", {}, "SUCCEEDED");
+    await runOther(session, "reconcile", { accountIds: [TARGET, SECOND_TARGET] }, "SUCCEEDED");
+    for (const input of targets) {
+      await runOther(session, "rotation", { ...input, rotate: true }, "SUCCEEDED");
+      await runOther(
+        session,
+        "rotation",
+        { ...input, rotate: true },
+        { failsWith: "AccessDenied" },
+        failingStep(session, "verifyAccessKey"),
+      );
+    }
+    await runOther(
+      session,
+      "offboarding",
+      { accountId: TARGET },
+      { failsWith: "AccessDenied" },
+      failingStep(session, "offboardSecret"),
+    );
+    for (const input of targets) await runOther(session, "offboarding", input, "SUCCEEDED");
+  });
+  // The secret's readers changed by hand: the rotation puts its resource policy back.
+  await withSession([], async (session) => {
+    await run(session, {}, "SUCCEEDED");
+    const name = `${loadConfig({}).secretNamePrefix}${HOME.accountId}`;
+    await session.env.runtime.clients
+      .secrets()
+      .send(new PutResourcePolicyCommand({ SecretId: name, ResourcePolicy: FOREIGN_SECRET_POLICY }));
+    await runOther(session, "rotation", { accountId: HOME.accountId, rotate: true }, "SUCCEEDED");
+  });
+  // Offboarding what the onboarding adopted: each resource gets back what it had before (the
+  // policies' default versions, the roles' trust and policies, the profile's role, the user's
+  // policy) and is left; what the product made goes.
+  await withSession([], async (session) => {
+    await foreignWorld(session.env, FOREIGN_SECRET_POLICY);
+    const iam = session.env.runtime.clients.iam();
+    for (const PolicyName of [INSTANCE_POLICY_NAME, USER_POLICY_NAME])
+      await iam.send(new CreatePolicyCommand({ PolicyName, PolicyDocument: FOREIGN_POLICY }));
+    await run(session, { adopt: true }, "SUCCEEDED");
+    await runOther(session, "offboarding", { accountId: HOME.accountId }, "SUCCEEDED");
+  });
+  // Bulk onboarding of an OU's accounts: the plan lists the organization and reads the registry.
+  await withSession([TARGET, SECOND_TARGET], async (session) => {
+    session.env.aws.addOrganizationalUnit(ALLOWED_OU, "r-abcd");
+    session.env.aws.addOrganizationAccount(TARGET, ALLOWED_OU);
+    session.env.aws.addOrganizationAccount(SECOND_TARGET, ALLOWED_OU);
+    await run(session, { accountId: TARGET }, "SUCCEEDED");
+    await runOther(session, "bulk-onboarding", { ouIds: [ALLOWED_OU] }, "SUCCEEDED");
+  });
+}
+
+/** The later workflows' starters and routes: a first start, and a repeat whose name is taken. */
+async function driveLaterTriggers() {
+  const taken = () => {
+    throw new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} });
+  };
+  /** Starts the first time, finds the name taken the second (and describes that execution). */
+  const startsThenTaken = (machine: string): SfnAnswer => {
+    const seen = new Set<string>();
+    return (command, input) => {
+      if (command === "ListExecutions") return nothingRunning;
+      if (command === "DescribeExecution")
+        return { executionArn: String(input.executionArn), stateMachineArn: machine, status: "SUCCEEDED" };
+      const name = String(input.name);
+      if (seen.has(name)) return taken();
+      seen.add(name);
+      return { executionArn: executionArn(machine, name), startDate: new Date() };
+    };
+  };
+  const at = () => new Date("2026-11-21T19:56:53Z");
+
+  // The schedule's starter: the registry's active accounts (a Scan), one rotation each, twice.
+  const rotation = machineOf("rotation");
+  await withSession([], async (session) => {
+    await run(session, {}, "SUCCEEDED");
+    const sfn = recordingSfn("startScheduledRotations", startsThenTaken(rotation));
+    const { run: starts } = scheduledRotationsStep(() => sfn);
+    const runtime: Runtime = {
+      ...session.env.runtime,
+      // A trigger's setting, not a step's: the local runtime has none.
+      config: { ...session.env.runtime.config, rotationStateMachineArn: rotation } as Runtime["config"],
+    };
+    for (let i = 0; i < 2; i++) {
+      const from = session.env.aws.calls.length;
+      const self: Invocation = { fn: "startScheduledRotations", calls: [] };
+      await invocation.run(self, () => starts({}, runtime));
+      const own = session.env.aws.calls.slice(from).filter((call) => madeBy.get(call) === self);
+      if (own.length === 0) throw new Error("startScheduledRotations read no registry");
+      record("startScheduledRotations", own, lookupsOf(session));
+    }
+  });
+
+  const rotationSfn = recordingSfn("httpStartRotation", startsThenTaken(rotation));
+  for (const status of [202, 200]) {
+    const answer = await startRotationRequest(TARGET, {
+      sfn: rotationSfn,
+      stateMachineArn: rotation,
+      now: at,
+    });
+    expect(answer.statusCode).toBe(status);
+  }
+
+  const bulk = machineOf("bulk-onboarding");
+  const bulkSfn = recordingSfn("httpBulk", startsThenTaken(bulk));
+  const bulkDeps = {
+    sfn: bulkSfn,
+    stateMachineArn: bulk,
+    now: at,
+    statusUrl: (id: string) => `https://api.example.com/onboardings/bulk/${id}`,
+  };
+  for (const status of [202, 200]) {
+    const answer = await startBulkRequest({ ouIds: [ALLOWED_OU] }, bulkDeps);
+    expect(answer.statusCode).toBe(status);
+  }
+  const bulkStatus = await getBulkRequest("bulk-20261121T1956Z-0123456789abcdef", bulkDeps);
+  expect(bulkStatus.body.status).toBe("SUCCEEDED");
+
+  const offboarding = machineOf("offboarding");
+  const fromEvent = offboardFromEventHandler(() => ({
+    sfn: recordingSfn("offboardFromEvent", startsThenTaken(offboarding)),
+    stateMachineArn: offboarding,
+  }));
+  const closed = [orgClose, orgClose].map((event) =>
+    fromEvent(event, lambdaContext(HOME.accountId, "offboardFromEvent")),
+  );
+  expect((await Promise.all(closed)).map((result) => result.outcome)).toEqual(["started", "taken"]);
+
+  const offboardSfn = recordingSfn("httpOffboard", startsThenTaken(offboarding));
+  const offboardDeps = {
+    sfn: offboardSfn,
+    stateMachineArn: offboarding,
+    now: at,
+    statusUrl: (id: string) => `https://api.example.com/offboardings/${id}`,
+  };
+  for (const status of [202, 200]) {
+    const answer = await offboardRequest(TARGET, offboardDeps);
+    expect(answer.statusCode).toBe(status);
+  }
+
+  // GET /offboardings/{id}: the onboarding's status route on the offboarding's executions.
+  const id = `${TARGET}-api-20261121T1956Z`;
+  const described = await getOnboardingRequest(id, {
+    sfn: recordingSfn("httpGetOffboarding", (command) =>
+      command === "DescribeExecution"
+        ? {
+            executionArn: executionArn(offboarding, id),
+            stateMachineArn: offboarding,
+            status: "RUNNING",
+            startDate: new Date(),
+          }
+        : {
+            events: [
+              {
+                id: 3,
+                type: "TaskStateEntered",
+                timestamp: new Date(),
+                stateEnteredEventDetails: { name: "RemoveIamResources" },
+              },
+            ],
+          },
+    ),
+    stateMachineArn: offboarding,
+  });
+  expect(described.body).toMatchObject({ status: "RUNNING" });
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the template grants each function
 // ---------------------------------------------------------------------------------------------
@@ -883,6 +1190,8 @@ describe("least privilege of every function, from the packaged template", () => 
       await driveFleetReads(session);
     });
     await driveTriggers();
+    await driveLaterWorkflows();
+    await driveLaterTriggers();
   });
 
   it.each(FUNCTIONS)("%s: every call it makes is allowed by its role", async (fn) => {

@@ -109,11 +109,13 @@ describe("the reconcile state machine", () => {
 describe("the reconcile's functions and the vending starter", () => {
   const fn = (id: string) => resource(id).Properties;
 
-  it("lets ReconcileAccount read IAM in target accounts through the allowed roles only, and write no IAM", () => {
+  it("lets ReconcileAccount read IAM in target accounts through the allowed roles, the home account's by its own, and write no IAM", () => {
     const statements = roleStatements(template, functionRoleId(template, "ReconcileAccountLambdaFunction"));
     const actions = allActions(statements);
     expect(actions).toContain("sts:AssumeRole");
-    expect(actions.filter((a) => a.startsWith("iam:"))).toEqual([]);
+    // The home account's (an onboarding of `{}`): reads only.
+    expect(actions).toContain("iam:GetRole");
+    expect(actions.filter((a) => a.startsWith("iam:")).every((a) => /^iam:(Get|List)/.test(a))).toBe(true);
     expect(actions.filter((a) => a.startsWith("secretsmanager:"))).toEqual([
       "secretsmanager:DescribeSecret",
       "secretsmanager:GetResourcePolicy",

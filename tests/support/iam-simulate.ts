@@ -94,6 +94,7 @@ const IAM_RESOURCES: Record<string, IamResource> = {
   ListAccessKeys: "user",
   CreateAccessKey: "user",
   DeleteAccessKey: "user",
+  UpdateAccessKey: "user",
   GetAccountPasswordPolicy: "*",
 };
 
