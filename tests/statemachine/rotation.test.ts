@@ -249,9 +249,23 @@ describe("a rotation meets another run of the same account", () => {
 
   it("a rotation started during an onboarding of the account waits for it", async () => {
     const options = { pauseMs: PAUSE_MS, services: slowRefusals() };
-    const onboarding = env.run({ accountId: TARGET }, { ...options, executionName: "onboarding-first" });
-    // The onboarding holds the lock before the rotation asks for it.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The rotation starts once the onboarding holds the lock (it has entered RecordStart, the state
+    // after AcquireAccountLock), however slow the machine.
+    let locked: () => void = () => undefined;
+    const holding = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const onboarding = env.run(
+      { accountId: TARGET },
+      {
+        ...options,
+        executionName: "onboarding-first",
+        onEvent: (event) => {
+          if (event.type === "StateEntered" && event.state.name === "RecordStart") locked();
+        },
+      },
+    );
+    await holding;
     const rotation = await env.runWorkflow("rotation", ROTATE, {
       ...options,
       executionName: "rotation-later",
