@@ -14,6 +14,8 @@ export default defineConfig({
     env: {
       POWERTOOLS_DEV: "false",
       POWERTOOLS_LOG_LEVEL: "SILENT",
+      // The scenarios prove AWS behaviour; metrics (EMF lines on stdout) are proven by npm test.
+      POWERTOOLS_METRICS_DISABLED: "true",
       AWS_REGION: "us-east-1",
       // moto accepts any signature; fixed fake keys keep the default chain off the machine's own.
       AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
