@@ -1,13 +1,7 @@
-import {
-  type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
-} from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { type Drift, DriftSchema } from "./drift.ts";
-import { describeAwsFailure, WorkflowError } from "./errors.ts";
-import { parseItem, type RegistryItem, toItem } from "./registry.ts";
+import { describeAwsFailure } from "./errors.ts";
+import { parseItem, putRegistryItem, type RegistryItem } from "./registry.ts";
 
 /*
  * What a reconcile reads and writes in the account registry: pages of the fleet, and per account
@@ -76,28 +70,8 @@ export class ReconcileRegistry {
   /** Records the reconcile on the item as read; another writer since then: RegistryConflict. */
   async record(item: RegistryItem, record: ReconcileRecord): Promise<void> {
     const { repair: _previous, ...kept } = item;
-    const next = { ...kept, ...record, version: item.version + 1 };
-    try {
-      await this.send("PutItem", () =>
-        this.client.send(
-          new PutItemCommand({
-            TableName: this.table,
-            Item: toItem(next) as Record<string, AttributeValue>,
-            ConditionExpression: "#version = :expected",
-            ExpressionAttributeNames: { "#version": "version" },
-            ExpressionAttributeValues: { ":expected": { N: String(item.version) } },
-          }),
-        ),
-      );
-    } catch (error) {
-      const cause = error instanceof Error ? error.cause : undefined;
-      if (!(cause instanceof Error && cause.name === "ConditionalCheckFailedException")) throw error;
-      throw new WorkflowError(
-        "RegistryConflict",
-        `${this.step}: registry item of account ${item.accountId} was written by another run since version ${item.version} was read`,
-        { cause },
-      );
-    }
+    const next = { ...kept, ...record, version: item.version + 1 } as RegistryItem;
+    await putRegistryItem(this.client, this.table, this.step, next, item.version);
   }
 
   private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {

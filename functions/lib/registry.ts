@@ -401,28 +401,13 @@ export class Registry implements ChangeRecorder {
   }
 
   private async put(item: RegistryItem, expected: number | undefined): Promise<void> {
-    const condition =
-      expected === undefined
-        ? { ConditionExpression: "attribute_not_exists(accountId)" }
-        : {
-            ConditionExpression: "#version = :expected",
-            ExpressionAttributeNames: { "#version": "version" },
-            ExpressionAttributeValues: { ":expected": { N: String(expected) } },
-          };
     try {
-      await this.send("PutItem", () =>
-        this.client.send(new PutItemCommand({ TableName: this.table, Item: toItem(item), ...condition })),
-      );
+      await putRegistryItem(this.client, this.table, this.step, item, expected);
     } catch (error) {
-      const cause = error instanceof Error ? error.cause : undefined;
-      if (!(cause instanceof Error && cause.name === "ConditionalCheckFailedException")) throw error;
       // Whatever is stored now is unknown: the retry reads it afresh.
-      this.known.delete(item.accountId);
-      throw new WorkflowError(
-        "RegistryConflict",
-        `${this.step}: registry item of account ${item.accountId} was written by another run since version ${expected ?? "(none)"} was read`,
-        { cause },
-      );
+      if (error instanceof WorkflowError && error.name === "RegistryConflict")
+        this.known.delete(item.accountId);
+      throw error;
     }
   }
 
@@ -432,6 +417,40 @@ export class Registry implements ChangeRecorder {
     } catch (error) {
       throw describeAwsFailure(this.step, operation, `registry table ${this.table}`, error);
     }
+  }
+}
+
+/**
+ * Writes an item on the condition that the stored one is still at `expected` (or, with none,
+ * that there is none): every writer of the registry goes through here, so that two cannot
+ * interleave silently. The loser gets RegistryConflict, which the state machines retry.
+ */
+export async function putRegistryItem(
+  client: DynamoDBClient,
+  table: string,
+  step: string,
+  item: RegistryItem,
+  expected: number | undefined,
+): Promise<void> {
+  const condition =
+    expected === undefined
+      ? { ConditionExpression: "attribute_not_exists(accountId)" }
+      : {
+          ConditionExpression: "#version = :expected",
+          ExpressionAttributeNames: { "#version": "version" },
+          ExpressionAttributeValues: { ":expected": { N: String(expected) } },
+        };
+  try {
+    await client.send(new PutItemCommand({ TableName: table, Item: toItem(item), ...condition }));
+  } catch (error) {
+    if ((error as { name?: unknown }).name === "ConditionalCheckFailedException") {
+      throw new WorkflowError(
+        "RegistryConflict",
+        `${step}: registry item of account ${item.accountId} was written by another run since version ${expected ?? "(none)"} was read`,
+        { cause: error },
+      );
+    }
+    throw describeAwsFailure(step, "PutItem", `registry table ${table}`, error);
   }
 }
 
