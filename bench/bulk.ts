@@ -1,8 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { startLocalEnvironment } from "../local/environment.ts";
 import { FLEET_BUDGET_PER_MINUTE } from "../local/fleet.ts";
-import { busiestMinute } from "../local/redis-cloud/server.ts";
 import { runOnVirtualClock } from "../local/virtual-clock.ts";
+import { redisFigures } from "./fleet.ts";
 
 /*
  * A backfill through the bulk onboarding, on the virtual clock: N existing accounts in three OUs,
@@ -59,12 +59,7 @@ export async function measureBulkBackfill(accounts: number, taskSeconds: number)
     failed: summary.failed ?? 0,
     failures: summary.failures ?? {},
     totalSeconds: Math.round(totalSeconds),
-    ofSerialFloor: Number((totalSeconds / (accounts * taskSeconds)).toFixed(3)),
-    redisRequests: requests.length,
-    requestsPerOnboarding: Number((requests.length / accounts).toFixed(2)),
-    responses429: requests.filter((r) => r.status === 429).length,
-    busiestMinute: busiestMinute(requests),
-    budgetPerMinute: FLEET_BUDGET_PER_MINUTE,
+    ...redisFigures(requests, accounts, taskSeconds, totalSeconds),
     cloudAccounts: env.redis.state.accounts.size,
     realSeconds: Number(((performance.now() - started) / 1000).toFixed(1)),
   };

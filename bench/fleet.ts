@@ -1,5 +1,9 @@
 import { FLEET_BUDGET_PER_MINUTE, runFleet } from "../local/fleet.ts";
-import { busiestMinute, type LocalRedisCloudOptions } from "../local/redis-cloud/server.ts";
+import {
+  busiestMinute,
+  type LocalRedisCloudOptions,
+  type LocalRedisCloudState,
+} from "../local/redis-cloud/server.ts";
 
 /*
  * Fleet-scale registration on a virtual clock: N accounts vended at once, each onboarded by the
@@ -64,12 +68,7 @@ export async function measureFleet(
     succeeded: results.filter((r) => r.status === "SUCCEEDED").length,
     outcomes,
     totalSeconds: Math.round(totalSeconds),
-    ofSerialFloor: Number((totalSeconds / (accounts * taskSeconds)).toFixed(3)),
-    redisRequests: requests.length,
-    requestsPerOnboarding: Number((requests.length / accounts).toFixed(2)),
-    responses429: requests.filter((r) => r.status === 429).length,
-    busiestMinute: busiestMinute(requests),
-    budgetPerMinute: FLEET_BUDGET_PER_MINUTE,
+    ...redisFigures(env.redis.state.requests, accounts, taskSeconds, totalSeconds),
     stateTransitionsPerOnboarding: Number((transitions / accounts).toFixed(1)),
     registrarLoops: env.registrar.loops.length,
     cloudAccounts: env.redis.state.accounts.size,
@@ -84,4 +83,21 @@ function duplicates(env: { redis: { state: { accounts: Map<number, { name: strin
   for (const account of env.redis.state.accounts.values())
     names.set(account.name, (names.get(account.name) ?? 0) + 1);
   return [...names.values()].filter((n) => n > 1).length;
+}
+
+/** What Redis saw of a fleet: its requests, its 429s, its busiest minute, against the serial floor. */
+export function redisFigures(
+  requests: LocalRedisCloudState["requests"],
+  accounts: number,
+  taskSeconds: number,
+  totalSeconds: number,
+) {
+  return {
+    ofSerialFloor: Number((totalSeconds / (accounts * taskSeconds)).toFixed(3)),
+    redisRequests: requests.length,
+    requestsPerOnboarding: Number((requests.length / accounts).toFixed(2)),
+    responses429: requests.filter((r) => r.status === 429).length,
+    busiestMinute: busiestMinute(requests),
+    budgetPerMinute: FLEET_BUDGET_PER_MINUTE,
+  };
 }

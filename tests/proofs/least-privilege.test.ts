@@ -687,28 +687,33 @@ async function driveTriggers() {
 
   const id = `${TARGET}-api-20261121T1956Z`;
   const described = await getOnboardingRequest(id, {
-    sfn: recordingSfn("httpGetOnboarding", (command) =>
-      command === "DescribeExecution"
-        ? {
-            executionArn: executionArn(MACHINE, id),
-            stateMachineArn: MACHINE,
-            status: "RUNNING",
-            startDate: new Date(),
-          }
-        : {
-            events: [
-              {
-                id: 3,
-                type: "TaskStateEntered",
-                timestamp: new Date(),
-                stateEnteredEventDetails: { name: "EnsureUser" },
-              },
-            ],
-          },
-    ),
+    sfn: runningExecution("httpGetOnboarding", MACHINE, id, "EnsureUser"),
     stateMachineArn: MACHINE,
   });
   expect(described.body).toMatchObject({ status: "RUNNING", currentStep: "EnsureUser" });
+}
+
+/** A status route's Step Functions: the execution `id` of `machine` running, in `state`. */
+function runningExecution(fn: FunctionName, machine: string, id: string, state: string) {
+  return recordingSfn(fn, (command) =>
+    command === "DescribeExecution"
+      ? {
+          executionArn: executionArn(machine, id),
+          stateMachineArn: machine,
+          status: "RUNNING",
+          startDate: new Date(),
+        }
+      : {
+          events: [
+            {
+              id: 3,
+              type: "TaskStateEntered",
+              timestamp: new Date(),
+              stateEnteredEventDetails: { name: state },
+            },
+          ],
+        },
+  );
 }
 
 // --- Fleet view ---
@@ -931,25 +936,7 @@ async function driveLaterTriggers() {
   // GET /offboardings/{id}: the onboarding's status route on the offboarding's executions.
   const id = `${TARGET}-api-20261121T1956Z`;
   const described = await getOnboardingRequest(id, {
-    sfn: recordingSfn("httpGetOffboarding", (command) =>
-      command === "DescribeExecution"
-        ? {
-            executionArn: executionArn(offboarding, id),
-            stateMachineArn: offboarding,
-            status: "RUNNING",
-            startDate: new Date(),
-          }
-        : {
-            events: [
-              {
-                id: 3,
-                type: "TaskStateEntered",
-                timestamp: new Date(),
-                stateEnteredEventDetails: { name: "RemoveIamResources" },
-              },
-            ],
-          },
-    ),
+    sfn: runningExecution("httpGetOffboarding", offboarding, id, "RemoveIamResources"),
     stateMachineArn: offboarding,
   });
   expect(described.body).toMatchObject({ status: "RUNNING" });
