@@ -11,9 +11,14 @@ import type { TickOutput } from "../functions/registrar-tick.ts";
 /** The service integration whose task waits for the registrar's answer. */
 export const WAIT_FOR_TOKEN = "arn:aws:states:::lambda:invoke.waitForTaskToken";
 
+/** Every such task's HeartbeatSeconds in the workflows: a registrar silent this long is noticed. */
+export const HEARTBEAT_SECONDS = 900;
+
 interface Waiter {
   resolve: (output: unknown) => void;
   reject: (error: Error) => void;
+  /** When the registrar last said the request is alive (the hand-over counts), on its clock. */
+  heardAt: number;
 }
 
 export interface LocalRegistrarOptions {
@@ -52,7 +57,11 @@ export class LocalRegistrar {
       tokens: {
         succeed: async (token, output) => this.answer(token, (w) => w.resolve(output)),
         fail: async (token, error, cause) => this.answer(token, (w) => w.reject(named(error, cause))),
-        heartbeat: async (token) => this.waiters.has(token),
+        heartbeat: async (token) => {
+          const waiter = this.waiters.get(token);
+          if (waiter) waiter.heardAt = this.clock();
+          return waiter !== undefined;
+        },
       },
       start: async (name) => this.start(name),
       get work() {
@@ -90,7 +99,10 @@ export class LocalRegistrar {
   ): Promise<unknown> {
     const fn = String(parameters.FunctionName ?? "");
     const token = String(parameters.Payload?.taskToken ?? "");
-    const answered = new Promise<unknown>((resolve, reject) => this.waiters.set(token, { resolve, reject }));
+    const heardAt = this.clock();
+    const answered = new Promise<unknown>((resolve, reject) =>
+      this.waiters.set(token, { resolve, reject, heardAt }),
+    );
     try {
       await invoke(fn.slice(fn.lastIndexOf(":") + 1), parameters.Payload);
     } catch (error) {
@@ -136,6 +148,23 @@ export class LocalRegistrar {
     this.loop = current.done;
   }
 
+  /**
+   * What AWS does once the loop's execution has failed: nobody heartbeats the waiting tasks, so
+   * each one's HeartbeatSeconds runs out and its execution hands over again (its Retry on
+   * States.HeartbeatTimeout), which wakes a new loop, the lease having long expired. Without it a
+   * local run would wait forever for an answer nobody will send.
+   */
+  private async silent(): Promise<void> {
+    const heartbeatMs = HEARTBEAT_SECONDS * 1000;
+    await this.sleep(heartbeatMs);
+    const silentSince = this.clock() - heartbeatMs;
+    for (const [token, waiter] of this.waiters) {
+      if (waiter.heardAt > silentSince) continue;
+      const cause = `no heartbeat from the registrar in ${HEARTBEAT_SECONDS} s`;
+      this.answer(token, (w) => w.reject(named("States.HeartbeatTimeout", cause)));
+    }
+  }
+
   /** The registrar state machine's loop: Tick, then Pause, until idle; a successor carries on. */
   private async run(first: string): Promise<void> {
     const tick = this.runs.registrarTick;
@@ -151,8 +180,12 @@ export class LocalRegistrar {
         failures = 0;
       } catch {
         // As the state machine's retry would: tried again after a pause, six times; then the loop
-        // ends and its lease expires, for the next hand-over to start another.
-        if (++failures >= 6) return;
+        // ends and its lease expires, for the next hand-over to start another (a loop woken
+        // meanwhile starts at once, as in AWS: the waits' timeouts run beside the loops).
+        if (++failures >= 6) {
+          void this.silent();
+          return;
+        }
         await this.sleep(2_000);
         continue;
       }

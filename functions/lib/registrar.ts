@@ -290,21 +290,37 @@ async function withdrawOne(request: QueuedRequest, all: QueuedRequest[], deps: T
   }
 }
 
-/** Every waiting execution hears, every `heartbeatMs`, that its request is still being worked. */
+/**
+ * Every waiting execution hears, every `heartbeatMs`, that its request is still being worked. Each
+ * is best effort: a throttled call leaves that heartbeat to the next tick (well within the
+ * execution's HeartbeatSeconds), never the tick's work undone, nor the loop's retries spent.
+ */
 async function heartbeats(requests: QueuedRequest[], done: Set<string>, deps: TickDeps) {
   for (const request of requests) {
     if (done.has(request.id)) continue;
     const last = request.heartbeatAt ?? request.enqueuedAt;
     if (deps.now() - last < deps.settings.heartbeatMs) continue;
-    const alive = await deps.tokens.heartbeat(request.taskToken);
-    if (!alive && request.phase === "queued") {
-      // Its execution is over (timed out, stopped): nothing was sent, nothing is owed.
-      await deps.queue.remove(request);
-      continue;
+    try {
+      await heartbeat(request, deps);
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      logger.warn("registrar: heartbeat left to the next tick", {
+        execution: request.execution,
+        error: (error as Error).name,
+      });
     }
-    const current = (await deps.queue.get(request.execution, request.kind)) ?? request;
-    await deps.queue.update({ ...current, heartbeatAt: deps.now() });
   }
+}
+
+async function heartbeat(request: QueuedRequest, deps: TickDeps) {
+  const alive = await deps.tokens.heartbeat(request.taskToken);
+  if (!alive && request.phase === "queued") {
+    // Its execution is over (timed out, stopped): nothing was sent, nothing is owed.
+    await deps.queue.remove(request);
+    return;
+  }
+  const current = (await deps.queue.get(request.execution, request.kind)) ?? request;
+  await deps.queue.update({ ...current, heartbeatAt: deps.now() });
 }
 
 /**

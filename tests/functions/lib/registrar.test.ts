@@ -312,6 +312,46 @@ describe("a tick of the registrar", () => {
     expect(await queue.get("run-1", "register")).toBeDefined();
   });
 
+  it("leaves a throttled heartbeat to the next tick, and still answers and heartbeats the others", async () => {
+    for (const n of [1, 2, 3]) await hand(n);
+    await run();
+    redis.listed = [taskOf(1, "processing-completed"), taskOf(2, "processing-in-progress")];
+    clock += DEFAULT_SETTINGS.heartbeatMs;
+    const throttled = new WorkflowError("Throttling", "SendTaskHeartbeat: Rate exceeded");
+    const tokens = {
+      succeed: async (token: string, output: unknown) => Boolean(answers.push({ token, ok: true, output })),
+      fail: async () => true,
+      heartbeat: async (token: string) => {
+        if (token === "token-2-register") throw throttled;
+        heartbeats.push(token);
+        return true;
+      },
+    };
+
+    const result = await run({ tokens });
+
+    expect(answers.map((a) => a.token)).toEqual(["token-1-register"]);
+    expect(heartbeats).toEqual(["token-3-register"]);
+    expect(result.waiting).toBe(2);
+    // Not marked as heard: the next tick tries run-2's heartbeat again.
+    const next = await run();
+    expect(next.waiting).toBe(2);
+    expect(heartbeats).toEqual(["token-3-register", "token-2-register"]);
+  });
+
+  it("fails the tick on a heartbeat's permanent error (the loop's retry and logs see it)", async () => {
+    await hand(1);
+    await run();
+    redis.listed = [taskOf(1, "processing-in-progress")];
+    clock += DEFAULT_SETTINGS.heartbeatMs;
+    const denied = new WorkflowError("AccessDenied", "SendTaskHeartbeat: not authorized");
+    const heartbeat = async () => Promise.reject(denied);
+
+    await expect(
+      run({ tokens: { succeed: async () => true, fail: async () => true, heartbeat } }),
+    ).rejects.toBe(denied);
+  });
+
   it("looks again when the task Redis works should end, learned from the tasks before", async () => {
     await hand(1);
     await hand(2);
