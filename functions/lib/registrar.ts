@@ -124,7 +124,10 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
   const counts = { finished: 0, sent: 0 };
   if (requests.length === 0) return { idle: true, nextSeconds: 0, waiting: 0, ...counts };
   const inFlight = requests.filter((r) => r.phase === "sent");
-  if (inFlight.length > 0) await deps.redis.lookAtTasks();
+  if (inFlight.length > 0) {
+    const refused = await lookAtTasks(deps);
+    if (refused) return answerAll(requests, refused, deps);
+  }
   const done = new Set<string>();
   for (const request of requests.filter((r) => r.kind === "withdraw")) {
     if (await withdrawOne(request, requests, deps, done)) done.add(request.id);
@@ -155,6 +158,38 @@ export async function tick(deps: TickDeps): Promise<TickResult> {
     waiting: left.length,
     ...counts,
   };
+}
+
+/**
+ * The tick's one look at Redis's tasks. A transient failure fails the tick (the loop's retry tries
+ * again); a permanent one (the API keys refused) is answered below, not kept silent.
+ */
+async function lookAtTasks(deps: TickDeps): Promise<WorkflowError | undefined> {
+  try {
+    await deps.redis.lookAtTasks();
+    return undefined;
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    const name = error instanceof WorkflowError ? error.name : "UnexpectedError";
+    return new WorkflowError(name, `Registrar: GET /v1/tasks: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Redis refused the registrar for good: every request needs Redis, so every waiting execution
+ * hears the error by name at once (and rolls back or fails) instead of waiting for its heartbeat
+ * to time out on a loop that died.
+ */
+async function answerAll(
+  requests: QueuedRequest[],
+  error: WorkflowError,
+  deps: TickDeps,
+): Promise<TickResult> {
+  logger.error("registrar: Redis refused the task list; every waiting request is failed", { error });
+  for (const request of requests) {
+    await finish(request, deps, () => deps.tokens.fail(request.taskToken, error.name, error.message));
+  }
+  return { idle: true, nextSeconds: 0, finished: requests.length, sent: 0, waiting: 0 };
 }
 
 /** Follows a sent request's task; true once the waiting execution has its answer. */

@@ -215,10 +215,11 @@ const ROLLBACK_NEEDS = new Set([
 /**
  * The registrar's own calls, made by its tick whatever the run: its queue and the API keys. Refused
  * for good, the registrar cannot work at all, for any run: it answers no token, and Step Functions
- * ends the wait by the state's HeartbeatSeconds (15 min, then once more), which the local stand-in
- * of waitForTaskToken does not emulate: the run would wait for ever here. Transient faults of
- * these calls are in the transient matrix; the steps' own calls made by the registrar (the
- * credentials secret, the registry) are in both.
+ * ends the wait by the state's HeartbeatSeconds (15 min, then once more), as the local registrar
+ * does. Their permanent faults are a matrix of their own (below): the run cannot be rolled back
+ * through a registrar that cannot work, only ended and reported. Transient faults of these calls
+ * are in the transient matrix; the steps' own calls made by the registrar (the credentials
+ * secret, the registry) are in both.
  */
 const REGISTRAR_OWN = new Set([
   "dynamodb Scan RegistrarTable",
@@ -352,6 +353,17 @@ const REDIS_PERMANENT: Record<string, RedisPermanent[]> = {
       registrar: { settings: { freshMs: 0 } },
       error: "RedisTaskNotFound",
       state: "RegisterCloudAccount",
+    },
+    {
+      // The registrar's own look, shared by every request: refused for good, it answers every
+      // waiting run by the error's name rather than leave them to their heartbeat timeout.
+      fault: "task list refused (403)",
+      arrange: async (e) => {
+        e.redis.state.options.fault = (request) =>
+          request.method === "GET" && request.path === "/v1/tasks" ? { status: 403 } : undefined;
+      },
+      error: "RedisCloudUnauthorized",
+      state: "Registrar: GET /v1/tasks",
     },
   ],
 };
@@ -513,4 +525,41 @@ describe("a rollback that itself fails", () => {
       rollback: { Error: "ServiceFailure" },
     });
   });
+});
+
+describe("a permanent fault of the registrar's own calls", () => {
+  it("ends the run, never waiting for ever: by a name, with Redis on a live key and what it holds reported", async () => {
+    const own = sites.filter((site): site is AwsSite => site.kind === "aws" && registrarOwn(site));
+    const outcomes: Outcome[] = [];
+    const ends: Record<string, number> = {};
+    for (const site of own) {
+      const e = await freshEnvironment();
+      const injected = injectAws(e, site, resourceOf, PERMANENT[site.service], true);
+      const result = await e.run({ accountId: TARGET });
+      await settleRedis(e);
+      const end = result.status === "SUCCEEDED" ? "SUCCEEDED" : `FAILED ${result.error?.Error}`;
+      ends[end] = (ends[end] ?? 0) + 1;
+      outcomes.push(
+        await outcome(label(site), `${PERMANENT[site.service]().name} from #${site.nth} on`, async () => {
+          expect(injected(), "the fault was injected").toBe(true);
+          expect(e.registrar.waiting, "no run left waiting on the registrar").toBe(0);
+          const held = [...e.redis.state.accounts.values()];
+          expect(held.length).toBeLessThanOrEqual(1);
+          for (const account of held)
+            expect(e.aws.findAccessKey(account.accessKeyId), "a live key").toBeDefined();
+          if (result.status === "SUCCEEDED") return;
+          // The registrar silent: its wait timed out (twice); or its queue refused the hand-over.
+          expect(["States.HeartbeatTimeout", "AccessDenied"]).toContain(result.error?.Error);
+          const left = (failureDetail(e)?.rollback?.leftBehind ?? []).map((item) => item.change);
+          if (held.length > 0) expect(left.some((change) => change.startsWith("CloudAccount"))).toBe(true);
+        }),
+      );
+      await e.close();
+      env = undefined;
+    }
+    console.log(`the registrar's own calls, refused for good: ${own.length} sites; ${JSON.stringify(ends)}`);
+    expect(own.length).toBeGreaterThan(20);
+    expect(ends["FAILED States.HeartbeatTimeout"]).toBeGreaterThan(0);
+    expect(report("the registrar's own calls, refused for good", outcomes)).toEqual([]);
+  }, 600_000);
 });

@@ -68,8 +68,11 @@ class ScriptedRedis extends TickRedis {
   constructor() {
     super({ baseUrl: "http://redis.invalid/v1", keys: { accountKey: "a", userKey: "b" } });
   }
+  /** What the task list answers instead, when set. */
+  refusal: Error | undefined;
   override async lookAtTasks() {
     this.looks += 1;
+    if (this.refusal) throw this.refusal;
   }
   override seen(taskId: string) {
     return this.listed.find((t) => t.taskId === taskId);
@@ -350,6 +353,37 @@ describe("a tick of the registrar", () => {
     await expect(
       run({ tokens: { succeed: async () => true, fail: async () => true, heartbeat } }),
     ).rejects.toBe(denied);
+  });
+
+  it("answers every waiting execution by name when Redis refuses the task list for good, and goes idle", async () => {
+    for (const n of [1, 2, 3]) await hand(n);
+    await run();
+    await hand(4, "withdraw");
+    redis.refusal = new RedisCloudError("RedisCloudUnauthorized", "Redis Cloud API answered 401", 401);
+
+    const result = await run();
+
+    expect(result).toMatchObject({ idle: true, waiting: 0 });
+    expect(answers.map((a) => [a.token, a.ok, a.error])).toEqual(
+      ["token-1-register", "token-2-register", "token-3-register", "token-4-withdraw"].map((t) => [
+        t,
+        false,
+        "RedisCloudUnauthorized",
+      ]),
+    );
+    expect(answers[0]?.cause).toBe("Registrar: GET /v1/tasks: Redis Cloud API answered 401");
+    expect(await queue.list()).toEqual([]);
+  });
+
+  it("fails the tick, answering nobody, when the task list fails transiently (the loop tries again)", async () => {
+    for (const n of [1, 2]) await hand(n);
+    await run();
+    redis.refusal = new RedisCloudError("RedisCloudUnavailable", "Redis Cloud API answered 503", 503);
+
+    await expect(run()).rejects.toThrow("503");
+
+    expect(answers).toEqual([]);
+    expect(await queue.list()).toHaveLength(2);
   });
 
   it("looks again when the task Redis works should end, learned from the tasks before", async () => {
