@@ -94,8 +94,24 @@ function isEmitted(namespace: string, name: string, dimensions: Record<string, s
       queues.includes(dimensions.QueueName as string)
     );
   }
+  if (namespace === "AWS/States") {
+    // Step Functions' own metric, by the ARN of a state machine of this stack.
+    const arn = `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:`;
+    const machine = String(dimensions.StateMachineArn ?? "");
+    return (
+      name === "ExecutionsFailed" &&
+      Object.keys(dimensions).join() === "StateMachineArn" &&
+      machine.startsWith(arn) &&
+      STATE_MACHINE_NAMES.includes(machine.slice(arn.length))
+    );
+  }
   return false;
 }
+
+/** The names of the stack's state machines, as their resources give them. */
+const STATE_MACHINE_NAMES = resourcesOfType(template, "AWS::StepFunctions::StateMachine").map(([, machine]) =>
+  String(machine.Properties.StateMachineName),
+);
 
 const widgets = dashboardWidgets();
 const lines = widgets.flatMap((w) => metricLines(w).map((line) => ({ widget: w, ...line })));
@@ -155,6 +171,8 @@ function alarmMetric(alarm: Resource) {
   const dimensions = Object.fromEntries(
     Dimensions.map(({ Name, Value }) => {
       const getAtt = (Value as { "Fn::GetAtt"?: [string, string] })["Fn::GetAtt"];
+      const sub = (Value as { "Fn::Sub"?: unknown })["Fn::Sub"];
+      if (typeof sub === "string") return [Name, sub];
       return [Name, getAtt ? queueMarker(getAtt[0]) : String(Value)];
     }),
   );
@@ -162,8 +180,12 @@ function alarmMetric(alarm: Resource) {
 }
 
 describe("the fleet alarms", () => {
-  it("fire at a failed onboarding, a dead letter, a Redis 429 and a drift found", () => {
+  it("fire at a failed onboarding, a dead letter, a Redis 429, a drift found and a failed registrar loop", () => {
     const watched = alarms.map(([, alarm]) => alarmMetric(alarm).name).sort();
+    const registrar = alarms
+      .map(([, alarm]) => alarmMetric(alarm))
+      .find((m) => m.name === "ExecutionsFailed");
+    expect(registrar?.dimensions.StateMachineArn).toMatch(/:stateMachine:redis-cloud-byoc-[\w-]+-registrar$/);
 
     expect(watched).toEqual(
       expect.arrayContaining([
