@@ -105,10 +105,15 @@ async function secret(world: World, accountId: string) {
     const described = await world.secrets().send(new DescribeSecretCommand({ SecretId }));
     if (described.DeletedDate) return { scheduledForDeletion: true };
     const value = await world.secrets().send(new GetSecretValueCommand({ SecretId }));
-    // The field names only: the values are secrets, and differ by construction.
+    // The field names only: the values are secrets, and differ by construction. The versions'
+    // stages (a rotation moves them) without their ids.
     return {
       fields: Object.keys(JSON.parse(value.SecretString ?? "{}")).sort(),
       tags: tagsOf(described.Tags),
+      stages: Object.values(described.VersionIdsToStages ?? {})
+        .map((stages) => [...stages].sort().join("+"))
+        .filter(Boolean)
+        .sort(),
     };
   } catch (error) {
     return absent(error);
@@ -139,7 +144,7 @@ export async function outcomeOf(world: World, result: WorkflowResult, accountId:
     calls: world.calls.slice(callsFrom),
     account: await observeAccount(world, accountId),
     redis: [...world.redis.state.accounts.values()].map((a) => a.status),
-    published: world.published.map((p) => JSON.stringify(p).match(/Redis Cloud Onboarding \w+/)?.[0]),
+    published: world.published.map((p) => JSON.stringify(p).match(/Redis Cloud \w+ (Succeeded|Failed)/)?.[0]),
   };
 }
 

@@ -14,6 +14,7 @@ import {
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { AssumeRoleCommand } from "@aws-sdk/client-sts";
 import { INSTANCE_POLICY_NAME, NODE_ROLE_NAME, USER_NAME } from "../../functions/lib/config.ts";
+import type { WorkflowName } from "../../local/workflow.ts";
 import { type Outcome, outcomeOf } from "./observe.ts";
 import { ACCESS_ROLE, TARGET, type World } from "./worlds.ts";
 
@@ -53,6 +54,8 @@ interface Flow {
   arrange?: (iam: IAMClient, world: World) => Promise<unknown>;
   /** Onboard once before the scenario's own run (a re-run). */
   onboardedBefore?: boolean;
+  /** The workflow the scenario runs (default: the onboarding). */
+  workflow?: WorkflowName;
   failAt?: string;
   expected: { status: "SUCCEEDED" | "FAILED"; error?: string };
 }
@@ -64,11 +67,15 @@ function workflow(flow: Flow): Scenario {
     expected: flow.expected,
     run: async (world) => {
       const accountId = typeof input.accountId === "string" ? input.accountId : world.home.accountId;
-      if (flow.onboardedBefore) await world.run(input, { executionName: "first-run" });
+      // Another workflow's input is not the onboarding's: the account alone is.
+      const onboarding = flow.workflow ? { accountId } : input;
+      if (flow.onboardedBefore) await world.run(onboarding, { executionName: "first-run" });
       await flow.arrange?.(await world.iamIn(accountId), world);
       const from = world.calls.length;
       const failAt = flow.failAt === undefined ? {} : { failAt: flow.failAt };
-      const result = await world.run(input, { executionName: "scenario-run", ...failAt });
+      const result = flow.workflow
+        ? await world.runWorkflow(flow.workflow, input, { executionName: "scenario-run" })
+        : await world.run(input, { executionName: "scenario-run", ...failAt });
       return outcomeOf(world, result, accountId, from);
     },
   };
@@ -187,6 +194,22 @@ export const WORKFLOWS: Scenario[] = [
     arrange: (iam) => createUserWithKeys(iam, 1),
     failAt: "VerifyAccessKey",
     expected: failed("AccessDenied"),
+  }),
+  // Credential rotation: a second key made and verified, Redis switched to it, the secret's stages
+  // moved (AWSPENDING, then AWSCURRENT with AWSPREVIOUS behind), the old key deactivated and deleted.
+  workflow({
+    name: "rotation of an onboarded account",
+    workflow: "rotation",
+    input: { accountId: TARGET, rotate: true },
+    onboardedBefore: true,
+    expected: ok,
+  }),
+  // Offboarding: what the onboarding made, deleted in IAM's order; the secret scheduled for deletion.
+  workflow({
+    name: "offboarding of an onboarded account",
+    workflow: "offboarding",
+    onboardedBefore: true,
+    expected: ok,
   }),
   workflow({
     name: "the target account has no access role",

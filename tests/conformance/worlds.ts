@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { CreateRoleCommand, IAMClient } from "@aws-sdk/client-iam";
+import { CreateRoleCommand, type IAMClient } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { type ClientFactory, type Home, sdkClients } from "../../functions/lib/aws.ts";
@@ -11,7 +11,7 @@ import { awsBackend, type Backend } from "../../local/cli/backends.ts";
 import { failableState, failingAt } from "../../local/cli/fail-at.ts";
 import { API_KEYS_SECRET, LOCAL_SETTINGS } from "../../local/environment.ts";
 import { type LocalRedisCloud, startLocalRedisCloud } from "../../local/redis-cloud/server.ts";
-import type { WorkflowResult } from "../../local/workflow.ts";
+import type { WorkflowName, WorkflowResult } from "../../local/workflow.ts";
 
 /*
  * One scenario, two AWSes: the in-memory fake and moto_server. Both are driven by the same code,
@@ -33,6 +33,12 @@ export interface World {
   redis: LocalRedisCloud;
   published: unknown[];
   run(input: unknown, options: { executionName: string; failAt?: string }): Promise<WorkflowResult>;
+  /** Another workflow (a rotation, an offboarding) with the same wiring, as `--live` runs it. */
+  runWorkflow(
+    name: WorkflowName,
+    input: unknown,
+    options: { executionName: string },
+  ): Promise<WorkflowResult>;
   /** An IAM client acting in the account (through its access role for another one); not recorded. */
   iamIn(accountId: string): Promise<IAMClient>;
   /** The home account's Secrets Manager and STS; not recorded. */
@@ -41,7 +47,7 @@ export interface World {
   close(): Promise<void>;
 }
 
-type Service = "iam" | "sts" | "secretsmanager";
+type Service = "iam" | "sts" | "secretsmanager" | "dynamodb" | "organizations";
 type Stack = {
   middlewareStack: {
     add(
@@ -58,11 +64,9 @@ type Stack = {
 const recording = new WeakSet<object>();
 
 /** Logs each command as the steps send it, outside the SDK's retries: one entry per command. */
-function recorded<C extends IAMClient | STSClient | SecretsManagerClient>(client: C, log: string[]): C {
+function recorded<C extends object>(client: C, log: string[], service: Service): C {
   if (recording.has(client)) return client;
   recording.add(client);
-  const service: Service =
-    client instanceof IAMClient ? "iam" : client instanceof STSClient ? "sts" : "secretsmanager";
   (client as unknown as Stack).middlewareStack.add(
     (next, context) => async (args) => {
       const at = log.push(`${service} ${(context.commandName ?? "").replace(/Command$/, "")}`) - 1;
@@ -80,11 +84,11 @@ function recorded<C extends IAMClient | STSClient | SecretsManagerClient>(client
 
 function recordedFactory(raw: ClientFactory, log: string[]): ClientFactory {
   return {
-    iam: (credentials) => recorded(raw.iam(credentials), log),
-    sts: () => recorded(raw.sts(), log),
-    secrets: () => recorded(raw.secrets(), log),
-    dynamodb: () => recorded(raw.dynamodb(), log),
-    organizations: () => recorded(raw.organizations(), log),
+    iam: (credentials) => recorded(raw.iam(credentials), log, "iam"),
+    sts: () => recorded(raw.sts(), log, "sts"),
+    secrets: () => recorded(raw.secrets(), log, "secretsmanager"),
+    dynamodb: () => recorded(raw.dynamodb(), log, "dynamodb"),
+    organizations: () => recorded(raw.organizations(), log, "organizations"),
   };
 }
 
@@ -109,7 +113,7 @@ async function openWorld(wiring: Wiring): Promise<World> {
     redis: redisCloudFrom({ apiKeysSecret: API_KEYS_SECRET, apiUrl: redis.url }, { minIntervalMs: 0 }),
     registrarRedis: { baseUrl: redis.url, apiKeysSecret: API_KEYS_SECRET },
     services: { "arn:aws:states:::events:putEvents": async (request) => void published.push(request) },
-    stsFor: (credentials) => recorded(wiring.stsWith(credentials), calls),
+    stsFor: (credentials) => recorded(wiring.stsWith(credentials), calls, "sts"),
     pauseMs: 0,
   });
   const home = backend.home;
@@ -126,6 +130,11 @@ async function openWorld(wiring: Wiring): Promise<World> {
       const plain = { runs: backend.runs, services: backend.services };
       const wired = options.failAt ? failingAt(failableState(options.failAt), plain) : plain;
       return backend.run(input, { ...wired, executionName: options.executionName });
+    },
+    runWorkflow: (name, input, options) => {
+      forgetRedisApiKeys();
+      if (!backend.runWorkflow) throw new Error("the live backend runs no other workflow");
+      return backend.runWorkflow(name, input, { executionName: options.executionName });
     },
     iamIn: async (accountId) => {
       if (accountId === home.accountId) return wiring.raw.iam();
