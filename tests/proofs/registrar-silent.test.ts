@@ -20,6 +20,12 @@ afterEach(async () => {
   env = undefined;
 });
 
+async function freshEnvironment(): Promise<LocalEnvironment> {
+  forgetRedisApiKeys();
+  env = await startLocalEnvironment({ targets: [TARGET], aws: { keyPropagationMs: 0 } });
+  return env;
+}
+
 /** The environment's tick, failing its first `failures` invocations as a throttled table would. */
 function failingTicks(e: LocalEnvironment, failures: number): Record<string, StepRun<unknown>> {
   const tick = e.runs.registrarTick as StepRun<unknown>;
@@ -34,9 +40,7 @@ function failingTicks(e: LocalEnvironment, failures: number): Record<string, Ste
 
 describe("a registrar loop whose ticks fail every retry", () => {
   it("is noticed by the waiting run's heartbeat timeout; the run hands over again and ends onboarded", async () => {
-    forgetRedisApiKeys();
-    const e = await startLocalEnvironment({ targets: [TARGET], aws: { keyPropagationMs: 0 } });
-    env = e;
+    const e = await freshEnvironment();
 
     const result = await e.run({ accountId: TARGET }, { runs: failingTicks(e, 6) });
 
@@ -52,9 +56,7 @@ describe("a registrar loop whose ticks fail every retry", () => {
   });
 
   it("fails the run, rolled back, when the second loop dies too: the wait is handed over once", async () => {
-    forgetRedisApiKeys();
-    const e = await startLocalEnvironment({ targets: [TARGET], aws: { keyPropagationMs: 0 } });
-    env = e;
+    const e = await freshEnvironment();
 
     const result = await e.run({ accountId: TARGET }, { runs: failingTicks(e, 12) });
 
