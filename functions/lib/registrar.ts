@@ -32,6 +32,12 @@ export interface RegistrarSettings {
   maxRefusals: number;
   /** How often a waiting execution hears that its request is alive (its HeartbeatSeconds is longer). */
   heartbeatMs: number;
+  /**
+   * A tick's time for heartbeats, stalest first: a queue of thousands (a fleet's rotations) is
+   * heard over a few ticks, well within the 15-minute HeartbeatSeconds, never past the tick's own
+   * timeout.
+   */
+  heartbeatSliceMs: number;
   /** A withdrawal waits this long at most for the task of the registration it withdraws. */
   withdrawWaitMs: number;
   /** What a task takes at Redis before the registrar has seen one end. */
@@ -44,6 +50,7 @@ export const DEFAULT_SETTINGS: RegistrarSettings = {
   refusalPauseMs: 15_000,
   maxRefusals: 5,
   heartbeatMs: 300_000,
+  heartbeatSliceMs: 10_000,
   withdrawWaitMs: 1_800_000,
   taskMs: 30_000,
 };
@@ -325,25 +332,35 @@ async function withdrawOne(request: QueuedRequest, all: QueuedRequest[], deps: T
   }
 }
 
+/** Heartbeats sent at once: each is three calls (Step Functions, then the queue's read and write). */
+const HEARTBEAT_CONCURRENCY = 10;
+
 /**
- * Every waiting execution hears, every `heartbeatMs`, that its request is still being worked. Each
- * is best effort: a throttled call leaves that heartbeat to the next tick (well within the
+ * Every waiting execution hears, every `heartbeatMs`, that its request is still being worked:
+ * the stalest first, a few at once, for at most `heartbeatSliceMs`; the rest at the next tick.
+ * Each is best effort: a throttled call leaves that heartbeat to the next tick (well within the
  * execution's HeartbeatSeconds), never the tick's work undone, nor the loop's retries spent.
  */
 async function heartbeats(requests: QueuedRequest[], done: Set<string>, deps: TickDeps) {
-  for (const request of requests) {
-    if (done.has(request.id)) continue;
-    const last = request.heartbeatAt ?? request.enqueuedAt;
-    if (deps.now() - last < deps.settings.heartbeatMs) continue;
-    try {
-      await heartbeat(request, deps);
-    } catch (error) {
-      if (!isTransient(error)) throw error;
-      logger.warn("registrar: heartbeat left to the next tick", {
-        execution: request.execution,
-        error: (error as Error).name,
-      });
-    }
+  const heardAt = (r: QueuedRequest) => r.heartbeatAt ?? r.enqueuedAt;
+  const due = requests
+    .filter((r) => !done.has(r.id) && deps.now() - heardAt(r) >= deps.settings.heartbeatMs)
+    .sort((a, b) => heardAt(a) - heardAt(b));
+  const until = deps.now() + deps.settings.heartbeatSliceMs;
+  for (let i = 0; i < due.length && deps.now() < until; i += HEARTBEAT_CONCURRENCY) {
+    await Promise.all(due.slice(i, i + HEARTBEAT_CONCURRENCY).map((r) => bestEffortHeartbeat(r, deps)));
+  }
+}
+
+async function bestEffortHeartbeat(request: QueuedRequest, deps: TickDeps) {
+  try {
+    await heartbeat(request, deps);
+  } catch (error) {
+    if (!isTransient(error)) throw error;
+    logger.warn("registrar: heartbeat left to the next tick", {
+      execution: request.execution,
+      error: (error as Error).name,
+    });
   }
 }
 

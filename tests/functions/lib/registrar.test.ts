@@ -342,6 +342,42 @@ describe("a tick of the registrar", () => {
     expect(heartbeats).toEqual(["token-3-register", "token-2-register"]);
   });
 
+  it("hears a long queue over several ticks, stalest first, never past its slice of the tick", async () => {
+    // 1,000 waiting executions (a fleet's rotations), handed over a second apart.
+    for (let n = 1; n <= 1_000; n++) await hand(n, "register", clock + n * 1_000);
+    for (const request of await queue.list()) await queue.update({ ...request, phase: "checking" });
+    work.check = async (request) =>
+      ({ status: "pending", taskId: `task-${request.execution.slice(4)}` }) as never;
+    clock += 1_000_000 + DEFAULT_SETTINGS.heartbeatMs;
+    // Each heartbeat takes 50 ms of the tick.
+    const tokens = {
+      succeed: async () => true,
+      fail: async () => true,
+      heartbeat: async (token: string) => {
+        clock += 50;
+        heartbeats.push(token);
+        return true;
+      },
+    };
+
+    const firstTick = clock;
+    await run({ tokens });
+    const first = heartbeats.length;
+    const firstTook = clock - firstTick;
+    await run({ tokens });
+
+    // 10 at once: a batch of 10 takes 500 ms here, so a 10 s slice hears 200 (one batch may start
+    // just before the slice ends).
+    expect(first).toBeGreaterThanOrEqual(200);
+    expect(first).toBeLessThanOrEqual(210);
+    expect(firstTook).toBeLessThanOrEqual(DEFAULT_SETTINGS.heartbeatSliceMs + 500);
+    expect(heartbeats.slice(0, 3)).toEqual(["token-1-register", "token-2-register", "token-3-register"]);
+    // The next tick goes on where this one stopped: no execution heard twice, none skipped.
+    expect(new Set(heartbeats).size).toBe(heartbeats.length);
+    expect(heartbeats[first]).toBe(`token-${first + 1}-register`);
+    expect(heartbeats.length).toBeGreaterThanOrEqual(2 * 200);
+  });
+
   it("fails the tick on a heartbeat's permanent error (the loop's retry and logs see it)", async () => {
     await hand(1);
     await run();
