@@ -17,7 +17,7 @@ import {
   startLocalRedisCloud,
 } from "./redis-cloud/server.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "./registrar.ts";
-import { syncChildStandIn } from "./sync-child.ts";
+import { successorStandIn, syncChildStandIn } from "./sync-child.ts";
 import {
   runOnboarding,
   runWorkflow,
@@ -165,25 +165,8 @@ export async function startLocalEnvironment(
     // (the same stand-in as the CLI's live backend).
     "arn:aws:states:::states:startExecution.sync:2": syncChildStandIn(HOME),
     ...dynamoIntegrations(dynamodb),
-    // --- Reconcile: its Relay starts a fresh execution of the same machine ($$.StateMachine.Id).
-    // Here the successor runs to its end before the state answers (AWS answers at once), so that
-    // a local reconcile of any fleet has ended when its first execution has.
-    "arn:aws:states:::states:startExecution": async (parameters, run) => {
-      if (!run) throw new Error("startExecution needs the run's options");
-      const { StateMachineArn, Input, Name } = parameters as {
-        StateMachineArn: string;
-        Input?: unknown;
-        Name?: string;
-      };
-      const name = StateMachineArn.slice(StateMachineArn.lastIndexOf(":") + 1) as WorkflowName;
-      const successor = await runWorkflow(name, Input ?? {}, {
-        ...run.options,
-        ...(Name === undefined ? {} : { executionName: Name }),
-        onEvent: undefined,
-      });
-      const ExecutionArn = `arn:aws:states:${HOME.region}:${HOME.accountId}:execution:${name}:${successor.executionName}`;
-      return { ExecutionArn, StartDate: new Date().toISOString() };
-    },
+    // --- Reconcile: its Relay starts a fresh execution of the same machine ---
+    "arn:aws:states:::states:startExecution": successorStandIn(HOME),
   };
   return {
     aws,

@@ -28,7 +28,7 @@ import {
 } from "../environment.ts";
 import { stepRuns } from "../functions.ts";
 import { LocalRegistrar, WAIT_FOR_TOKEN } from "../registrar.ts";
-import { syncChildStandIn } from "../sync-child.ts";
+import { successorStandIn, syncChildStandIn } from "../sync-child.ts";
 import {
   runOnboarding,
   runWorkflow,
@@ -197,6 +197,8 @@ export async function awsBackend(wiring: AwsWiring): Promise<Backend> {
             return registrar.invokeAndWait(parameters as never, run.invoke);
           },
           "arn:aws:states:::states:startExecution.sync:2": syncChildStandIn(home),
+          // --- Reconcile: its Relay's successor, run here to its end ---
+          "arn:aws:states:::states:startExecution": successorStandIn(home),
           ...wiring.services,
           ...options.services,
         },

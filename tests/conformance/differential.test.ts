@@ -28,6 +28,11 @@ async function outcome(scenario: Scenario, open: () => Promise<World>) {
 function expectEnded(outcome: unknown, expected: Scenario["expected"]) {
   if ("answer" in expected) expect(outcome).toMatchObject({ answer: expected.answer });
   else expect(outcome).toMatchObject({ status: expected.status, error: expected.error ?? null });
+  if ("published" in expected && expected.published) {
+    expect((outcome as { published: unknown[] }).published).toEqual(
+      expect.arrayContaining(expected.published),
+    );
+  }
 }
 
 describe.skipIf(!motoUrl)(`the in-memory AWS and moto agree${motoUrl ? "" : ` (${MOTO_MISSING})`}`, () => {

@@ -144,7 +144,9 @@ export async function outcomeOf(world: World, result: WorkflowResult, accountId:
     calls: world.calls.slice(callsFrom),
     account: await observeAccount(world, accountId),
     redis: [...world.redis.state.accounts.values()].map((a) => a.status),
-    published: world.published.map((p) => JSON.stringify(p).match(/Redis Cloud \w+ (Succeeded|Failed)/)?.[0]),
+    published: world.published.map(
+      (p) => JSON.stringify(p).match(/Redis Cloud [\w ]+ (Succeeded|Failed|Detected|Completed)/)?.[0],
+    ),
   };
 }
 

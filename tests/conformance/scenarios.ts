@@ -8,12 +8,18 @@ import {
   CreateRoleCommand,
   CreateUserCommand,
   DeleteRoleCommand,
+  DetachUserPolicyCommand,
   GetRoleCommand,
   type IAMClient,
 } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { AssumeRoleCommand } from "@aws-sdk/client-sts";
-import { INSTANCE_POLICY_NAME, NODE_ROLE_NAME, USER_NAME } from "../../functions/lib/config.ts";
+import {
+  INSTANCE_POLICY_NAME,
+  NODE_ROLE_NAME,
+  USER_NAME,
+  USER_POLICY_NAME,
+} from "../../functions/lib/config.ts";
 import type { WorkflowName } from "../../local/workflow.ts";
 import { type Outcome, outcomeOf } from "./observe.ts";
 import { ACCESS_ROLE, TARGET, type World } from "./worlds.ts";
@@ -30,7 +36,14 @@ export interface Scenario {
   /** Runs it in a fresh world; the outcome is what the two AWSes must agree on. */
   run(world: World): Promise<Outcome>;
   /** How it must end, whichever AWS: a status, or for a probe the answer. */
-  expected: { status: "SUCCEEDED" | "FAILED"; error?: string } | { answer: string };
+  expected:
+    | {
+        status: "SUCCEEDED" | "FAILED";
+        error?: string;
+        /** Events the world must have published (among others), by detail type. */
+        published?: string[];
+      }
+    | { answer: string };
 }
 
 const doc = (statement: object) => JSON.stringify({ Version: "2012-10-17", Statement: [statement] });
@@ -56,8 +69,10 @@ interface Flow {
   onboardedBefore?: boolean;
   /** The workflow the scenario runs (default: the onboarding). */
   workflow?: WorkflowName;
+  /** The account it acts on when its input names none (a reconcile reads the registry). */
+  account?: string;
   failAt?: string;
-  expected: { status: "SUCCEEDED" | "FAILED"; error?: string };
+  expected: { status: "SUCCEEDED" | "FAILED"; error?: string; published?: string[] };
 }
 
 function workflow(flow: Flow): Scenario {
@@ -66,7 +81,8 @@ function workflow(flow: Flow): Scenario {
     name: flow.name,
     expected: flow.expected,
     run: async (world) => {
-      const accountId = typeof input.accountId === "string" ? input.accountId : world.home.accountId;
+      const named = typeof input.accountId === "string" ? input.accountId : undefined;
+      const accountId = flow.account ?? named ?? world.home.accountId;
       // Another workflow's input is not the onboarding's: the account alone is.
       const onboarding = flow.workflow ? { accountId } : input;
       if (flow.onboardedBefore) await world.run(onboarding, { executionName: "first-run" });
@@ -210,6 +226,25 @@ export const WORKFLOWS: Scenario[] = [
     workflow: "offboarding",
     onboardedBefore: true,
     expected: ok,
+  }),
+  // Scheduled reconcile: the registry's active accounts read again; a policy detached by hand is
+  // found (and, without repairDrift, left as it is).
+  workflow({
+    name: "reconcile of an onboarded account a person changed by hand",
+    workflow: "reconcile",
+    input: {},
+    account: TARGET,
+    onboardedBefore: true,
+    arrange: (_, world) =>
+      world.iamIn(TARGET).then((iam) =>
+        iam.send(
+          new DetachUserPolicyCommand({
+            UserName: USER_NAME,
+            PolicyArn: `arn:aws:iam::${TARGET}:policy/${USER_POLICY_NAME}`,
+          }),
+        ),
+      ),
+    expected: { status: "SUCCEEDED", published: ["Redis Cloud Account Drift Detected"] },
   }),
   workflow({
     name: "the target account has no access role",
