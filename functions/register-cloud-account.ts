@@ -53,7 +53,8 @@ async function readCredentials(input: RedisStepInput, deps: RedisRegistryDeps) {
  * registry names, else the one of our name whose full key (read by id) is ours: found → reused,
  * unless this execution requested it before (a POST whose answer was lost), which makes it this
  * run's. The registry's cloud account on another key (a key since replaced) is given this run's
- * key (PUT), never a second cloud account: one per AWS account. Absent → the request is recorded
+ * key (PUT), never a second cloud account: one per AWS account; on our key but active-error, it is
+ * given our credentials again (PUT) to be validated anew. Absent → the request is recorded
  * in the registry, then sent; the task id is returned for CheckRegistration to follow. The
  * request carries the secret key and the console password straight from the secret; the registry
  * and the output carry neither.
@@ -93,6 +94,12 @@ export async function registerCloudAccount(
     });
     return { cloudAccountId, reused: !ours };
   };
+  // The registry's cloud account, on our key, that Redis turned active-error (it could not use
+  // the account's IAM resources, since repaired by this run): our credentials are given to it
+  // again (PUT), so that Redis validates them anew. Never another's, never a second cloud account.
+  if (existing?.status === NOT_USABLE && existing.id === knownId && !mine) {
+    return updateKey(existing, { input, deps, credentials, name, previous: myUpdate });
+  }
   if (existing) return settle(existing.id, mine !== undefined);
   // The registry's cloud account, still at Redis but on another key: Redis must move to ours.
   const stale = knownId === undefined ? undefined : await readCloudAccount(deps.redis, knownId);
@@ -131,6 +138,9 @@ export async function registerCloudAccount(
   await recordTask(accountId, { ...requested, taskId }, deps);
   return { taskId, reused: false };
 }
+
+/** Redis's status of a cloud account whose IAM resources it could not use. */
+const NOT_USABLE = "active-error";
 
 const updatedResult = (cloudAccountId: number, taskId: string | undefined): RegisterResult => ({
   ...(taskId === undefined ? {} : { taskId }),

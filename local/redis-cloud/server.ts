@@ -719,7 +719,10 @@ class Api {
     task.status = "processing-completed";
   }
 
-  /** The account takes the new credentials and stays as it was (active): no new account is made. */
+  /**
+   * The account takes the new credentials, which Redis validates again: it ends active (or
+   * active-error under failAccounts), whatever it was. No new account is made.
+   */
   private finishUpdate(task: MockTask, update: NonNullable<MockTask["update"]>): void {
     const account = this.state.accounts.get(task.cloudAccountId ?? -1);
     const failure = account ? this.updateFailure(account, update) : CLOUD_ACCOUNT_GONE;
@@ -729,6 +732,7 @@ class Api {
       return;
     }
     Object.assign(account, update);
+    account.status = this.activeStatus();
     task.status = "processing-completed";
   }
 

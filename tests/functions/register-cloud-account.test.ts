@@ -388,6 +388,74 @@ describe("registerCloudAccount and the registry", () => {
   });
 });
 
+describe("registerCloudAccount on its cloud account that Redis turned active-error", () => {
+  const inError = { ...ours, status: "active-error" };
+
+  /** An earlier run onboarded the account as cloud account 17, on the key this run holds too. */
+  beforeEach(async () => {
+    registry = await runningRegistry("run-1");
+    await registry.registry.recordRegistration(TARGET, {
+      name: "payments-prod",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      execution: "run-1",
+      requestedAt: "2026-01-01T00:00:00.000Z",
+      cloudAccountId: 17,
+      origin: "created",
+    });
+    await registry.registry.finish(TARGET, "run-1", {
+      status: "active",
+      cloudAccountId: 17,
+      accessKeyId: CREDENTIALS.accessKeyId,
+      secretArn: SECRET_ARN,
+    });
+    await registry.registry.beginRun(TARGET, { execution: EXECUTION });
+  });
+
+  it("gives it our credentials again (one PUT of the same key), for Redis to validate them anew", async () => {
+    // Prepare
+    const api = fakeRedisApi({
+      "GET /cloud-accounts/17": { body: inError },
+      "PUT /cloud-accounts/17": { status: 202, body: task("t-again", "received") },
+    });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
+
+    // Assess
+    expect(result).toEqual({ taskId: "t-again", cloudAccountId: 17, reused: true, updated: true });
+    expect(api.calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      "GET /cloud-accounts/17",
+      "PUT /cloud-accounts/17",
+    ]);
+    expect(api.calls[1]?.body).toEqual(UPDATE_REQUEST);
+    // The same key before and after: nothing for RetireOldKey to delete.
+    expect(registration()).toMatchObject({
+      kind: "update",
+      accessKeyId: CREDENTIALS.accessKeyId,
+      previousAccessKeyId: CREDENTIALS.accessKeyId,
+      cloudAccountId: 17,
+      origin: "found",
+    });
+  });
+
+  it("leaves an active-error cloud account the registry does not name as it is (found by name and key)", async () => {
+    // Prepare: the registry names no cloud account; one of our name and key is in error.
+    registry = await runningRegistry();
+    const elsewhere = { ...inError, id: 23 };
+    const api = fakeRedisApi({
+      "GET /cloud-accounts": { body: { cloudAccounts: [elsewhere] } },
+      "GET /cloud-accounts/23": { body: elsewhere },
+    });
+
+    // Act
+    const result = await registerCloudAccount(redisInput(), deps(api.redis));
+
+    // Assess
+    expect(result).toEqual({ cloudAccountId: 23, reused: true });
+    expect(api.calls.map((c) => c.method)).not.toContain("PUT");
+  });
+});
+
 describe("register-cloud-account handler", () => {
   it("fails by name when REDIS_API_KEYS_SECRET is not set", async () => {
     // Prepare
