@@ -55,6 +55,28 @@ function refusingTaskIds(store: Registry) {
   };
 }
 
+/** An earlier run (run-1) onboarded the account as cloud account 17 on `accessKeyId`; this run is running. */
+async function onboardedEarlier(accessKeyId: string) {
+  registry = await runningRegistry("run-1");
+  const { registry: store } = registry;
+  await store.recordRegistration(TARGET, {
+    name: "payments-prod",
+    accessKeyId,
+    execution: "run-1",
+    requestedAt: "2026-01-01T00:00:00.000Z",
+    taskId: "t-old",
+    cloudAccountId: 17,
+    origin: "created",
+  });
+  await store.finish(TARGET, "run-1", {
+    status: "active",
+    cloudAccountId: 17,
+    accessKeyId,
+    secretArn: SECRET_ARN,
+  });
+  await store.beginRun(TARGET, { execution: EXECUTION });
+}
+
 beforeEach(async () => {
   secretsMock.reset();
   storeSecrets(secretsMock);
@@ -392,24 +414,7 @@ describe("registerCloudAccount on its cloud account that Redis turned active-err
   const inError = { ...ours, status: "active-error" };
 
   /** An earlier run onboarded the account as cloud account 17, on the key this run holds too. */
-  beforeEach(async () => {
-    registry = await runningRegistry("run-1");
-    await registry.registry.recordRegistration(TARGET, {
-      name: "payments-prod",
-      accessKeyId: CREDENTIALS.accessKeyId,
-      execution: "run-1",
-      requestedAt: "2026-01-01T00:00:00.000Z",
-      cloudAccountId: 17,
-      origin: "created",
-    });
-    await registry.registry.finish(TARGET, "run-1", {
-      status: "active",
-      cloudAccountId: 17,
-      accessKeyId: CREDENTIALS.accessKeyId,
-      secretArn: SECRET_ARN,
-    });
-    await registry.registry.beginRun(TARGET, { execution: EXECUTION });
-  });
+  beforeEach(() => onboardedEarlier(CREDENTIALS.accessKeyId));
 
   it("gives it our credentials again (one PUT of the same key), for Redis to validate them anew", async () => {
     // Prepare
@@ -475,26 +480,7 @@ describe("registerCloudAccount on a cloud account whose key was replaced", () =>
   const onOldKey = { ...ours, accessKeyId: OLD_KEY };
 
   /** An earlier run onboarded the account as cloud account 17, on the key since replaced. */
-  beforeEach(async () => {
-    registry = await runningRegistry("run-1");
-    const { registry: store } = registry;
-    await store.recordRegistration(TARGET, {
-      name: "payments-prod",
-      accessKeyId: OLD_KEY,
-      execution: "run-1",
-      requestedAt: "2026-01-01T00:00:00.000Z",
-      taskId: "t-old",
-      cloudAccountId: 17,
-      origin: "created",
-    });
-    await store.finish(TARGET, "run-1", {
-      status: "active",
-      cloudAccountId: 17,
-      accessKeyId: OLD_KEY,
-      secretArn: SECRET_ARN,
-    });
-    await store.beginRun(TARGET, { execution: EXECUTION });
-  });
+  beforeEach(() => onboardedEarlier(OLD_KEY));
 
   it("gives it the secret's key and console credentials (one PUT), never a second cloud account", async () => {
     // Prepare
