@@ -12,7 +12,6 @@ import {
   ListAccessKeysCommand,
   ListAttachedUserPoliciesCommand,
   ListUserPoliciesCommand,
-  UpdateLoginProfileCommand,
 } from "@aws-sdk/client-iam";
 import { GetResourcePolicyCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Home } from "./lib/aws.ts";
@@ -29,7 +28,7 @@ import {
 } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { retryTransient, WorkflowError } from "./lib/errors.ts";
-import { lostRace } from "./lib/iam.ts";
+import { lostRace, setConsolePassword } from "./lib/iam.ts";
 import { generatePassword } from "./lib/password.ts";
 import { policyArn } from "./lib/policies.ts";
 import type { ChangeRecorder } from "./lib/registry.ts";
@@ -349,15 +348,7 @@ async function ensureConsolePassword(
 
 async function resetPassword(iam: IAMClient, password: string, user: UserState, rec: StepRecorder) {
   if (!user.ours) await rec.record({ type: "LoginProfilePassword", user: USER_NAME });
-  await rec.change("UpdateLoginProfile", USER_NAME, () =>
-    iam.send(
-      new UpdateLoginProfileCommand({
-        UserName: USER_NAME,
-        Password: password,
-        PasswordResetRequired: false,
-      }),
-    ),
-  );
+  await setConsolePassword(iam, password, rec);
   return { value: password, changed: true };
 }
 

@@ -4,7 +4,6 @@ import {
   GetAccountPasswordPolicyCommand,
   type IAMClient,
   ListAccessKeysCommand,
-  UpdateLoginProfileCommand,
 } from "@aws-sdk/client-iam";
 import {
   GetSecretValueCommand,
@@ -16,6 +15,7 @@ import { USER_NAME } from "./lib/config.ts";
 import { type AccountCredentials, ensureReadersOnly, signInUrl } from "./lib/credentials-secret.ts";
 import { defineStep } from "./lib/define-step.ts";
 import { TRANSIENT_ERRORS, WorkflowError } from "./lib/errors.ts";
+import { setConsolePassword } from "./lib/iam.ts";
 import { parseJsonObject } from "./lib/input.ts";
 import { generatePassword } from "./lib/password.ts";
 import { Registry, type RegistryItem } from "./lib/registry.ts";
@@ -104,15 +104,7 @@ export async function createPendingKey(input: RotationStepInput, deps: CreateKey
     deps.iam.send(new GetAccountPasswordPolicyCommand({})),
   );
   const password = generatePassword(policy?.PasswordPolicy);
-  await rec.change("UpdateLoginProfile", USER_NAME, () =>
-    deps.iam.send(
-      new UpdateLoginProfileCommand({
-        UserName: USER_NAME,
-        Password: password,
-        PasswordResetRequired: false,
-      }),
-    ),
-  );
+  await setConsolePassword(deps.iam, password, rec);
   // Built whole, not read: this step is no reader of the current value.
   const value: AccountCredentials = {
     accountId,

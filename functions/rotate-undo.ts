@@ -1,4 +1,4 @@
-import { DeleteAccessKeyCommand, type IAMClient, UpdateLoginProfileCommand } from "@aws-sdk/client-iam";
+import { DeleteAccessKeyCommand, type IAMClient } from "@aws-sdk/client-iam";
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -8,6 +8,7 @@ import {
 import * as z from "zod";
 import { USER_NAME } from "./lib/config.ts";
 import { defineStep } from "./lib/define-step.ts";
+import { setConsolePassword } from "./lib/iam.ts";
 import { parseJsonObject } from "./lib/input.ts";
 import type { Registry } from "./lib/registry.ts";
 import { pendingVersionId, RotationRecordSchema, RotationStepInputSchema } from "./lib/rotation.ts";
@@ -71,15 +72,7 @@ export async function undoRotation(input: UndoInput, deps: UndoDeps): Promise<Un
   );
   const password = parseJsonObject(current.SecretString)?.consolePassword;
   if (typeof password === "string" && password !== "") {
-    await rec.change("UpdateLoginProfile", USER_NAME, () =>
-      iam.send(
-        new UpdateLoginProfileCommand({
-          UserName: USER_NAME,
-          Password: password,
-          PasswordResetRequired: false,
-        }),
-      ),
-    );
+    await setConsolePassword(iam, password, rec);
     result.undone.push(`console password of ${USER_NAME}`);
   }
   const versionId = pendingVersionId(secretArn, input.execution);

@@ -24,6 +24,7 @@ export const OU_ID = /^ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}$/;
 /** DynamoDB's rule for table names. */
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/;
+const stateMachineArn = () => z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN");
 
 export const VENDING_SOURCES = ["controltower", "organizations"] as const;
 export type VendingSource = (typeof VENDING_SOURCES)[number];
@@ -144,20 +145,14 @@ export const SETTINGS = {
   /** Base URL of the Redis Cloud API, without a trailing slash. */
   apiUrl: setting("REDIS_CLOUD_API_URL", apiUrl, "https://api.redislabs.com/v1"),
   /** The onboarding state machine the starters start. */
-  stateMachineArn: setting(
-    "STATE_MACHINE_ARN",
-    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
-  ),
+  stateMachineArn: setting("STATE_MACHINE_ARN", stateMachineArn()),
   /** The registrar's queue (DynamoDB); no default: a wrong table must not be written silently. */
   registrarTableName: setting(
     "REGISTRAR_TABLE_NAME",
     z.string().regex(TABLE_NAME, "must be a DynamoDB table name (3-255 letters, digits, '_', '-', '.')"),
   ),
   /** The registrar's loop, which the hand-over starts when none runs. */
-  registrarStateMachineArn: setting(
-    "REGISTRAR_STATE_MACHINE_ARN",
-    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
-  ),
+  registrarStateMachineArn: setting("REGISTRAR_STATE_MACHINE_ARN", stateMachineArn()),
   /**
    * Redis Cloud requests the registrar sends in any 60 s: Redis allows 400 per API key; the rest
    * is headroom for people and tools using the same key.
@@ -213,10 +208,7 @@ export const SETTINGS = {
   ),
   // --- Credential rotation ---
   /** The rotation state machine, which the schedule's starter and POST /accounts/{id}/rotations start. */
-  rotationStateMachineArn: setting(
-    "ROTATION_STATE_MACHINE_ARN",
-    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
-  ),
+  rotationStateMachineArn: setting("ROTATION_STATE_MACHINE_ARN", stateMachineArn()),
   // --- Reconcile and event storms ---
   /**
    * A vending event for an account that is active and was reconciled clean within these hours
@@ -231,10 +223,7 @@ export const SETTINGS = {
    */
   bulkConcurrency: setting("BULK_CONCURRENCY", intBetween(1, 1000, "must be 1 to 1000"), "50"),
   /** The bulk onboarding state machine the HTTP API starts. */
-  bulkStateMachineArn: setting(
-    "BULK_STATE_MACHINE_ARN",
-    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
-  ),
+  bulkStateMachineArn: setting("BULK_STATE_MACHINE_ARN", stateMachineArn()),
   // --- Offboarding ---
   /** Days Secrets Manager keeps an offboarded account's credentials secret before deleting it. */
   secretRecoveryDays: setting(
@@ -243,10 +232,7 @@ export const SETTINGS = {
     "7",
   ),
   /** The offboarding state machine, which the offboarding starters start. */
-  offboardingStateMachineArn: setting(
-    "OFFBOARDING_STATE_MACHINE_ARN",
-    z.string().regex(STATE_MACHINE_ARN, "must be a state machine ARN"),
-  ),
+  offboardingStateMachineArn: setting("OFFBOARDING_STATE_MACHINE_ARN", stateMachineArn()),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -20,7 +20,9 @@ import {
   type PolicyVersion,
   RemoveRoleFromInstanceProfileCommand,
   UpdateAssumeRolePolicyCommand,
+  UpdateLoginProfileCommand,
 } from "@aws-sdk/client-iam";
+import { USER_NAME } from "./config.ts";
 import { WorkflowError } from "./errors.ts";
 import { decodePolicyDocument, samePolicy } from "./policies.ts";
 import type { StepRecorder } from "./step.ts";
@@ -357,5 +359,21 @@ export function lostRace(rec: StepRecorder, resource: string): WorkflowError {
   return new WorkflowError(
     "ConcurrentModification",
     `${rec.step}: ${resource} exists but cannot be read yet`,
+  );
+}
+
+/**
+ * Sets redislabs-user's console password, with no reset at the next sign-in: Redis signs in with
+ * the password it is given, and a forced reset would lock it out.
+ */
+export function setConsolePassword(iam: IAMClient, password: string, rec: StepRecorder): Promise<unknown> {
+  return rec.change("UpdateLoginProfile", USER_NAME, () =>
+    iam.send(
+      new UpdateLoginProfileCommand({
+        UserName: USER_NAME,
+        Password: password,
+        PasswordResetRequired: false,
+      }),
+    ),
   );
 }

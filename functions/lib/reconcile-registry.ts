@@ -1,7 +1,7 @@
-import { type DynamoDBClient, GetItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { type Drift, DriftSchema } from "./drift.ts";
 import { describeAwsFailure } from "./errors.ts";
-import { parseItem, putRegistryItem, type RegistryItem } from "./registry.ts";
+import { parseItem, putRegistryItem, type RegistryItem, readRegistryItem } from "./registry.ts";
 
 /*
  * What a reconcile reads and writes in the account registry: pages of the fleet, and per account
@@ -54,17 +54,9 @@ export class ReconcileRegistry {
     return { items, ...(next ? { next } : {}) };
   }
 
-  async get(accountId: string): Promise<RegistryItem | undefined> {
-    const answer = await this.send("GetItem", () =>
-      this.client.send(
-        new GetItemCommand({
-          TableName: this.table,
-          Key: { accountId: { S: accountId } },
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    return answer.Item ? parseItem(accountId, answer.Item) : undefined;
+  /** A fresh read each time (no per-invocation cache: a page's accounts change under it). */
+  get(accountId: string): Promise<RegistryItem | undefined> {
+    return readRegistryItem(this.client, this.table, this.step, accountId);
   }
 
   /** Records the reconcile on the item as read; another writer since then: RegistryConflict. */

@@ -176,16 +176,7 @@ export class Registry implements ChangeRecorder {
 
   /** The item as stored now (a strongly consistent read), or undefined when there is none. */
   async get(accountId: string): Promise<RegistryItem | undefined> {
-    const answer = await this.send("GetItem", () =>
-      this.client.send(
-        new GetItemCommand({
-          TableName: this.table,
-          Key: { accountId: { S: accountId } },
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    const item = answer.Item ? parseItem(accountId, answer.Item) : undefined;
+    const item = await readRegistryItem(this.client, this.table, this.step, accountId);
     this.known.set(accountId, item);
     return item;
   }
@@ -410,13 +401,22 @@ export class Registry implements ChangeRecorder {
       throw error;
     }
   }
+}
 
-  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      throw describeAwsFailure(this.step, operation, `registry table ${this.table}`, error);
-    }
+/** The account's item as stored now (a strongly consistent read), or undefined when there is none. */
+export async function readRegistryItem(
+  client: DynamoDBClient,
+  table: string,
+  step: string,
+  accountId: string,
+): Promise<RegistryItem | undefined> {
+  try {
+    const answer = await client.send(
+      new GetItemCommand({ TableName: table, Key: { accountId: { S: accountId } }, ConsistentRead: true }),
+    );
+    return answer.Item ? parseItem(accountId, answer.Item) : undefined;
+  } catch (error) {
+    throw describeAwsFailure(step, "GetItem", `registry table ${table}`, error);
   }
 }
 

@@ -3,6 +3,7 @@ import type { EventLog, WorkflowResult } from "../workflow.ts";
 import type { CliOptions } from "./args.ts";
 import type { Backend } from "./backends.ts";
 import { formatLine, Progress, type StateLine } from "./progress.ts";
+import { errorOf, isData, numberOrNull, strings, textOrNull } from "./state-data.ts";
 
 /*
  * `npm start -- --offboard`: runs statemachine/offboarding.asl.yml with the same progress lines and
@@ -102,10 +103,6 @@ export async function offboardFromCli(
   return result.status === "SUCCEEDED" ? 0 : 1;
 }
 
-type Data = Record<string, unknown>;
-const isData = (value: unknown): value is Data =>
-  value !== null && typeof value === "object" && !Array.isArray(value);
-const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 const notDone = (value: unknown) =>
   (Array.isArray(value) ? value.filter(isData) : []).map((v) => ({
     resource: String(v.resource),
@@ -124,9 +121,9 @@ export function summarizeOffboarding(
     status: result.status,
     execution: result.executionName,
     accountId: facts.accountId,
-    message: typeof output.message === "string" ? output.message : null,
-    cloudAccountId: typeof output.cloudAccountId === "number" ? output.cloudAccountId : null,
-    accountState: typeof output.accountState === "string" ? output.accountState : null,
+    message: textOrNull(output.message),
+    cloudAccountId: numberOrNull(output.cloudAccountId),
+    accountState: textOrNull(output.accountState),
     removed: strings(iam.removed),
     kept: notDone(iam.kept),
     gaveBack: strings(iam.gaveBack),
@@ -134,27 +131,16 @@ export function summarizeOffboarding(
     iamWentWithAccount: iam.wentWithAccount === true,
     secret: secret
       ? {
-          secretArn: typeof secret.secretArn === "string" ? secret.secretArn : null,
-          deletionDate: typeof secret.deletionDate === "string" ? secret.deletionDate : null,
+          secretArn: textOrNull(secret.secretArn),
+          deletionDate: textOrNull(secret.deletionDate),
           recoveryDays: Number(secret.recoveryDays),
         }
       : null,
-    error: result.error ? { name: result.error.Error, message: causeOf(result.error.Cause) } : null,
+    error: errorOf(result),
     registry: facts.registry,
     durationMs: facts.durationMs,
     states: facts.states,
   };
-}
-
-/** A Lambda error's Cause is `{"errorType", "errorMessage"}`; other causes are plain text. */
-function causeOf(cause: string): string {
-  try {
-    const parsed: unknown = JSON.parse(cause);
-    if (isData(parsed) && typeof parsed.errorMessage === "string") return parsed.errorMessage;
-  } catch {
-    // Plain text.
-  }
-  return cause;
 }
 
 export function formatOffboardSummary(s: OffboardSummary): string {

@@ -3,6 +3,7 @@ import type { RegistryItem } from "../../functions/lib/registry.ts";
 import type { EventLog, WorkflowResult } from "../workflow.ts";
 import type { Backend } from "./backends.ts";
 import { formatLine, Progress, type StateLine } from "./progress.ts";
+import { latest, numberOrNull, textOrNull } from "./state-data.ts";
 import { formatSummary, summarize } from "./summary.ts";
 
 /*
@@ -96,19 +97,6 @@ function wiring(backend: Backend, states: Progress, record: RotateCommand["recor
   };
 }
 
-type Data = Record<string, unknown>;
-const isData = (value: unknown): value is Data => typeof value === "object" && value !== null;
-
-/** The last value a state's output held at `key`. */
-function latest(events: WorkflowResult["events"], key: string): unknown {
-  let found: unknown;
-  for (const event of events) {
-    const output = (event as { state?: { output?: unknown } }).state?.output;
-    if (isData(output) && key in output) found = output[key];
-  }
-  return found;
-}
-
 export function summarizeRotation(
   result: WorkflowResult,
   facts: {
@@ -119,9 +107,8 @@ export function summarizeRotation(
     registry?: RegistryItem | undefined;
   },
 ): RotationSummary {
-  const refs = latest(result.events, "rotation");
+  const rotation = latest(result.events, "rotation") ?? {};
   const newKey = latest(result.events, "newKey");
-  const rotation = isData(refs) ? refs : {};
   const item = facts.registry;
   const error = result.error
     ? { name: result.error.Error ?? "Error", message: result.error.Cause ?? "" }
@@ -131,13 +118,10 @@ export function summarizeRotation(
     status: result.status,
     execution: result.executionName,
     accountId: facts.accountId,
-    cloudAccountId: typeof rotation.cloudAccountId === "number" ? rotation.cloudAccountId : null,
-    credentialsSecretArn: typeof rotation.secretArn === "string" ? rotation.secretArn : null,
-    previousAccessKeyId:
-      typeof rotation.previousAccessKeyId === "string" ? rotation.previousAccessKeyId : null,
-    accessKeyId:
-      item?.accessKeyId ??
-      (isData(newKey) && typeof newKey.newAccessKeyId === "string" ? newKey.newAccessKeyId : null),
+    cloudAccountId: numberOrNull(rotation.cloudAccountId),
+    credentialsSecretArn: textOrNull(rotation.secretArn),
+    previousAccessKeyId: textOrNull(rotation.previousAccessKeyId),
+    accessKeyId: item?.accessKeyId ?? textOrNull(newKey?.newAccessKeyId),
     error,
     undo: result.status === "FAILED" ? (latest(result.events, "undo") ?? null) : null,
     registry: item ? { status: item.status, rotation: item.rotation ?? null } : null,

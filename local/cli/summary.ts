@@ -1,6 +1,7 @@
 import type { RegistryItem } from "../../functions/lib/registry.ts";
 import type { EventLog, WorkflowResult } from "../workflow.ts";
 import type { StateLine } from "./progress.ts";
+import { type Data, errorOf, isData, latest } from "./state-data.ts";
 
 /** What a run did, from the states' data only: the workflow never carries a secret there. */
 export interface Summary {
@@ -29,40 +30,11 @@ export interface Summary {
   plan: Data | null;
 }
 
-type Data = Record<string, unknown>;
-const isData = (value: unknown): value is Data =>
-  value !== null && typeof value === "object" && !Array.isArray(value);
-
-/** The latest value of `key` in any state's output: the state data as the run left it. */
-function latest(events: EventLog[], key: string): Data | undefined {
-  let found: Data | undefined;
-  for (const event of events) {
-    if (event.type !== "StateExited") continue;
-    const value = isData(event.state.output) ? event.state.output[key] : undefined;
-    if (isData(value)) found = value;
-  }
-  return found;
-}
-
 /** The same labels as the rollback's `undone`, so that the two lists read side by side. */
 function label(change: unknown): string {
   if (!isData(change)) return String(change);
   const { type, ...rest } = change;
   return [type, ...Object.values(rest)].map(String).join(" ");
-}
-
-/** A Lambda error's Cause is `{"errorType", "errorMessage"}`; other causes are plain text. */
-function errorOf(result: WorkflowResult): Summary["error"] {
-  if (!result.error) return null;
-  try {
-    const cause: unknown = JSON.parse(result.error.Cause);
-    if (isData(cause) && typeof cause.errorMessage === "string") {
-      return { name: result.error.Error, message: cause.errorMessage };
-    }
-  } catch {
-    // Not JSON: the cause is the message itself.
-  }
-  return { name: result.error.Error, message: result.error.Cause };
 }
 
 function rollbackOf(events: EventLog[]): Summary["rollback"] {

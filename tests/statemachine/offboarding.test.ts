@@ -6,9 +6,8 @@ import {
   startLocalEnvironment,
 } from "../../local/environment.ts";
 import { addSubscription } from "../../local/redis-cloud/server.ts";
-import { expectInvariant, expectOffboarded } from "../support/offboarding.ts";
+import { expectInvariant, expectOffboarded, productIam, TARGET } from "../support/offboarding.ts";
 
-const TARGET = "222222222222";
 let env: LocalEnvironment;
 
 beforeEach(async () => {
@@ -16,15 +15,7 @@ beforeEach(async () => {
 });
 afterEach(() => env.close());
 
-const iamOf = () => {
-  const account = env.aws.account(TARGET);
-  return {
-    policies: [...account.policies.values()].map((p) => p.PolicyName),
-    roles: [...account.roles.keys()].filter((r) => r.startsWith("redislabs")),
-    users: [...account.users.keys()],
-    profiles: [...account.instanceProfiles.keys()],
-  };
-};
+const iamOf = () => productIam(env);
 
 async function onboard(): Promise<number> {
   const result = await env.run({ accountId: TARGET });
