@@ -78,6 +78,15 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** The options every command shares: its output, where it runs, and the confirmation. */
+export const SHARED_OPTIONS = {
+  json: { type: "boolean" },
+  live: { type: "boolean" },
+  "api-keys-secret": { type: "string" },
+  yes: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 const OPTIONS = {
   account: { type: "string" },
   role: { type: "string" },
@@ -85,12 +94,8 @@ const OPTIONS = {
   "fail-at": { type: "string" },
   plan: { type: "boolean" },
   adopt: { type: "boolean" },
-  json: { type: "boolean" },
   events: { type: "string" },
-  live: { type: "boolean" },
-  "api-keys-secret": { type: "string" },
-  yes: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
+  ...SHARED_OPTIONS,
   // --- Fleet view ---
   status: { type: "boolean" },
   "registry-table": { type: "string" },

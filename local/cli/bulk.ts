@@ -5,7 +5,7 @@ import { describeIssue } from "../../functions/lib/input.ts";
 import type { LocalEnvironment } from "../environment.ts";
 import { startLocalEnvironment } from "../environment.ts";
 import type { EventLog, WorkflowName, WorkflowOptions, WorkflowResult } from "../workflow.ts";
-import { UsageError } from "./args.ts";
+import { SHARED_OPTIONS, UsageError } from "./args.ts";
 import { LOCAL_KEY_PROPAGATION_MS, LOCAL_PAUSE_MS, liveBackend, type StartLocal } from "./backends.ts";
 
 /*
@@ -43,11 +43,7 @@ const OPTIONS = {
   "exclude-ou": { type: "string" },
   "exclude-account": { type: "string" },
   role: { type: "string" },
-  json: { type: "boolean" },
-  live: { type: "boolean" },
-  "api-keys-secret": { type: "string" },
-  yes: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
+  ...SHARED_OPTIONS,
 } as const;
 
 /** The command line asks for a bulk run when it names a scope. */
